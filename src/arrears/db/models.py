@@ -1,0 +1,9 @@
+"""Imports every capability's tables so the metadata (and Alembic) sees them all."""
+
+from arrears.audit import tables as _audit  # noqa: F401
+from arrears.auth import tables as _auth  # noqa: F401
+from arrears.db.base import Base
+from arrears.ledger import tables as _ledger  # noqa: F401
+from arrears.loans import tables as _loans  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Double-entry, append-only ledger; balances are derived from postings."""

@@ -1,0 +1,1 @@
+"""Borrowers, loans, schedules, payments and their allocation, import."""

@@ -1,0 +1,1 @@
+"""Product definitions and the legal numbers they must respect, as validated YAML."""

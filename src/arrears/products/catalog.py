@@ -1,0 +1,118 @@
+"""Loads and validates the product catalogue, schemes and legal limits from YAML.
+
+The packaged files are the default; an institution points ``ARREARS_POLICY_DIR`` at its own copy
+(same layout: legal.yaml, schemes.yaml, catalog/*.yaml). Any error names the file and field.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from arrears.products.model import LegalLimits, Product
+
+PACKAGED = Path(__file__).parent
+
+
+class PolicyError(ValueError):
+    """A policy file that does not load or validate."""
+
+
+class Level(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str
+    name_zh: str
+    name_en: str
+    max_dpd: int | None = None
+
+
+class Scheme(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: str
+    verified: str | None = None
+    levels: tuple[Level, ...]
+
+    def level_for(self, dpd: int) -> Level:
+        for level in self.levels:
+            if level.max_dpd is None or dpd <= level.max_dpd:
+                return level
+        raise PolicyError("scheme has no open-ended last level")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    products: dict[str, Product]
+    legal: LegalLimits
+    buckets: dict[str, Scheme]
+    classifications: dict[str, Scheme]
+
+    def product(self, code: str) -> Product:
+        try:
+            return self.products[code]
+        except KeyError:
+            raise PolicyError(f"unknown product {code!r}; known: {', '.join(sorted(self.products))}") from None
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PolicyError(f"{path}: cannot read YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _validate(model: type[BaseModel], data: dict, path: Path) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise PolicyError(f"{path}: {where}") from None
+
+
+def _validate_schemes(data: dict, path: Path) -> dict[str, Scheme]:
+    schemes = {name: _validate(Scheme, body, path) for name, body in data.items()}
+    for name, scheme in schemes.items():
+        bounds = [lv.max_dpd for lv in scheme.levels]
+        if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
+            raise PolicyError(f"{path}: {name}: only the last level may (and must) be open-ended")
+        if any(a >= b for a, b in zip(bounds[:-2], bounds[1:-1])):
+            raise PolicyError(f"{path}: {name}: max_dpd must increase from level to level")
+    return schemes  # type: ignore[return-value]
+
+
+def load_catalog(directory: str | Path | None = None) -> Catalog:
+    root = Path(directory) if directory else PACKAGED
+    legal = _validate(LegalLimits, _read(root / "legal.yaml"), root / "legal.yaml")
+    schemes = _read(root / "schemes.yaml")
+    buckets = _validate_schemes(schemes.get("buckets", {}), root / "schemes.yaml")
+    classes = _validate_schemes(schemes.get("classifications", {}), root / "schemes.yaml")
+    products: dict[str, Product] = {}
+    for path in sorted((root / "catalog").glob("*.yaml")):
+        product = _validate(Product, _read(path), path)
+        try:
+            product.check_legal(legal, set(buckets), set(classes))  # type: ignore[attr-defined]
+        except ValueError as exc:
+            raise PolicyError(f"{path}: {exc}") from None
+        if product.code in products:  # type: ignore[attr-defined]
+            raise PolicyError(f"{path}: duplicate product code {product.code!r}")  # type: ignore[attr-defined]
+        products[product.code] = product  # type: ignore[attr-defined,index]
+    if not products:
+        raise PolicyError(f"{root / 'catalog'}: no product files")
+    return Catalog(products=products, legal=legal, buckets=buckets, classifications=classes)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=4)
+def _cached(directory: str | None) -> Catalog:
+    return load_catalog(directory)
+
+
+def catalog() -> Catalog:
+    """The catalogue in force: ARREARS_POLICY_DIR if set, else the packaged one (cached)."""
+    return _cached(os.environ.get("ARREARS_POLICY_DIR"))
