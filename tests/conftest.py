@@ -7,6 +7,7 @@ If PostgreSQL is not reachable the PostgreSQL tests fail; they are never skipped
 
 from __future__ import annotations
 
+import decimal
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arrears.db.engine import make_engine, make_session_factory
 from arrears.db.models import metadata
+
+# Mixing a float into Decimal arithmetic raises in every test (decimal.FloatOperation), so a float
+# that sneaks into a money path fails loudly instead of rounding silently.
+decimal.getcontext().traps[decimal.FloatOperation] = True
+decimal.DefaultContext.traps[decimal.FloatOperation] = True
 
 PG_URL = os.environ.get("ARREARS_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")
 

@@ -3,7 +3,8 @@ application/problem+json and the CLI into one clear line and a non-zero exit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 
 @dataclass
@@ -13,7 +14,7 @@ class Problem(Exception):
     detail: str
     field: str | None = None
     rule: str | None = None
-    errors: list[dict] = field(default_factory=list)  # several field errors at once (imports, forms)
+    errors: list[dict] = dataclasses.field(default_factory=list)  # several field errors at once (imports, forms)
 
     status = 400
     title = "Bad request"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -41,3 +43,18 @@ def load_settings(data_dir: str | Path | None = None, database_url: str | None =
     directory = Path(data_dir or os.environ.get("ARREARS_DATA_DIR") or "data").resolve()
     url = database_url or os.environ.get("ARREARS_DATABASE_URL") or f"sqlite:///{directory / 'arrears.db'}"
     return Settings(data_dir=directory, database_url=url, secret_key=_secret_key(directory))
+
+
+BUSINESS_TZ = "Asia/Shanghai"
+
+
+def business_date() -> date:
+    """The business date: ARREARS_BUSINESS_DATE (ISO) if set, else today in Asia/Shanghai.
+    Only edges (CLI, web) call this; the domain always takes the date as a parameter."""
+    text = os.environ.get("ARREARS_BUSINESS_DATE", "").strip()
+    if text:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"ARREARS_BUSINESS_DATE={text!r} is not an ISO date (YYYY-MM-DD)") from None
+    return datetime.now(ZoneInfo(BUSINESS_TZ)).date()

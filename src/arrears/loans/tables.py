@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.db.base import Base, DecimalText, FenColumn, UTCDateTime, utcnow
@@ -44,7 +44,7 @@ class Loan(Base):
     disbursed_on: Mapped[date] = mapped_column(Date)
     first_due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
-    credit_fen: Mapped[int] = mapped_column(FenColumn, default=0)  # overpayment held for the borrower
+    credit_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))  # overpayment held for the borrower
     restructured: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -66,21 +66,21 @@ class Instalment(Base):
     borrower_id: Mapped[int] = mapped_column(BigInteger, index=True)
     seq: Mapped[int] = mapped_column(Integer)
     due_on: Mapped[date] = mapped_column(Date)
-    principal_due_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    interest_due_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    penalty_due_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    fee_due_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    cost_due_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    principal_paid_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    interest_paid_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    penalty_paid_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    fee_paid_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    cost_paid_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    principal_waived_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    interest_waived_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    penalty_waived_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    fee_waived_fen: Mapped[int] = mapped_column(FenColumn, default=0)
-    cost_waived_fen: Mapped[int] = mapped_column(FenColumn, default=0)
+    principal_due_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    interest_due_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    penalty_due_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    fee_due_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    cost_due_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    principal_paid_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    interest_paid_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    penalty_paid_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    fee_paid_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    cost_paid_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    principal_waived_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    interest_waived_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    penalty_waived_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    fee_waived_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
+    cost_waived_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))
 
 
 class Payment(Base):
@@ -95,7 +95,7 @@ class Payment(Base):
     received_on: Mapped[date] = mapped_column(Date)
     channel: Mapped[str] = mapped_column(String(30), default="bank_transfer")
     external_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    to_credit_fen: Mapped[int] = mapped_column(FenColumn, default=0)  # the part kept as credit balance
+    to_credit_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))  # the part kept as credit balance
     status: Mapped[str] = mapped_column(String(12), default="posted")  # posted | reversed
     reversal_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Benchmarks run by `arrears bench …`: they print figures, they are not timed tests."""

@@ -1,0 +1,77 @@
+"""Bulk writes from Arrow tables inside the caller's transaction: COPY on PostgreSQL,
+executemany on SQLite. Used by imports and batch jobs instead of row-by-row ORM objects."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+def insert_arrow(session: Session, table_name: str, data: pa.Table) -> int:
+    """Inserts every row of ``data`` (column names = table columns). Returns the row count."""
+    if data.num_rows == 0:
+        return 0
+    connection = session.connection()
+    columns = ", ".join(data.column_names)
+    if connection.dialect.name == "postgresql":
+        data = _pg_copyable(data)
+        buffer = io.BytesIO()
+        pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(
+                f"COPY {table_name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(buffer.getvalue())
+        return data.num_rows
+    placeholders = ", ".join("?" for _ in data.column_names)
+    rows = list(zip(*(column.to_pylist() for column in data.columns)))
+    connection.exec_driver_sql(f"INSERT INTO {table_name} ({columns}) VALUES ({placeholders})", rows)
+    return data.num_rows
+
+
+def _pg_copyable(data: pa.Table) -> pa.Table:
+    """CSV COPY wants bytea as \\x-hex text and booleans as t/f."""
+    for i, field in enumerate(data.schema):
+        column = data.column(i)
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            hexed = pa.array([None if v is None else "\\x" + v.hex() for v in column.to_pylist()], pa.string())
+            data = data.set_column(i, field.name, hexed)
+        elif pa.types.is_boolean(field.type):
+            data = data.set_column(i, field.name, pc.if_else(column, "t", "f"))
+    return data
+
+
+def fetch_arrow(session: Session, sql: str, params: dict | None = None) -> pa.Table:
+    """A query's result as an Arrow table (column names from the cursor)."""
+    result = session.execute(text(sql), params or {})
+    names = list(result.keys())
+    rows = result.fetchall()
+    return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}) if rows else \
+        pa.table({n: pa.array([]) for n in names})
+
+
+def update_from_arrow(session: Session, table_name: str, data: pa.Table, *, key: str = "id",
+                      assignments: str | None = None, where: str = "") -> int:
+    """UPDATE table_name FROM a temporary copy of ``data`` joined on ``key``; returns rows updated.
+    ``assignments`` defaults to setting every other column of ``data``; ``u`` names the new values."""
+    if data.num_rows == 0:
+        return 0
+    pg = session.connection().dialect.name == "postgresql"
+    temp = f"{table_name}_update"
+    types = {pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.string(): "TEXT", pa.bool_(): "BOOLEAN",
+             pa.date32(): "DATE"}
+    columns = ", ".join(f"{f.name} {types[f.type]}" for f in data.schema)
+    session.execute(text(f"DROP TABLE IF EXISTS {temp}"))
+    session.execute(text(f"CREATE TEMP TABLE {temp} ({columns}, PRIMARY KEY ({key}))"
+                         + (" ON COMMIT DROP" if pg else "")))
+    insert_arrow(session, temp, data)
+    sets = assignments or ", ".join(f"{n} = u.{n}" for n in data.column_names if n != key)
+    result = session.execute(text(f"UPDATE {table_name} SET {sets} FROM {temp} u "
+                                  f"WHERE {table_name}.{key} = u.{key} {where}"))
+    if not pg:  # PostgreSQL drops it at commit
+        session.execute(text(f"DROP TABLE {temp}"))
+    return result.rowcount

@@ -1,0 +1,105 @@
+"""Builds the demo database: a fresh schema, the generated portfolio written as files and loaded
+through the same importers an institution uses, and one sign-in for every role."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+
+from arrears.auth.service import create_user
+from arrears.db.engine import make_engine, make_session_factory, unit_of_work
+from arrears.db.migrate import upgrade
+from arrears.demo.generator import generate
+from arrears.loans.imports.borrowers import import_borrowers
+from arrears.loans.imports.loans import import_loans
+from arrears.loans.imports.payments import import_payments
+from arrears.loans.tables import Borrower, Loan
+from arrears.privacy import PersonalDataCipher
+from arrears.products.catalog import catalog
+from arrears.settings import Settings
+
+DEMO_PASSWORD = "demo-pass-2026"
+STAFF = (  # username, role, display name, team
+    ("admin", "admin", "系统管理员", None),
+    ("supervisor", "supervisor", "王主管", "催收一组"),
+    ("negotiator", "negotiator", "李法务", "法务协商组"),
+    ("collector", "collector", "赵催收", "催收一组"),
+    ("legal", "legal", "陈律师", "法务部"),
+    ("compliance", "compliance", "周合规", "合规部"),
+    ("advisor", "advisor", "孙顾问", None),
+)
+
+
+@dataclass
+class DemoSummary:
+    borrowers: int
+    loans: int
+    payments: int
+    logins: list[tuple[str, str, str]]  # username, password, role
+    files: Path
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def fresh_sqlite(settings: Settings) -> None:
+    """The demo always starts from an empty database file."""
+    if settings.is_sqlite:
+        db_file = Path(settings.database_url.split("///", 1)[1])
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db_file) + suffix).unlink(missing_ok=True)
+
+
+def build_demo(settings: Settings, *, loans: int, business_date: date, seed: int, progress=None) -> DemoSummary:  # noqa: ANN001
+    step = progress or (lambda _msg: None)
+    fresh_sqlite(settings)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    step("generating portfolio")
+    portfolio = generate(loans, business_date, catalog(), seed=seed)
+    files = settings.data_dir / "demo"
+    files.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("borrowers", portfolio.borrowers), ("loans", portfolio.loans),
+                       ("payments", portfolio.payments)):
+        _write_csv(files / f"{name}.csv", rows)
+    cipher = PersonalDataCipher(settings.secret_key)
+    step("importing borrowers")
+    with unit_of_work(factory) as s:
+        import_borrowers(s, files / "borrowers.csv", cipher, actor="demo")
+    step("importing loans and schedules")
+    with unit_of_work(factory) as s:
+        import_loans(s, files / "loans.csv", actor="demo", today=business_date)
+    step("posting payment history")
+    with unit_of_work(factory) as s:
+        import_payments(s, files / "payments.csv", actor="demo", today=business_date)
+    step("creating sign-ins")
+    logins = _users(factory, portfolio.behaviours)
+    engine.dispose()
+    return DemoSummary(len(portfolio.borrowers), len(portfolio.loans), len(portfolio.payments), logins, files)
+
+
+def _users(factory, behaviours: dict[str, str]) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    logins = []
+    with unit_of_work(factory) as s:
+        for username, role, name, team in STAFF:
+            create_user(s, username=username, display_name=name, password=DEMO_PASSWORD, role=role,
+                        actor="demo", team=team)
+            logins.append((username, DEMO_PASSWORD, role))
+        # The borrower sign-in belongs to someone hit by a hardship shock: the story the product is for.
+        loan_no = next(no for no, b in sorted(behaviours.items()) if b.startswith("hardship"))
+        borrower_id = s.scalar(select(Loan.borrower_id).where(Loan.loan_no == loan_no))
+        borrower_no = s.scalar(select(Borrower.borrower_no).where(Borrower.id == borrower_id))
+        username = borrower_no.lower()
+        create_user(s, username=username, display_name="借款人", password=DEMO_PASSWORD, role="borrower",
+                    actor="demo", borrower_id=borrower_id)
+        logins.append((username, DEMO_PASSWORD, "borrower"))
+    return logins

@@ -1,0 +1,48 @@
+"""Bulk look-ups against the database for imports: which keys exist, their ids; timestamps."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from arrears.db.base import utcnow
+
+CHUNK = 5000
+
+
+def _distinct(values: pa.ChunkedArray | pa.Array) -> list[str]:
+    return sorted({v.strip() for v in values.to_pylist() if v and v.strip()})
+
+
+def ids_by_key(session: Session, table: str, key: str, values: pa.ChunkedArray | pa.Array,
+               extra: str = "") -> pa.Table:
+    """(value, id[, extra]) for every value of ``key`` present in ``table``; in chunks of IN lists."""
+    keys = _distinct(values)
+    cols = f"{key}, id" + (f", {extra}" if extra else "")
+    found: list[tuple] = []
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start:start + CHUNK]
+        params = {f"k{i}": v for i, v in enumerate(chunk)}
+        placeholders = ", ".join(f":k{i}" for i in range(len(chunk)))
+        found += session.execute(text(f"SELECT {cols} FROM {table} WHERE {key} IN ({placeholders})"),
+                                 params).all()
+    columns = list(zip(*found)) if found else [[], []] + ([[]] if extra else [])
+    data = {"value": pa.array(columns[0], pa.string()), "id": pa.array(columns[1], pa.int64())}
+    if extra:
+        data[extra] = pa.array(columns[2])
+    return pa.table(data)
+
+
+def existing_values(session: Session, table: str, key: str, values: pa.ChunkedArray | pa.Array) -> pa.Table:
+    return ids_by_key(session, table, key, values).select(["value"])
+
+
+def timestamp_column(session: Session, rows: int) -> pa.Array:
+    """created_at for bulk rows, in the form each backend's DateTime column reads back."""
+    now = utcnow()
+    if session.connection().dialect.name == "sqlite":
+        value = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    else:
+        value = now.isoformat()
+    return pa.array([value] * rows, pa.string())
