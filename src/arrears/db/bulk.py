@@ -17,19 +17,21 @@ def insert_arrow(session: Session, table_name: str, data: pa.Table) -> int:
     if data.num_rows == 0:
         return 0
     connection = session.connection()
-    columns = ", ".join(data.column_names)
+    names = ", ".join(data.column_names)
     if connection.dialect.name == "postgresql":
         data = _pg_copyable(data)
         buffer = io.BytesIO()
         pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
         raw = connection.connection.driver_connection
         with raw.cursor() as cursor, cursor.copy(
-                f"COPY {table_name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                f"COPY {table_name} ({names}) FROM STDIN (FORMAT csv)") as copy:
             copy.write(buffer.getvalue())
         return data.num_rows
     placeholders = ", ".join("?" for _ in data.column_names)
-    rows = list(zip(*(column.to_pylist() for column in data.columns)))
-    connection.exec_driver_sql(f"INSERT INTO {table_name} ({columns}) VALUES ({placeholders})", rows)
+    # Dates as ISO text (what SQLAlchemy stores in SQLite) skip sqlite3's per-value adapter.
+    columns = [c.cast(pa.string()) if pa.types.is_date32(c.type) else c for c in data.columns]
+    rows = list(zip(*(column.to_pylist() for column in columns)))
+    connection.exec_driver_sql(f"INSERT INTO {table_name} ({names}) VALUES ({placeholders})", rows)
     return data.num_rows
 
 

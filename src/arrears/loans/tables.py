@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.db.base import Base, DecimalText, FenColumn, UTCDateTime, utcnow
@@ -56,14 +56,11 @@ class Instalment(Base):
     """One period of a loan's schedule: what falls due and what has been paid or waived, by component."""
 
     __tablename__ = "instalments"
-    __table_args__ = (
-        UniqueConstraint("loan_id", "seq"),
-        Index("ix_instalments_due_on_loan", "due_on", "loan_id"),
-    )
+    __table_args__ = (UniqueConstraint("loan_id", "seq"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
-    borrower_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    borrower_id: Mapped[int] = mapped_column(BigInteger)
     seq: Mapped[int] = mapped_column(Integer)
     due_on: Mapped[date] = mapped_column(Date)
     principal_due_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))

@@ -7,9 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from arrears.db.base import utcnow
-
-CHUNK = 5000
-
+from arrears.db.bulk import insert_arrow
 
 def _distinct(values: pa.ChunkedArray | pa.Array) -> list[str]:
     return sorted({v.strip() for v in values.to_pylist() if v and v.strip()})
@@ -17,16 +15,16 @@ def _distinct(values: pa.ChunkedArray | pa.Array) -> list[str]:
 
 def ids_by_key(session: Session, table: str, key: str, values: pa.ChunkedArray | pa.Array,
                extra: str = "") -> pa.Table:
-    """(value, id[, extra]) for every value of ``key`` present in ``table``; in chunks of IN lists."""
+    """(value, id[, extra]) for every value of ``key`` present in ``table``, by a join against a
+    temporary table of the wanted keys (one bulk insert, one query, whatever the number of keys)."""
     keys = _distinct(values)
-    cols = f"{key}, id" + (f", {extra}" if extra else "")
-    found: list[tuple] = []
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start:start + CHUNK]
-        params = {f"k{i}": v for i, v in enumerate(chunk)}
-        placeholders = ", ".join(f":k{i}" for i in range(len(chunk)))
-        found += session.execute(text(f"SELECT {cols} FROM {table} WHERE {key} IN ({placeholders})"),
-                                 params).all()
+    pg = session.connection().dialect.name == "postgresql"
+    session.execute(text("DROP TABLE IF EXISTS wanted_keys"))
+    session.execute(text("CREATE TEMP TABLE wanted_keys (value TEXT PRIMARY KEY)" + (" ON COMMIT DROP" if pg else "")))
+    insert_arrow(session, "wanted_keys", pa.table({"value": pa.array(keys, pa.string())}))
+    cols = f"t.{key}, t.id" + (f", t.{extra}" if extra else "")
+    found = session.execute(text(f"SELECT {cols} FROM {table} t JOIN wanted_keys w ON w.value = t.{key}")).all()
+    session.execute(text("DROP TABLE wanted_keys"))
     columns = list(zip(*found)) if found else [[], []] + ([[]] if extra else [])
     data = {"value": pa.array(columns[0], pa.string()), "id": pa.array(columns[1], pa.int64())}
     if extra:

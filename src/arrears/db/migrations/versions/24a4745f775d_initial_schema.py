@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: 49d59d086723
+Revision ID: 24a4745f775d
 Revises: 
-Create Date: 2026-11-23 16:02:45.683598
+Create Date: 2026-11-23 16:09:26.519161
 """
 from alembic import op
 import sqlalchemy as sa
 import arrears.db.base
 
 
-revision = '49d59d086723'
+revision = '24a4745f775d'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -125,10 +125,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_instalments')),
     sa.UniqueConstraint('loan_id', 'seq', name=op.f('uq_instalments_loan_id_seq'))
     )
-    with op.batch_alter_table('instalments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_instalments_borrower_id'), ['borrower_id'], unique=False)
-        batch_op.create_index('ix_instalments_due_on_loan', ['due_on', 'loan_id'], unique=False)
-
     op.create_table('payments',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('loan_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -247,10 +243,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_payments_borrower_id'))
 
     op.drop_table('payments')
-    with op.batch_alter_table('instalments', schema=None) as batch_op:
-        batch_op.drop_index('ix_instalments_due_on_loan')
-        batch_op.drop_index(batch_op.f('ix_instalments_borrower_id'))
-
     op.drop_table('instalments')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_users_borrower_id'))
