@@ -1,0 +1,1 @@
+"""The web edge: the FastAPI app factory, error rendering, authentication and per-request transactions."""

@@ -1,0 +1,70 @@
+"""The application factory. Nothing happens at import: ``create_app`` builds the engine, session
+factory and cipher from settings and keeps them on ``app.state``.
+
+Run with ``uvicorn --factory arrears.web.app:create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from arrears.audit import api as audit_api
+from arrears.auth import api as auth_api
+from arrears.auth.service import DEFAULT_TOKEN_TTL
+from arrears.db.engine import make_engine, make_session_factory
+from arrears.loans import api as loans_api
+from arrears.privacy import PersonalDataCipher
+from arrears.settings import Settings, load_settings
+from arrears.web.deps import check_guarded
+from arrears.web import pages
+from arrears.web.errors import install_error_handlers
+
+API = "/api/v1"
+
+
+def _token_ttl() -> timedelta:
+    """ARREARS_TOKEN_TTL_HOURS (e.g. 8 or 0.5), else 12 hours."""
+    text = os.environ.get("ARREARS_TOKEN_TTL_HOURS", "").strip()
+    if not text:
+        return DEFAULT_TOKEN_TTL
+    try:
+        seconds = int(Decimal(text) * 3600)
+    except (InvalidOperation, ValueError, OverflowError):
+        raise RuntimeError(f"ARREARS_TOKEN_TTL_HOURS={text!r} is not a number of hours") from None
+    if seconds <= 0:
+        raise RuntimeError("ARREARS_TOKEN_TTL_HOURS must be positive")
+    return timedelta(seconds=seconds)
+
+
+def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="arrears", version="0.1.0", summary="Overdue-loan handling for inclusive finance",
+                  openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs", redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=None,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.cipher = PersonalDataCipher(settings.secret_key)
+    app.state.token_ttl = token_ttl or _token_ttl()
+    install_error_handlers(app)
+    for router in (auth_api.router, loans_api.router, audit_api.router, pages.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    check_guarded(app)
+    return app

@@ -1,0 +1,148 @@
+"""Server-rendered pages (Chinese first): sign-in, the loan book for staff, a loan's page, and the
+borrower's own view. The session token lives in an HttpOnly, SameSite=Strict cookie; every page
+checks the same permissions as the API and a borrower only ever sees their own loans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, or_, select
+
+from arrears.audit.tables import Event
+from arrears.auth.model import Permission, Principal
+from arrears.auth.service import resolve_token, revoke_token, sign_in
+from arrears.errors import Problem, Unauthorized
+from arrears.loans.schemas import borrower_out, loan_detail
+from arrears.loans.tables import Borrower, Instalment, Loan
+from arrears.money import format_yuan
+from arrears.products.catalog import catalog
+from arrears.web.deps import CipherDep, SessionDep, Today
+
+COOKIE = "arrears_session"
+PAGE_SIZE = 50
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["yuan"] = lambda fen: format_yuan(int(fen))
+templates.env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else ""
+templates.env.globals.update(yaml.safe_load((Path(__file__).parent / "labels.zh.yaml").read_text(encoding="utf-8")))
+router = APIRouter(include_in_schema=False)
+
+
+def _principal(request: Request, session) -> Principal | None:  # noqa: ANN001
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        return resolve_token(session, token)
+    except Unauthorized:
+        return None
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/login", status_code=303)
+
+
+def _render(request: Request, name: str, principal: Principal | None, status: int = 200, **context) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"me": principal, **context}, status_code=status)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep) -> Response:
+    me = _principal(request, session)
+    if me is None:
+        return _render(request, "home.html", None)
+    return RedirectResponse("/portal" if me.self_scoped else "/loans", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    return _render(request, "login.html", None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, session: SessionDep, username: Annotated[str, Form()] = "",
+          password: Annotated[str, Form()] = "") -> Response:
+    errors = {k: "必填" for k, v in (("username", username), ("password", password)) if not v.strip()}
+    if not errors:
+        try:
+            user, issued = sign_in(session, username, password, ttl=request.app.state.token_ttl)
+        except Problem:
+            errors["password"] = "用户名或密码不正确，或账号已停用"
+    if errors:
+        return _render(request, "login.html", None, status=400, errors=errors, username=username)
+    response = RedirectResponse("/portal" if user.role == "borrower" else "/loans", status_code=303)
+    response.set_cookie(COOKIE, issued.token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                        expires=issued.expires_at)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep) -> Response:
+    me = _principal(request, session)
+    if me is not None:
+        revoke_token(session, request.cookies[COOKIE], actor=me.actor)
+    response = _to_login()
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/loans", response_class=HTMLResponse)
+def loans_page(request: Request, session: SessionDep, q: str = "", product: str = "", page: int = 1) -> Response:
+    me = _principal(request, session)
+    if me is None:
+        return _to_login()
+    if me.self_scoped:
+        return RedirectResponse("/portal", status_code=303)
+    if not me.can(Permission.loans_read):
+        return _render(request, "forbidden.html", me, status=403)
+    page = max(page, 1)
+    stmt = select(Loan, Borrower.borrower_no).join(Borrower, Borrower.id == Loan.borrower_id)
+    if q.strip():
+        stmt = stmt.where(or_(Loan.loan_no == q.strip(), Borrower.borrower_no == q.strip()))
+    if product:
+        stmt = stmt.where(Loan.product_code == product)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.execute(stmt.order_by(Loan.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    return _render(request, "loans.html", me, rows=rows, total=total, page=page, q=q, product=product,
+                   pages=max(1, -(-total // PAGE_SIZE)), products=catalog().products)
+
+
+@router.get("/loans/{loan_id}", response_class=HTMLResponse)
+def loan_page(loan_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today) -> Response:
+    me = _principal(request, session)
+    if me is None:
+        return _to_login()
+    loan = session.get(Loan, loan_id)
+    if loan is None or not me.may_see(loan.borrower_id) or not me.can(Permission.loans_read):
+        return _render(request, "not_found.html", me, status=404)
+    borrower = session.get(Borrower, loan.borrower_id)
+    instalments = session.scalars(select(Instalment).where(Instalment.loan_id == loan.id)).all()
+    detail = loan_detail(loan, borrower.borrower_no, instalments, today)
+    events = []
+    if me.can(Permission.events_read):
+        events = session.scalars(select(Event).where(Event.subject_type == "loan", Event.subject_id == str(loan.id))
+                                 .order_by(Event.seq.desc()).limit(50)).all()
+    return _render(request, "loan.html", me, loan=detail, product=catalog().product(loan.product_code),
+                   borrower=borrower_out(borrower, cipher, unmasked=me.sees_pii_of(borrower.id)), events=events,
+                   today=today)
+
+
+@router.get("/portal", response_class=HTMLResponse)
+def portal(request: Request, session: SessionDep, cipher: CipherDep, today: Today) -> Response:
+    me = _principal(request, session)
+    if me is None:
+        return _to_login()
+    if not me.self_scoped:
+        return RedirectResponse("/loans", status_code=303)
+    borrower = session.get(Borrower, me.borrower_id)
+    loans = session.scalars(select(Loan).where(Loan.borrower_id == me.borrower_id).order_by(Loan.id)).all()
+    details = []
+    for loan in loans:  # one borrower's few loans
+        rows = session.scalars(select(Instalment).where(Instalment.loan_id == loan.id)).all()
+        details.append((loan_detail(loan, borrower.borrower_no, rows, today), catalog().product(loan.product_code)))
+    return _render(request, "portal.html", me, details=details, today=today,
+                   borrower=borrower_out(borrower, cipher, unmasked=True))
