@@ -280,3 +280,7 @@ def bench_import(loans: Annotated[int, typer.Option(help="Loans to import.")] = 
     else:
         for key, value in figures.items():
             console.print(f"{key:>24}: {value}")
+
+
+if __name__ == "__main__":
+    app()
