@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from arrears.cli import app
+from arrears.db.append_only import drop_statements
 
 runner = CliRunner()
 
@@ -42,6 +43,8 @@ def test_demo_database_passes_ledger_check_and_audit_verify(demo_dir):
 def test_ledger_check_fails_when_one_posting_is_altered_by_hand(demo_dir, tmp_path):
     altered = _copy(demo_dir, tmp_path)
     with sqlite3.connect(altered / "arrears.db") as conn:
+        for statement in drop_statements("sqlite"):
+            conn.execute(statement)
         conn.execute("UPDATE postings SET credit_fen = credit_fen + 100 WHERE id = "
                      "(SELECT min(id) FROM postings WHERE credit_fen > 0 AND account = 'principal_receivable')")
     result = runner.invoke(app, ["ledger", "check", "--data-dir", str(altered)])
@@ -52,6 +55,8 @@ def test_ledger_check_fails_when_one_posting_is_altered_by_hand(demo_dir, tmp_pa
 def test_audit_verify_fails_when_an_event_is_altered(demo_dir, tmp_path):
     altered = _copy(demo_dir, tmp_path)
     with sqlite3.connect(altered / "arrears.db") as conn:
+        for statement in drop_statements("sqlite"):
+            conn.execute(statement)
         conn.execute("UPDATE events SET actor = 'someone-else' WHERE id = (SELECT min(id) FROM events)")
     result = runner.invoke(app, ["audit", "verify", "--data-dir", str(altered)])
     assert result.exit_code == 1 and "altered" in result.output

@@ -6,4 +6,8 @@ from arrears.db.base import Base
 from arrears.ledger import tables as _ledger  # noqa: F401
 from arrears.loans import tables as _loans  # noqa: F401
 
+from arrears.db.append_only import APPEND_ONLY, install
+
 metadata = Base.metadata
+for _name in APPEND_ONLY:
+    install(metadata.tables[_name])
