@@ -44,12 +44,27 @@ class Scheme(BaseModel):
         raise PolicyError("scheme has no open-ended last level")
 
 
+class RestructuringRules(BaseModel):
+    """Observation period of restructured loans (classification floors), with its source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: str
+    verified: str | None = None
+    observation_min_periods: int
+    observation_min_days: int
+    floor_in_observation: str
+    floor_after_miss: str
+    recovery_periods: int
+    recovery_days: int
+
+
 @dataclass(frozen=True)
 class Catalog:
     products: dict[str, Product]
     legal: LegalLimits
     buckets: dict[str, Scheme]
     classifications: dict[str, Scheme]
+    restructuring: RestructuringRules
 
     def product(self, code: str) -> Product:
         try:
@@ -93,6 +108,12 @@ def load_catalog(directory: str | Path | None = None) -> Catalog:
     schemes = _read(root / "schemes.yaml")
     buckets = _validate_schemes(schemes.get("buckets", {}), root / "schemes.yaml")
     classes = _validate_schemes(schemes.get("classifications", {}), root / "schemes.yaml")
+    restructuring = _validate(RestructuringRules, schemes.get("restructuring") or {}, root / "schemes.yaml")
+    for name, scheme in classes.items():
+        codes = {level.code for level in scheme.levels}
+        for floor in (restructuring.floor_in_observation, restructuring.floor_after_miss):  # type: ignore[attr-defined]
+            if floor not in codes:
+                raise PolicyError(f"{root / 'schemes.yaml'}: restructuring floor {floor!r} is not a level of {name}")
     products: dict[str, Product] = {}
     for path in sorted((root / "catalog").glob("*.yaml")):
         product = _validate(Product, _read(path), path)
@@ -105,7 +126,8 @@ def load_catalog(directory: str | Path | None = None) -> Catalog:
         products[product.code] = product  # type: ignore[attr-defined,index]
     if not products:
         raise PolicyError(f"{root / 'catalog'}: no product files")
-    return Catalog(products=products, legal=legal, buckets=buckets, classifications=classes)  # type: ignore[arg-type]
+    return Catalog(products=products, legal=legal, buckets=buckets, classifications=classes,  # type: ignore[arg-type]
+                   restructuring=restructuring)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=4)
