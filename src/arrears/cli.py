@@ -210,6 +210,56 @@ def import_payments_cmd(file: Path, data_dir: DataDir = None, database_url: DbUr
     _import("payments", file, data_dir, database_url, skip_invalid, rejects, business)
 
 
+@app.command()
+@clear_errors
+def eod(business: BusinessDate = None,
+        through: Annotated[str | None, typer.Option("--through", help="Catch up every missed date up to this one, "
+                                                                       "in order.")] = None,
+        data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """End of day: days past due, penalties, buckets, classification and transitions for every loan."""
+    from rich.progress import BarColumn, MofNCompleteColumn
+
+    from arrears.delinquency.service import dates_to_run, exclusive, run_date
+    from arrears.delinquency.snapshots import SnapshotStore
+
+    if business and through:
+        raise ValueError("give --date or --through, not both")
+    settings = _settings(data_dir, database_url)
+    factory = _factory(settings)
+    today = business_date()
+    target = _date(through or business)
+    dates = dates_to_run(factory, target) if through else [target]
+    store = SnapshotStore(settings.data_dir / "snapshots")
+    with exclusive(settings.data_dir), Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err) as progress:
+        task = progress.add_task("end of day", total=len(dates))
+        for day in dates:
+            progress.update(task, description=f"end of day {day}")
+            summary = run_date(factory, store, day, today=today)
+            progress.advance(task)
+    _print_summary(summary)
+
+
+def _print_summary(summary) -> None:  # noqa: ANN001
+    from arrears.money import format_yuan
+
+    timings = ", ".join(f"{name.removesuffix('_ms')} {ms} ms" for name, ms in summary.milliseconds.items())
+    console.print(f"[bold]end of day {summary.business_date}[/bold]: {summary.loans} loans ({timings})")
+    grid = Table.grid(padding=(0, 3))
+    for title, counts in (("buckets", summary.buckets), ("classification", summary.classes),
+                          ("transitions", summary.transitions)):
+        grid.add_row(f"[bold]{title}[/bold]", "  ".join(f"{k}: {v}" for k, v in counts.items()) or "—")
+    grid.add_row("[bold]amounts (yuan)[/bold]", "  ".join(f"{k.removesuffix('_fen')}: {format_yuan(v)}"
+                                                         for k, v in summary.amounts.items()))
+    grid.add_row("[bold]penalty posted[/bold]", f"{summary.penalty_changes} instalments, "
+                                                f"{format_yuan(summary.penalty_delta_fen)} yuan")
+    console.print(grid)
+    if summary.rejected:
+        console.print(f"[yellow]{len(summary.rejected)} loan(s) rejected:[/yellow]")
+        for row in summary.rejected[:20]:
+            console.print(f"  loan {row['loan_id']}: {row['reason']}", highlight=False)
+
+
 @ledger_app.command("check")
 @clear_errors
 def ledger_check(data_dir: DataDir = None, database_url: DbUrl = None) -> None:
@@ -275,6 +325,23 @@ def bench_import(loans: Annotated[int, typer.Option(help="Loans to import.")] = 
     from arrears.bench.imports import run_import_bench
 
     figures = run_import_bench(loans, database_url, progress=None if as_json else err)
+    if as_json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            console.print(f"{key:>24}: {value}")
+
+
+@bench_app.command("eod")
+@clear_errors
+def bench_eod(loans: Annotated[int, typer.Option(help="Loans in the generated portfolio.")] = 1_000_000,
+              sample: Annotated[int, typer.Option(help="Loans the reference runs on (scaled to N).")] = 2000,
+              incremental: Annotated[bool, typer.Option(help="Also time the next business date.")] = False,
+              as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """End-of-day engine vs its floor and the reference implementation."""
+    from arrears.bench.eod import run_eod_bench
+
+    figures = run_eod_bench(loans, sample=sample, incremental=incremental, progress=None if as_json else err)
     if as_json:
         print(json.dumps(figures))
     else:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-
 import pytest
 from sqlalchemy import func, select, text, update
 
@@ -12,39 +9,10 @@ from arrears.audit.tables import Event
 from arrears.db.append_only import drop_statements
 from arrears.errors import Conflict, InvalidInput, NotFound
 from arrears.ledger.model import Account, EntryKind, credit, debit
-from arrears.ledger.service import book_loan, check_ledger, derived_balances, post_entry
+from arrears.ledger.service import check_ledger, derived_balances, post_entry
 from arrears.ledger.tables import JournalEntry, Posting
-from arrears.loans.model import ScheduledInstalment
 from arrears.loans.tables import Borrower, Instalment, Loan
-from arrears.privacy import PersonalDataCipher
-
-CIPHER = PersonalDataCipher(bytes(32))
-DISBURSED = date(2024, 1, 1)
-
-
-def add_borrower(s, no: str = "B1") -> Borrower:
-    b = Borrower(borrower_no=no, name_enc=CIPHER.encrypt("张三"), id_number_enc=CIPHER.encrypt("110101199003071234"),
-                 id_number_digest=CIPHER.digest(no), phone_enc=CIPHER.encrypt("13812345678"),
-                 phone_digest=CIPHER.digest(no + "p"))
-    s.add(b)
-    s.flush()
-    return b
-
-
-def schedule(n: int = 3, principal: int = 300_000, interest: int = 2_500, fee: int = 0) -> list[ScheduledInstalment]:
-    part = principal // n
-    return [ScheduledInstalment(k, date(2024, 1 + k, 1), part + (principal - part * n if k == n else 0),
-                                interest, fee) for k in range(1, n + 1)]
-
-
-def add_loan(s, borrower: Borrower, no: str = "L1", sched: list[ScheduledInstalment] | None = None,
-             **kw) -> Loan:
-    sched = sched or schedule()
-    args = {"borrower_id": borrower.id, "loan_no": no, "product_code": "consumer_loan",
-            "method": "equal_instalment", "principal_fen": sum(x.principal_fen for x in sched),
-            "annual_rate": Decimal("0.12"), "term": len(sched), "disbursed_on": DISBURSED,
-            "first_due_on": sched[0].due_on, "schedule": sched, "actor": "tester"}
-    return book_loan(s, **{**args, **kw})
+from support import DISBURSED, add_borrower, add_loan, schedule
 
 
 def test_booking_posts_principal_interest_and_fees_and_the_ledger_proves(db):

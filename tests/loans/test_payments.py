@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,30 +14,22 @@ from arrears.audit.tables import Event
 from arrears.db.engine import unit_of_work
 from arrears.errors import Conflict, InvalidInput, NotFound
 from arrears.ledger.model import Account
-from arrears.ledger.service import book_loan, check_ledger, derived_balances
+from arrears.ledger.service import check_ledger, derived_balances
 from arrears.ledger.tables import JournalEntry
 from arrears.loans import payments
-from arrears.loans.model import ScheduledInstalment
 from arrears.loans.payments import apply_credit, post_payment, reverse_payment
-from arrears.loans.tables import Borrower, Instalment, Loan, Payment, PaymentAllocation
-from arrears.privacy import PersonalDataCipher
+from arrears.loans.tables import Instalment, Loan, Payment, PaymentAllocation
 from arrears.products.model import COMPONENTS
+from support import DISBURSED, add_borrower, add_loan, schedule
 
-CIPHER = PersonalDataCipher(bytes(32))
-DISBURSED, TODAY = date(2024, 1, 1), date(2024, 6, 30)
+TODAY = date(2024, 6, 30)
 # Three monthly instalments of 100,000 principal + 1,000 interest, due 2024-02-01, 03-01, 04-01.
-SCHEDULE = [ScheduledInstalment(k, date(2024, 1 + k, 1), 100_000, 1_000) for k in (1, 2, 3)]
+SCHEDULE = schedule(3, principal=300_000, interest=1_000)
 
 
 def new_loan(s, no: str | None = None) -> Loan:
     no = no or uuid.uuid4().hex[:12]
-    b = Borrower(borrower_no=no, name_enc=CIPHER.encrypt("李四"), id_number_enc=CIPHER.encrypt("x"),
-                 id_number_digest=CIPHER.digest(no), phone_enc=CIPHER.encrypt("y"), phone_digest=CIPHER.digest(no))
-    s.add(b)
-    s.flush()
-    return book_loan(s, borrower_id=b.id, loan_no=no, product_code="consumer_loan", method="equal_instalment",
-                     principal_fen=300_000, annual_rate=Decimal("0.12"), term=3, disbursed_on=DISBURSED,
-                     first_due_on=SCHEDULE[0].due_on, schedule=SCHEDULE, actor="tester")
+    return add_loan(s, add_borrower(s, no), no, SCHEDULE)
 
 
 def pay(s, loan_id: int, amount: int, key: str | None = None, on: date = date(2024, 2, 5), **kw):

@@ -4,59 +4,26 @@ loan detail, posting and reversing payments, the audit trail."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 import pytest
-from argon2 import PasswordHasher
-from fastapi.testclient import TestClient
 
 from arrears.auth import service
 from arrears.auth.tables import User
 from arrears.db.base import utcnow
-from arrears.loans.tables import Borrower
-from arrears.privacy import PersonalDataCipher
-from arrears.settings import Settings
-from arrears.web.app import create_app
 from arrears.web.deps import BUSINESS_TZ, business_date
 
-PASSWORD = "correct horse battery"
 API = "/api/v1"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashing(monkeypatch):
-    monkeypatch.setattr(service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    monkeypatch.setenv("ARREARS_BUSINESS_DATE", "2026-03-10")
-
-
-def _app(db, tmp_path, secret_key, **kw):
-    return create_app(Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret_key), **kw)
+pytestmark = pytest.mark.business_date("2026-03-10")
 
 
 @pytest.fixture
-def client(db, tmp_path, secret_key):
-    with db.session() as s:
-        for role in ("admin", "supervisor", "collector", "compliance"):
-            service.create_user(s, username=role, display_name=role, password=PASSWORD, role=role,
-                                actor="setup")
-        s.commit()
-    with TestClient(_app(db, tmp_path, secret_key)) as c:
-        c.db = db  # type: ignore[attr-defined]
+def client(make_client):
+    with make_client("admin", "supervisor", "collector", "compliance") as c:
         yield c
 
 
-def _sign_in(client: TestClient, username: str, password: str = PASSWORD):
-    return client.post(f"{API}/auth/token", json={"username": username, "password": password})
-
-
-def _bearer(client: TestClient, username: str) -> dict[str, str]:
-    r = _sign_in(client, username)
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 def test_sign_in_gives_a_bearer_token_that_opens_me(client):
-    r = _sign_in(client, "Supervisor")
+    r = client.sign_in("Supervisor")
     assert r.status_code == 200
     body = r.json()
     assert (body["token_type"], body["role"]) == ("bearer", "supervisor") and len(body["access_token"]) >= 43
@@ -68,25 +35,25 @@ def test_sign_in_gives_a_bearer_token_that_opens_me(client):
 
 
 def test_wrong_password_and_unknown_user_get_the_same_401(client):
-    wrong, unknown = _sign_in(client, "admin", "not the password"), _sign_in(client, "ghost")
+    wrong, unknown = client.sign_in("admin", "not the password"), client.sign_in("ghost")
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["detail"] == unknown.json()["detail"] and wrong.json()["rule"] == "auth.credentials"
     assert wrong.headers["content-type"] == "application/problem+json"
 
 
 def test_disabled_accounts_cannot_sign_in_or_use_old_tokens(client):
-    h = _bearer(client, "collector")
-    with client.db.session() as s:  # type: ignore[attr-defined]
+    h = client.bearer("collector")
+    with client.db.session() as s:
         user = s.query(User).filter_by(username="collector").one()
         service.set_user_active(s, user_id=user.id, active=False, actor="admin")
         s.commit()
-    assert _sign_in(client, "collector").json()["rule"] == "auth.account_inactive"
+    assert client.sign_in("collector").json()["rule"] == "auth.account_inactive"
     r = client.get(f"{API}/me", headers=h)
     assert (r.status_code, r.json()["rule"]) == (401, "auth.account_inactive")
 
 
 def test_expired_tokens_are_refused(client):
-    with client.db.session() as s:  # type: ignore[attr-defined]
+    with client.db.session() as s:
         user = s.query(User).filter_by(username="admin").one()
         issued = service.issue_token(s, user, ttl=timedelta(hours=1), now=utcnow() - timedelta(hours=2))
         s.commit()
@@ -94,29 +61,25 @@ def test_expired_tokens_are_refused(client):
     assert (r.status_code, r.json()["rule"]) == (401, "auth.token_expired")
 
 
-def test_token_lifetime_is_configurable(db, tmp_path, secret_key, monkeypatch):
-    with db.session() as s:
-        service.create_user(s, username="admin", display_name="a", password=PASSWORD, role="admin", actor="x")
-        s.commit()
-
-    def lifetime(app) -> timedelta:
-        with TestClient(app) as c:
-            expires = datetime.fromisoformat(_sign_in(c, "admin").json()["expires_at"])
+def test_token_lifetime_is_configurable(make_client, monkeypatch):
+    def lifetime(client) -> timedelta:
+        with client as c:
+            expires = datetime.fromisoformat(c.sign_in("admin").json()["expires_at"])
         return expires - datetime.now(UTC)
 
-    assert timedelta(minutes=59) < lifetime(_app(db, tmp_path, secret_key, token_ttl=timedelta(hours=1))) \
+    assert timedelta(minutes=59) < lifetime(make_client("admin", token_ttl=timedelta(hours=1))) \
         <= timedelta(hours=1)
     monkeypatch.setenv("ARREARS_TOKEN_TTL_HOURS", "8")
-    assert timedelta(hours=7, minutes=59) < lifetime(_app(db, tmp_path, secret_key)) <= timedelta(hours=8)
+    assert timedelta(hours=7, minutes=59) < lifetime(make_client()) <= timedelta(hours=8)
 
 
 def test_logout_revokes_the_token_and_is_audited(client):
-    h = _bearer(client, "collector")
+    h = client.bearer("collector")
     assert client.post(f"{API}/auth/logout", headers=h).status_code == 204
     r = client.get(f"{API}/me", headers=h)
     assert (r.status_code, r.json()["rule"]) == (401, "auth.token_revoked")
     events = client.get(f"{API}/events", params={"subject_type": "user"},
-                        headers=_bearer(client, "admin")).json()
+                        headers=client.bearer("admin")).json()
     actions = [(e["actor"], e["action"]) for e in events["items"]]
     assert ("collector", "user.signed_in") in actions and ("collector", "user.signed_out") in actions
 
@@ -129,7 +92,7 @@ def test_malformed_authorization_headers_get_401(client):
 
 
 def test_admin_creates_and_lists_users_and_the_new_user_signs_in(client):
-    h = _bearer(client, "admin")
+    h = client.bearer("admin")
     r = client.post(f"{API}/users", headers=h, json={"username": "li.na", "display_name": "李娜",
                                                      "password": "another long one", "role": "negotiator",
                                                      "team": "south"})
@@ -138,7 +101,7 @@ def test_admin_creates_and_lists_users_and_the_new_user_signs_in(client):
     assert (created["username"], created["role"], created["team"], created["active"]) == \
         ("li.na", "negotiator", "south", True)
     assert "password" not in r.text and "argon2" not in r.text
-    assert _sign_in(client, "li.na", "another long one").json()["role"] == "negotiator"
+    assert client.sign_in("li.na", "another long one").json()["role"] == "negotiator"
     names = [u["username"] for u in client.get(f"{API}/users", headers=h).json()]
     assert names == ["admin", "supervisor", "collector", "compliance", "li.na"]
     trail = client.get(f"{API}/events", params={"subject_type": "user", "subject_id": created["id"]},
@@ -153,31 +116,10 @@ def test_business_date_reads_the_environment_else_shanghai_today(monkeypatch):
     assert business_date() == datetime.now(BUSINESS_TZ).date()
 
 
-# --- payments through the API (needs arrears.ledger.service.book_loan and arrears.loans.payments) ----
-
-@pytest.fixture
-def loan_id(client, secret_key) -> int:
-    from arrears.ledger.service import book_loan
-    from arrears.loans.model import ScheduledInstalment
-
-    c = PersonalDataCipher(secret_key)
-    with client.db.session() as s:  # type: ignore[attr-defined]
-        idn, phone = "110101199003071234", "13812345678"
-        b = Borrower(borrower_no="B1", name_enc=c.encrypt("张三"), id_number_enc=c.encrypt(idn),
-                     id_number_digest=c.digest(idn), phone_enc=c.encrypt(phone), phone_digest=c.digest(phone))
-        s.add(b)
-        s.flush()
-        loan = book_loan(s, borrower_id=b.id, loan_no="L1", product_code="consumer_loan",
-                         method="equal_instalment", principal_fen=120_000, annual_rate=Decimal("0.12"),
-                         term=2, disbursed_on=date(2026, 1, 5), first_due_on=date(2026, 2, 5), actor="setup",
-                         schedule=[ScheduledInstalment(1, date(2026, 2, 5), 59_700, 1_200),
-                                   ScheduledInstalment(2, date(2026, 3, 5), 60_300, 600)])
-        s.commit()
-        return loan.id
-
+# --- payments through the API (loan_id: tests/web/conftest.py) ----------------------------------------
 
 def test_loan_detail_shows_terms_balances_and_schedule(client, loan_id):
-    d = client.get(f"{API}/loans/{loan_id}", headers=_bearer(client, "collector")).json()
+    d = client.get(f"{API}/loans/{loan_id}", headers=client.bearer("collector")).json()
     assert (d["loan_no"], d["borrower_no"], d["annual_rate"]) == ("L1", "B1", "0.12")
     assert d["as_of"] == "2026-03-10"
     assert d["principal"] == {"fen": 120_000, "yuan": "1200.00"}
@@ -185,7 +127,7 @@ def test_loan_detail_shows_terms_balances_and_schedule(client, loan_id):
     assert d["total"]["outstanding"]["fen"] == d["total"]["past_due"]["fen"] == 121_800  # both due by 03-10
     assert [(i["seq"], i["due_on"], i["total"]["due"]["fen"]) for i in d["schedule"]] == \
         [(1, "2026-02-05", 60_900), (2, "2026-03-05", 60_900)]
-    h = _bearer(client, "collector")
+    h = client.bearer("collector")
     page = client.get(f"{API}/loans", params={"product": "consumer_loan", "limit": 1}, headers=h).json()
     assert (page["total"], page["next_offset"]) == (1, None)
     assert page["items"][0]["outstanding"] == {"fen": 121_800, "yuan": "1218.00"}
@@ -194,7 +136,7 @@ def test_loan_detail_shows_terms_balances_and_schedule(client, loan_id):
 
 
 def test_post_replay_and_reverse_a_payment(client, loan_id):
-    h = {**_bearer(client, "supervisor"), "Idempotency-Key": "bank-20260301-0001"}
+    h = {**client.bearer("supervisor"), "Idempotency-Key": "bank-20260301-0001"}
     body = {"amount": "609.00", "received_on": "2026-03-01", "channel": "bank_transfer",
             "external_ref": "TX1"}
     first = client.post(f"{API}/loans/{loan_id}/payments", headers=h, json=body)
@@ -223,13 +165,13 @@ def test_post_replay_and_reverse_a_payment(client, loan_id):
     assert (again.status_code, again.json()["rule"]) == (409, "payment.already_reversed")
 
     trail = client.get(f"{API}/events", params={"subject_type": "loan", "subject_id": loan_id},
-                       headers=_bearer(client, "compliance")).json()["items"]
+                       headers=client.bearer("compliance")).json()["items"]
     assert [(e["actor"], e["action"]) for e in trail] == [
         ("setup", "loan.booked"), ("supervisor", "payment.posted"), ("supervisor", "payment.reversed")]
 
 
 def test_collectors_cannot_post_or_reverse_payments(client, loan_id):
-    h = {**_bearer(client, "collector"), "Idempotency-Key": "k-9"}
+    h = {**client.bearer("collector"), "Idempotency-Key": "k-9"}
     r = client.post(f"{API}/loans/{loan_id}/payments", headers=h,
                     json={"amount": "1.00", "received_on": "2026-03-01"})
     assert (r.status_code, r.json()["rule"]) == (403, "auth.permission")

@@ -8,36 +8,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from arrears.auth import service
 from arrears.auth.model import ROLE_PERMISSIONS, Permission, Role
-from arrears.auth.tables import User
-from arrears.loans.tables import Borrower, Instalment, Loan
 from arrears.privacy import PersonalDataCipher
-from arrears.settings import Settings
-from arrears.web.app import create_app
 from arrears.web.deps import route_guards
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_hashing(monkeypatch):
-    # Production argon2 costs ~150 ms a hash; these tests are about permissions, not hashing cost.
-    monkeypatch.setattr(service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+from support import PASSWORD, add_borrower, add_small_loan
 
 
 @dataclass
 class World:
-    client: TestClient
-    db: object
-    users: dict[Role, int]
+    client: TestClient  # a WebClient (tests/web/conftest.py)
+    users: dict[Role, str]
     own_borrower: int
     other_borrower: int
     own_loan: int
@@ -45,54 +30,25 @@ class World:
 
     def headers(self, role: Role) -> dict[str, str]:
         """A fresh token per call, so a route like logout cannot spoil the next request."""
-        with self.db.session() as s:
-            issued = service.issue_token(s, s.get(User, self.users[role]))
-            s.commit()
-        return {"Authorization": f"Bearer {issued.token}"}
-
-
-def _borrower(s, c: PersonalDataCipher, no: str, name: str, id_number: str, phone: str) -> Borrower:
-    b = Borrower(borrower_no=no, name_enc=c.encrypt(name), id_number_enc=c.encrypt(id_number),
-                 id_number_digest=c.digest(id_number), phone_enc=c.encrypt(phone),
-                 phone_digest=c.digest(phone),
-                 email_enc=c.encrypt("zhangsan@example.com"), address_enc=c.encrypt("北京市朝阳区建国路88号"),
-                 region_code="110105")
-    s.add(b)
-    s.flush()
-    return b
-
-
-def _loan(s, borrower_id: int, loan_no: str) -> Loan:
-    loan = Loan(loan_no=loan_no, borrower_id=borrower_id, product_code="consumer_loan",
-                repayment_method="equal_instalment", principal_fen=120_000, annual_rate=Decimal("0.12"),
-                term=2,
-                disbursed_on=date(2026, 1, 5), first_due_on=date(2026, 2, 5), status="active", credit_fen=0)
-    s.add(loan)
-    s.flush()
-    s.add_all([Instalment(loan_id=loan.id, borrower_id=borrower_id, seq=1, due_on=date(2026, 2, 5),
-                          principal_due_fen=59_700, interest_due_fen=1_200),
-               Instalment(loan_id=loan.id, borrower_id=borrower_id, seq=2, due_on=date(2026, 3, 5),
-                          principal_due_fen=60_300, interest_due_fen=600)])
-    s.flush()
-    return loan
+        return self.client.issued_bearer(self.users[role])
 
 
 @pytest.fixture
-def world(db, tmp_path, secret_key) -> World:
-    cipher = PersonalDataCipher(secret_key)
+def world(db, secret_key, make_client) -> World:
+    contact = {"cipher": PersonalDataCipher(secret_key), "email": "zhangsan@example.com",
+               "address": "北京市朝阳区建国路88号", "region_code": "110105"}
     with db.session() as s:
-        own = _borrower(s, cipher, "B-OWN", "张三", "110101199003071234", "13812345678")
-        other = _borrower(s, cipher, "B-OTHER", "欧阳娜娜", "310101198501011111", "13900001111")
-        own_loan, other_loan = _loan(s, own.id, "L-OWN"), _loan(s, other.id, "L-OTHER")
+        own = add_borrower(s, "B-OWN", "张三", "110101199003071234", "13812345678", **contact)
+        other = add_borrower(s, "B-OTHER", "欧阳娜娜", "310101198501011111", "13900001111", **contact)
+        own_loan, other_loan = add_small_loan(s, own, "L-OWN"), add_small_loan(s, other, "L-OTHER")
         users = {role: service.create_user(s, username=f"{role.value}1", display_name=role.value,
                                            password=PASSWORD, role=role.value, actor="setup",
-                                           borrower_id=own.id if role is Role.borrower else None).id
+                                           borrower_id=own.id if role is Role.borrower else None).username
                  for role in Role}
         s.commit()
         ids = own.id, other.id, own_loan.id, other_loan.id
-    app = create_app(Settings(data_dir=tmp_path, database_url=db.url, secret_key=secret_key))
-    with TestClient(app) as client:
-        yield World(client, db, users, *ids)
+    with make_client() as client:
+        yield World(client, users, *ids)
 
 
 def _call(client: TestClient, method: str, path: str, headers: dict | None = None):

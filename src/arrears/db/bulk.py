@@ -56,24 +56,25 @@ def fetch_arrow(session: Session, sql: str, params: dict | None = None) -> pa.Ta
         pa.table({n: pa.array([]) for n in names})
 
 
-def update_from_arrow(session: Session, table_name: str, data: pa.Table, *, key: str = "id",
+def update_from_arrow(session: Session, table_name: str, data: pa.Table, *, key: str | tuple[str, ...] = "id",
                       assignments: str | None = None, where: str = "") -> int:
-    """UPDATE table_name FROM a temporary copy of ``data`` joined on ``key``; returns rows updated.
-    ``assignments`` defaults to setting every other column of ``data``; ``u`` names the new values."""
+    """UPDATE table_name FROM a temporary copy of ``data`` joined on ``key`` (one column or several);
+    returns rows updated. ``assignments`` defaults to setting every other column; ``u`` names the new values."""
     if data.num_rows == 0:
         return 0
     pg = session.connection().dialect.name == "postgresql"
     temp = f"{table_name}_update"
     types = {pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.string(): "TEXT", pa.bool_(): "BOOLEAN",
              pa.date32(): "DATE"}
+    keys = (key,) if isinstance(key, str) else key
     columns = ", ".join(f"{f.name} {types[f.type]}" for f in data.schema)
     session.execute(text(f"DROP TABLE IF EXISTS {temp}"))
-    session.execute(text(f"CREATE TEMP TABLE {temp} ({columns}, PRIMARY KEY ({key}))"
+    session.execute(text(f"CREATE TEMP TABLE {temp} ({columns}, PRIMARY KEY ({', '.join(keys)}))"
                          + (" ON COMMIT DROP" if pg else "")))
     insert_arrow(session, temp, data)
-    sets = assignments or ", ".join(f"{n} = u.{n}" for n in data.column_names if n != key)
-    result = session.execute(text(f"UPDATE {table_name} SET {sets} FROM {temp} u "
-                                  f"WHERE {table_name}.{key} = u.{key} {where}"))
+    sets = assignments or ", ".join(f"{n} = u.{n}" for n in data.column_names if n not in keys)
+    join = " AND ".join(f"{table_name}.{k} = u.{k}" for k in keys)
+    result = session.execute(text(f"UPDATE {table_name} SET {sets} FROM {temp} u WHERE {join} {where}"))
     if not pg:  # PostgreSQL drops it at commit
         session.execute(text(f"DROP TABLE {temp}"))
     return result.rowcount

@@ -130,11 +130,13 @@ def _insert_payments(session: Session, fresh: list[dict], to_credit: list[int], 
 
 def _insert_allocations(session: Session, allocations: list, payment_ids: list[int], fresh: list[dict]) -> None:
     insert_arrow(session, "payment_allocations", pa.table({
+        "source": pa.array(["payment"] * len(allocations), pa.string()),
         "payment_id": pa.array([payment_ids[a[0]] for a in allocations], pa.int64()),
         "loan_id": pa.array([fresh[a[0]]["loan_id"] for a in allocations], pa.int64()),
         "instalment_id": pa.array([a[1] for a in allocations], pa.int64()),
         "component": pa.array([a[2] for a in allocations], pa.string()),
         "amount_fen": pa.array([a[3] for a in allocations], pa.int64()),
+        "value_date": pa.array([fresh[a[0]]["received_on"] for a in allocations], pa.date32()),
     }))
 
 

@@ -206,8 +206,9 @@ def post_payment(session: Session, *, loan_id: int, amount_fen: int, received_on
         for line in allocation.lines:
             row = by_seq[line.seq]
             _add_paid(row, line.component, line.amount_fen)
-            session.add(PaymentAllocation(payment_id=payment.id, loan_id=loan.id, instalment_id=row.id,
-                                          component=str(line.component), amount_fen=line.amount_fen))
+            session.add(PaymentAllocation(source="payment", payment_id=payment.id, loan_id=loan.id,
+                                          instalment_id=row.id, component=str(line.component),
+                                          amount_fen=line.amount_fen, value_date=received_on))
         payment.to_credit_fen = allocation.unallocated_fen
         post_entry(session, loan=loan, kind=EntryKind.payment, business_date=today,
                    legs=settlement_legs(Account.cash_clearing, allocation.by_component(),
@@ -298,7 +299,10 @@ def apply_credit(session: Session, *, loan_id: int, on: date, actor: str) -> Cre
         entry = post_entry(session, loan=loan, kind=EntryKind.credit_applied, business_date=on,
                            legs=settlement_legs(Account.borrower_credit, allocation.by_component()),
                            memo="credit balance applied")
-        # No payment row to hang allocation rows on: the event keeps the per-instalment split.
+        for line in allocation.lines:
+            session.add(PaymentAllocation(source="credit", entry_id=entry.id, loan_id=loan.id,
+                                          instalment_id=by_seq[line.seq].id, component=str(line.component),
+                                          amount_fen=line.amount_fen, value_date=on))
         append_event(session, actor=actor, action="credit.applied", subject_type="loan", subject_id=loan.id,
                      borrower_id=loan.borrower_id, before={"credit_fen": credit_before},
                      after={"entry_id": entry.id, "lines": _lines_json(allocation.lines),

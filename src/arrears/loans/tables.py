@@ -46,6 +46,7 @@ class Loan(Base):
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     credit_fen: Mapped[int] = mapped_column(FenColumn, default=0, server_default=text("0"))  # overpayment held for the borrower
     restructured: Mapped[bool] = mapped_column(default=False)
+    restructured_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -100,11 +101,17 @@ class Payment(Base):
 
 
 class PaymentAllocation(Base):
+    """What settled which instalment component, when: payments, applied credit, later waivers.
+    The end-of-day engine reads these (with their value dates) to compute penalties and days overdue."""
+
     __tablename__ = "payment_allocations"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    source: Mapped[str] = mapped_column(String(12), default="payment", server_default="payment")  # payment|credit
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), nullable=True, index=True)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"), nullable=True)
     loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
     instalment_id: Mapped[int] = mapped_column(ForeignKey("instalments.id"))
     component: Mapped[str] = mapped_column(String(12))
     amount_fen: Mapped[int] = mapped_column(FenColumn)
+    value_date: Mapped[date] = mapped_column(Date)

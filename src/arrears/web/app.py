@@ -20,6 +20,7 @@ from arrears.audit import api as audit_api
 from arrears.auth import api as auth_api
 from arrears.auth.service import DEFAULT_TOKEN_TTL
 from arrears.db.engine import make_engine, make_session_factory
+from arrears.delinquency import api as delinquency_api
 from arrears.loans import api as loans_api
 from arrears.privacy import PersonalDataCipher
 from arrears.settings import Settings, load_settings
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
     app.state.cipher = PersonalDataCipher(settings.secret_key)
     app.state.token_ttl = token_ttl or _token_ttl()
     install_error_handlers(app)
-    for router in (auth_api.router, loans_api.router, audit_api.router, pages.router):
+    for router in (auth_api.router, loans_api.router, audit_api.router, delinquency_api.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     check_guarded(app)

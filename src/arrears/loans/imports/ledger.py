@@ -8,10 +8,10 @@ scheduled fees against fee income — one journal entry each, two postings each.
 from __future__ import annotations
 
 import pyarrow as pa
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from arrears.db.base import utcnow
+from arrears.db.base import UTCDateTime, utcnow
 from arrears.db.bulk import insert_arrow
 from arrears.ledger.model import CHARGE_OFFSET, RECEIVABLE, EntryKind
 from arrears.products.model import Component
@@ -37,14 +37,14 @@ def post_booking_entries(session: Session, loan_ids: pa.ChunkedArray | pa.Array,
                sum(i.interest_due_fen) AS interest, sum(i.fee_due_fen) AS fee
         FROM loans l JOIN booking_ids b ON b.loan_id = l.id JOIN instalments i ON i.loan_id = l.id
         GROUP BY l.id, l.borrower_id, l.disbursed_on, l.principal_fen"""))
-    now = utcnow()
+    now = bindparam("now", utcnow(), type_=UTCDateTime)
     for kind, component, amount in _BOOKINGS:
-        params = {"kind": kind.value, "memo": memo, "now": now, "dr": RECEIVABLE[component].value,
+        params = {"kind": kind.value, "memo": memo, "dr": RECEIVABLE[component].value,
                   "cr": CHARGE_OFFSET[component].value}
         session.execute(text(f"""
             INSERT INTO journal_entries (loan_id, borrower_id, kind, business_date, memo, created_at)
             SELECT loan_id, borrower_id, :kind, disbursed_on, :memo, :now FROM booking_batch
-            WHERE {amount} > 0 ORDER BY loan_id"""), params)
+            WHERE {amount} > 0 ORDER BY loan_id""").bindparams(now), params)
         session.execute(text(f"""
             INSERT INTO postings (entry_id, loan_id, borrower_id, account, debit_fen, credit_fen)
             SELECT e.id, b.loan_id, b.borrower_id, side.account,

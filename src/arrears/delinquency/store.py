@@ -1,0 +1,116 @@
+"""Writing one run's results in the caller's transaction: each loan's current state, the day's
+transitions, the penalties that changed (with their ledger entries) and the run record.
+
+Penalty changes are posted as deltas (today's cumulative penalty minus what is stored), so running the
+same date twice posts nothing the second time, and a backdated payment that lowers a penalty posts a
+reversing amount. All set-based: temp tables and INSERT … SELECT, no loop over loans.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+
+from arrears.db.base import UTCDateTime, utcnow
+from arrears.db.bulk import insert_arrow, update_from_arrow
+from arrears.delinquency.io import stored_penalties
+from arrears.delinquency.model import EngineOutputs
+from arrears.ledger.model import Account, EntryKind
+
+STATE_COLUMNS = ["loan_id", "borrower_id", "business_date", "product_code", "dpd", "overdue_principal_fen",
+                 "overdue_interest_fen", "overdue_fee_fen", "overdue_penalty_fen", "penalty_due_fen",
+                 "outstanding_principal_fen", "total_outstanding_fen", "bucket", "tier", "m_bucket",
+                 "classification", "in_observation", "fully_paid"]
+
+
+def completed_dates(session: Session) -> list[date]:
+    """Business dates whose run committed, oldest first: only their snapshots count."""
+    rows = session.execute(text("SELECT business_date FROM eod_runs WHERE status = 'complete' "
+                                "ORDER BY business_date")).scalars().all()
+    return [d if isinstance(d, date) else date.fromisoformat(d) for d in rows]
+
+
+def penalty_changes(session: Session, outputs: EngineOutputs) -> pa.Table:
+    """(loan_id, seq, penalty_due_fen, delta_fen) for every instalment whose penalty changed."""
+    con = duckdb.connect()
+    con.register("new", outputs.penalties)
+    con.register("old", stored_penalties(session))
+    con.register("run", outputs.snapshot.select(["loan_id"]))
+    return con.sql("""
+        SELECT coalesce(n.loan_id, o.loan_id) AS loan_id, coalesce(n.seq, o.seq) AS seq,
+               coalesce(n.penalty_due_fen, 0) AS penalty_due_fen,
+               coalesce(n.penalty_due_fen, 0) - coalesce(o.penalty_due_fen, 0) AS delta_fen
+        FROM new n FULL OUTER JOIN old o ON n.loan_id = o.loan_id AND n.seq = o.seq
+        WHERE coalesce(n.loan_id, o.loan_id) IN (SELECT loan_id FROM run)  -- rejected loans keep theirs
+          AND coalesce(n.penalty_due_fen, 0) <> coalesce(o.penalty_due_fen, 0)
+        ORDER BY 1, 2""").to_arrow_table()
+
+
+def write_results(session: Session, business_date: date, outputs: EngineOutputs, *, started_at: datetime,
+                  summary: dict) -> dict:
+    changes = penalty_changes(session, outputs)
+    _post_penalties(session, business_date, changes)
+    session.execute(text("DELETE FROM loan_delinquency"))
+    insert_arrow(session, "loan_delinquency", outputs.snapshot.select(STATE_COLUMNS))
+    session.execute(text("DELETE FROM delinquency_transitions WHERE business_date = :d"), {"d": business_date})
+    con = duckdb.connect()
+    con.register("t", outputs.transitions)
+    con.register("s", outputs.snapshot.select(["loan_id", "borrower_id"]))
+    insert_arrow(session, "delinquency_transitions", con.sql(
+        "SELECT t.business_date, t.loan_id, s.borrower_id, t.kind, t.from_value, t.to_value "
+        "FROM t JOIN s USING (loan_id) ORDER BY t.loan_id, t.kind").to_arrow_table())
+    summary = {**summary, "penalty_changes": changes.num_rows,
+               "penalty_delta_fen": int(pa.compute.sum(changes.column("delta_fen")).as_py() or 0)}
+    session.execute(text("DELETE FROM eod_runs WHERE business_date = :d"), {"d": business_date})
+    session.execute(text("INSERT INTO eod_runs (business_date, status, started_at, finished_at, loans, rejected, "
+                         "summary) VALUES (:d, 'complete', :s, :f, :n, :r, :summary)"),
+                    {"d": business_date, "s": started_at, "f": utcnow(), "n": outputs.snapshot.num_rows,
+                     "r": outputs.rejected.num_rows, "summary": _json(summary)})
+    return summary
+
+
+def _json(value: dict) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _post_penalties(session: Session, business_date: date, changes: pa.Table) -> None:
+    """New penalty amounts onto the instalments, and one balanced entry per loan for the change."""
+    if changes.num_rows == 0:
+        return
+    update_from_arrow(session, "instalments", changes.select(["loan_id", "seq", "penalty_due_fen"]),
+                      key=("loan_id", "seq"))
+    con = duckdb.connect()
+    con.register("c", changes)
+    per_loan = con.sql("SELECT loan_id, sum(delta_fen)::BIGINT AS delta_fen FROM c GROUP BY loan_id "
+                       "HAVING sum(delta_fen) <> 0 ORDER BY loan_id").to_arrow_table()
+    pg = session.connection().dialect.name == "postgresql"
+    session.execute(text("DROP TABLE IF EXISTS penalty_batch"))
+    session.execute(text("CREATE TEMP TABLE penalty_batch (loan_id BIGINT PRIMARY KEY, delta_fen BIGINT)"
+                         + (" ON COMMIT DROP" if pg else "")))
+    insert_arrow(session, "penalty_batch", per_loan)
+    before = session.execute(text("SELECT coalesce(max(id), 0) FROM journal_entries")).scalar_one()
+    params = {"d": business_date, "kind": EntryKind.penalty.value, "before": before,
+              "receivable": Account.penalty_receivable.value, "income": Account.penalty_income.value,
+              "memo": f"penalty accrual {business_date.isoformat()}"}
+    session.execute(text("""
+        INSERT INTO journal_entries (loan_id, borrower_id, kind, business_date, memo, created_at)
+        SELECT l.id, l.borrower_id, :kind, :d, :memo, :now FROM penalty_batch b JOIN loans l ON l.id = b.loan_id
+        ORDER BY l.id""").bindparams(bindparam("now", utcnow(), type_=UTCDateTime)), params)
+    # Positive change: Dr receivable / Cr income. Negative: the mirror.
+    session.execute(text("""
+        INSERT INTO postings (entry_id, loan_id, borrower_id, account, debit_fen, credit_fen)
+        SELECT e.id, e.loan_id, e.borrower_id, side.account,
+               CASE WHEN (side.account = :receivable) = (b.delta_fen > 0) THEN abs(b.delta_fen) ELSE 0 END,
+               CASE WHEN (side.account = :receivable) = (b.delta_fen > 0) THEN 0 ELSE abs(b.delta_fen) END
+        FROM penalty_batch b
+        JOIN journal_entries e ON e.loan_id = b.loan_id AND e.kind = :kind AND e.id > :before
+        CROSS JOIN (SELECT :receivable AS account UNION ALL SELECT :income) side
+        ORDER BY e.id, side.account"""), params)
+    if not pg:
+        session.execute(text("DROP TABLE penalty_batch"))
