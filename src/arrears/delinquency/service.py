@@ -29,6 +29,7 @@ from arrears.delinquency.model import EngineInputs, EngineOutputs
 from arrears.delinquency.snapshots import SnapshotStore
 from arrears.delinquency.store import completed_dates, write_results
 from arrears.errors import Conflict, InvalidInput
+from arrears.loans.bulk_credit import apply_credit_bulk
 from arrears.products.catalog import Catalog, catalog
 
 Engine = Callable[[EngineInputs, date, Catalog], EngineOutputs]
@@ -85,6 +86,8 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
         ms[name] = (now - clock) // 1_000_000
         clock = now
 
+    with unit_of_work(factory) as session:  # held credit pays what has fallen due, before measuring arrears
+        credit = apply_credit_bulk(session, business_date, cat)
     with unit_of_work(factory) as session:
         done = [d for d in completed_dates(session) if d < business_date]
         loans, instalments, settlements = read_inputs(session, business_date)
@@ -96,6 +99,7 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
     store.write(business_date, outputs.snapshot)
     _pause("after_snapshot")
     summary = _summary(business_date, outputs)
+    summary.amounts["credit_applied_fen"] = credit.applied_fen
     with unit_of_work(factory) as session:
         written = write_results(session, business_date, outputs, started_at=started,
                                 summary={k: v for k, v in summary.__dict__.items() if k != "business_date"})

@@ -44,28 +44,45 @@ def post_payments_bulk(session: Session, payments: pa.Table, *, cat: Catalog | N
     if not fresh:
         return BulkPaymentResult(0, replayed)
     loan_ids = sorted({p["loan_id"] for p in fresh})
-    loans, books = _load(session, loan_ids)
+    loans, books = load_books(session, loan_ids)
     allocations: list[tuple[int, int, str, int]] = []  # (payment index, instalment id, component, amount)
     to_credit: list[int] = []
     for index, p in enumerate(fresh):
         book = books[p["loan_id"]]
         rule = cat.product(loans[p["loan_id"]]["product_code"]).allocation
         result = allocate(p["amount_fen"], [b for _, b in book], rule, on=p["received_on"])
-        by_seq = {b.seq: i for i, (_, b) in enumerate(book)}
-        for line in result.lines:
-            row_id, balance = book[by_seq[line.seq]]
-            paid = dict(balance.paid)
-            paid[line.component] = paid.get(line.component, 0) + line.amount_fen
-            book[by_seq[line.seq]] = (row_id, InstalmentBalance(balance.seq, balance.due_on, balance.due, paid,
-                                                                balance.waived))
-            allocations.append((index, row_id, line.component.value, line.amount_fen))
+        settle(book, result.lines, index, allocations)
         to_credit.append(result.unallocated_fen)
         loans[p["loan_id"]]["credit_fen"] += result.unallocated_fen
     payment_ids = _insert_payments(session, fresh, to_credit, loans)
     _insert_allocations(session, allocations, payment_ids, fresh)
     _insert_entries(session, fresh, payment_ids, allocations, to_credit, loans)
-    _write_back(session, books, loans)
+    write_back(session, books, loans)
     return BulkPaymentResult(len(fresh), replayed)
+
+
+def settle(book: list[tuple[int, InstalmentBalance]], lines, index: int, allocations: list) -> None:  # noqa: ANN001
+    """Applies allocation lines to a loan's in-memory instalments; records (index, row id, component, amount)."""
+    by_seq = {b.seq: i for i, (_, b) in enumerate(book)}
+    for line in lines:
+        row_id, balance = book[by_seq[line.seq]]
+        paid = dict(balance.paid)
+        paid[line.component] = paid.get(line.component, 0) + line.amount_fen
+        book[by_seq[line.seq]] = (row_id, InstalmentBalance(balance.seq, balance.due_on, balance.due, paid,
+                                                            balance.waived))
+        allocations.append((index, row_id, line.component.value, line.amount_fen))
+
+
+def posting_rows(entry_ids: list[int], loan_ids: list[int], borrower_ids: list[int], legs: list[list]) -> pa.Table:
+    """The postings of many entries: entry k gets the legs ``legs[k]``."""
+    rows = [(entry_ids[k], loan_ids[k], borrower_ids[k], leg.account.value, leg.debit_fen, leg.credit_fen)
+            for k in range(len(entry_ids)) for leg in legs[k]]
+    columns = list(zip(*rows)) if rows else [[]] * 6
+    return pa.table({
+        "entry_id": pa.array(columns[0], pa.int64()), "loan_id": pa.array(columns[1], pa.int64()),
+        "borrower_id": pa.array(columns[2], pa.int64()), "account": pa.array(columns[3], pa.string()),
+        "debit_fen": pa.array(columns[4], pa.int64()), "credit_fen": pa.array(columns[5], pa.int64()),
+    })
 
 
 def _split_replays(session: Session, rows: list[dict]) -> tuple[list[dict], int]:
@@ -90,7 +107,7 @@ def _in_list(ids: list[int]) -> str:
     return ", ".join(str(int(i)) for i in ids)  # ints from our own query: safe to inline
 
 
-def _load(session: Session, loan_ids: list[int]) -> tuple[dict[int, dict], dict[int, list]]:
+def load_books(session: Session, loan_ids: list[int]) -> tuple[dict[int, dict], dict[int, list]]:
     loans: dict[int, dict] = {}
     books: dict[int, list[tuple[int, InstalmentBalance]]] = {i: [] for i in loan_ids}
     for start in range(0, len(loan_ids), 5000):
@@ -158,20 +175,13 @@ def _insert_entries(session: Session, fresh: list[dict], payment_ids: list[int],
     for index, _row, component, amount in allocations:
         c = Component(component)
         per_payment[index][c] = per_payment[index].get(c, 0) + amount
-    legs_rows: list[tuple[int, int, int, str, int, int]] = []
-    for index, p in enumerate(fresh):
-        for leg in settlement_legs(Account.cash_clearing, per_payment[index], to_credit[index]):
-            legs_rows.append((entry_of[payment_ids[index]], p["loan_id"], loans[p["loan_id"]]["borrower_id"],
-                              leg.account.value, leg.debit_fen, leg.credit_fen))
-    columns = list(zip(*legs_rows))
-    insert_arrow(session, "postings", pa.table({
-        "entry_id": pa.array(columns[0], pa.int64()), "loan_id": pa.array(columns[1], pa.int64()),
-        "borrower_id": pa.array(columns[2], pa.int64()), "account": pa.array(columns[3], pa.string()),
-        "debit_fen": pa.array(columns[4], pa.int64()), "credit_fen": pa.array(columns[5], pa.int64()),
-    }))
+    legs = [settlement_legs(Account.cash_clearing, per_payment[k], to_credit[k]) for k in range(len(fresh))]
+    insert_arrow(session, "postings", posting_rows([entry_of[pid] for pid in payment_ids],
+                                                   [p["loan_id"] for p in fresh],
+                                                   [loans[p["loan_id"]]["borrower_id"] for p in fresh], legs))
 
 
-def _write_back(session: Session, books: dict, loans: dict) -> None:
+def write_back(session: Session, books: dict, loans: dict) -> None:
     """Paid columns and credit balances from the in-memory state; a loan changed meanwhile is a 409."""
     rows = [(row_id, *[b.paid.get(c, 0) for c in COMPONENTS]) for book in books.values() for row_id, b in book]
     columns = list(zip(*rows))
