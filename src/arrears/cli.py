@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from arrears.contact.cli import worker_app
 from arrears.settings import Settings, business_date, load_settings
 
 app = typer.Typer(help="arrears: overdue-loan handling for inclusive finance (普惠金融逾期法务协商还款).",
@@ -28,6 +29,7 @@ bench_app = typer.Typer(help="Benchmarks that print figures (see docs/performanc
 for sub, name in ((import_app, "import"), (ledger_app, "ledger"), (audit_app, "audit"), (users_app, "users"),
                   (bench_app, "bench")):
     app.add_typer(sub, name=name)
+app.add_typer(worker_app, name="worker")
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)

@@ -78,3 +78,14 @@ def test_sign_out_ends_the_session(site):
     site.post("/logout")
     site.cookies.set("arrears_session", token)  # replaying the old cookie does not work either
     assert site.get("/loans", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_loan_page_shows_the_end_of_day_state(site, db, tmp_path):
+    from arrears.delinquency.service import run_date
+    from arrears.delinquency.snapshots import SnapshotStore
+
+    run_date(db.factory, SnapshotStore(tmp_path / "snapshots"), date(2026, 6, 10), today=date(2026, 6, 10))
+    site.login("collector")
+    page = site.get(f"/loans/{site.ids['mine']}").text
+    # Nothing paid since the first due date, 2026-02-05: 125 days, M5, 严重逾期, and 次级 (more than 90 days).
+    assert "125 天" in page and "严重逾期（M5）" in page and "次级" in page

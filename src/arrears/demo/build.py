@@ -4,6 +4,7 @@ through the same importers an institution uses, and one sign-in for every role."
 from __future__ import annotations
 
 import csv
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,6 +14,8 @@ from sqlalchemy import select
 from arrears.auth.service import create_user
 from arrears.db.engine import make_engine, make_session_factory, unit_of_work
 from arrears.db.migrate import upgrade
+from arrears.delinquency.service import run_date
+from arrears.delinquency.snapshots import SnapshotStore
 from arrears.demo.generator import generate
 from arrears.loans.imports.borrowers import import_borrowers
 from arrears.loans.imports.loans import import_loans
@@ -51,7 +54,8 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def fresh_sqlite(settings: Settings) -> None:
-    """The demo always starts from an empty database file."""
+    """The demo always starts from an empty database file (and no snapshots of an older one)."""
+    shutil.rmtree(settings.data_dir / "snapshots", ignore_errors=True)
     if settings.is_sqlite:
         db_file = Path(settings.database_url.split("///", 1)[1])
         for suffix in ("", "-wal", "-shm"):
@@ -81,6 +85,8 @@ def build_demo(settings: Settings, *, loans: int, business_date: date, seed: int
     step("posting payment history")
     with unit_of_work(factory) as s:
         import_payments(s, files / "payments.csv", actor="demo", today=business_date)
+    step("end of day")
+    run_date(factory, SnapshotStore(settings.data_dir / "snapshots"), business_date, today=business_date)
     step("creating sign-ins")
     logins = _users(factory, portfolio.behaviours)
     engine.dispose()

@@ -29,18 +29,28 @@ OUTPUT_SCHEMA = pa.schema([
     ("loan_key", pa.int64()), ("seq", pa.int32()), ("due_on", pa.date32()),
     ("principal_fen", pa.int64()), ("interest_fen", pa.int64()), ("fee_fen", pa.int64()),
 ])
-_MODE_CODES = {"half_up": 0, "half_even": 1, "down": 2, "up": 3}
+MODE_CODES = {"half_up": 0, "half_even": 1, "down": 2, "up": 3}  # rounding mode → code in SQL
+_MODE_CODES = MODE_CODES
 _METHOD_CODES = {m.value: i for i, m in enumerate(RepaymentMethod)}
 _MAX_RATE_DENOMINATOR = 10**18  # keeps numerator and denominator in int64
 
+
+def round_ratio_sql(a: str, b: str, mode: str) -> str:
+    """SQL for ``a / b`` rounded once to an integer under the rounding-mode code ``mode`` (``_MODE_CODES``: the
+    modes of arrears.money.round_fen), for integer expressions a >= 0 and b > 0. Integer arithmetic only
+    (``//`` and ``%`` on BIGINT/HUGEINT; sqlglot writes ``//`` as Spark's ``div``), so no DOUBLE ever appears.
+    ``a`` and ``b`` are repeated in the text: pass column names, not long expressions."""
+    return (f"CASE {mode} WHEN 0 THEN (2 * {a} + {b}) // (2 * {b}) "
+            f"WHEN 1 THEN {a} // {b} + CASE WHEN 2 * ({a} % {b}) > {b} "
+            f"OR (2 * ({a} % {b}) = {b} AND ({a} // {b}) % 2 = 1) THEN 1 ELSE 0 END "
+            f"WHEN 2 THEN {a} // {b} ELSE ({a} + {b} - 1) // {b} END")
+
+
 # round_ratio(a, b, mode) for a >= 0, b > 0, the same modes as arrears.money.round_fen (codes in _MODE_CODES).
 # The other macros take ``l``, the loan's row of the ``loan`` table as a struct, to keep call sites short.
-_MACROS = """
-CREATE OR REPLACE TEMP MACRO round_ratio(a, b, mode) AS CASE mode
-    WHEN 0 THEN (2 * a + b) // (2 * b)
-    WHEN 1 THEN a // b + CASE WHEN 2 * (a % b) > b OR (2 * (a % b) = b AND (a // b) % 2 = 1) THEN 1 ELSE 0 END
-    WHEN 2 THEN a // b
-    ELSE (a + b - 1) // b END;
+_MACROS = f"""
+CREATE OR REPLACE TEMP MACRO round_ratio(a, b, mode) AS {round_ratio_sql("a", "b", "mode")};
+""" + """
 -- interest of a period: remaining·rate·periods / divisor (periods = days, months, or 1 month)
 CREATE OR REPLACE TEMP MACRO period_interest(remaining, periods, l) AS
     round_ratio(remaining * l.rate_num * periods, l.rate_den * l.divisor, l.mode);

@@ -14,7 +14,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from arrears.audit import api as audit_api
 from arrears.auth import api as auth_api
@@ -24,11 +27,14 @@ from arrears.delinquency import api as delinquency_api
 from arrears.loans import api as loans_api
 from arrears.privacy import PersonalDataCipher
 from arrears.settings import Settings, load_settings
-from arrears.web.deps import check_guarded
 from arrears.web import pages
+from arrears.web.deps import check_guarded
 from arrears.web.errors import install_error_handlers
+from arrears.web.i18n import LocaleMiddleware, load_catalogues
 
 API = "/api/v1"
+STATIC = Path(__file__).parent / "static"
+SWAGGER = "/static/vendor/swagger-ui"  # swagger-ui-dist, vendored: the docs page works offline
 
 
 def _token_ttl() -> timedelta:
@@ -45,6 +51,15 @@ def _token_ttl() -> timedelta:
     return timedelta(seconds=seconds)
 
 
+async def _api_docs(request: Request) -> HTMLResponse:
+    """Swagger UI from the package's own files (no CDN), without the online validator badge."""
+    return get_swagger_ui_html(openapi_url=f"{API}/openapi.json", title="arrears API",
+                               swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+                               swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+                               swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
+                               swagger_ui_parameters={"validatorUrl": None})
+
+
 def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None = None) -> FastAPI:
     settings = settings or load_settings()
     engine = make_engine(settings.database_url)
@@ -55,7 +70,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         engine.dispose()
 
     app = FastAPI(title="arrears", version="0.1.0", summary="Overdue-loan handling for inclusive finance",
-                  openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs", redoc_url=None,
+                  openapi_url=f"{API}/openapi.json", docs_url=None, redoc_url=None,
                   swagger_ui_oauth2_redirect_url=None,
                   lifespan=lifespan)
     app.state.settings = settings
@@ -66,6 +81,9 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
     install_error_handlers(app)
     for router in (auth_api.router, loans_api.router, audit_api.router, delinquency_api.router, pages.router):
         app.include_router(router)
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.add_route(f"{API}/docs", _api_docs, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(LocaleMiddleware)
+    load_catalogues()
     check_guarded(app)
     return app

@@ -1,34 +1,40 @@
-"""Server-rendered pages (Chinese first): sign-in, the loan book for staff, a loan's page, and the
-borrower's own view. The session token lives in an HttpOnly, SameSite=Strict cookie; every page
-checks the same permissions as the API and a borrower only ever sees their own loans."""
+"""Server-rendered pages (Chinese first, English available): sign-in, the loan book for staff, a loan's
+page, and the borrower's own view. The session token lives in an HttpOnly, SameSite=Strict cookie; every
+page checks the same permissions as the API and a borrower only ever sees their own loans.
+
+No text shown to users lives here: templates say everything through the gettext catalogues
+(``arrears.web.i18n``); routes pass codes (an error's rule, a status) that the templates name."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import func, or_, select
 
 from arrears.audit.tables import Event
 from arrears.auth.model import Permission, Principal
 from arrears.auth.service import resolve_token, revoke_token, sign_in
+from arrears.delinquency.tables import LoanDelinquency
 from arrears.errors import Problem, Unauthorized
 from arrears.loans.schemas import borrower_out, loan_detail
 from arrears.loans.tables import Borrower, Instalment, Loan
 from arrears.money import format_yuan
-from arrears.products.catalog import catalog
+from arrears.products.catalog import Level, Scheme, catalog
+from arrears.web import i18n
 from arrears.web.deps import CipherDep, SessionDep, Today
 
 COOKIE = "arrears_session"
 PAGE_SIZE = 50
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
+i18n.install(_env)
+templates = Jinja2Templates(env=_env, context_processors=[i18n.template_context])
 templates.env.filters["yuan"] = lambda fen: format_yuan(int(fen))
 templates.env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else ""
-templates.env.globals.update(yaml.safe_load((Path(__file__).parent / "labels.zh.yaml").read_text(encoding="utf-8")))
 router = APIRouter(include_in_schema=False)
 
 
@@ -66,12 +72,12 @@ def login_form(request: Request) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, session: SessionDep, username: Annotated[str, Form()] = "",
           password: Annotated[str, Form()] = "") -> Response:
-    errors = {k: "必填" for k, v in (("username", username), ("password", password)) if not v.strip()}
+    errors = {k: "required" for k, v in (("username", username), ("password", password)) if not v.strip()}
     if not errors:
         try:
             user, issued = sign_in(session, username, password, ttl=request.app.state.token_ttl)
         except Problem:
-            errors["password"] = "用户名或密码不正确，或账号已停用"
+            errors["password"] = "bad_credentials"
     if errors:
         return _render(request, "login.html", None, status=400, errors=errors, username=username)
     response = RedirectResponse("/portal" if user.role == "borrower" else "/loans", status_code=303)
@@ -126,9 +132,30 @@ def loan_page(loan_id: int, request: Request, session: SessionDep, cipher: Ciphe
     if me.can(Permission.events_read):
         events = session.scalars(select(Event).where(Event.subject_type == "loan", Event.subject_id == str(loan.id))
                                  .order_by(Event.seq.desc()).limit(50)).all()
-    return _render(request, "loan.html", me, loan=detail, product=catalog().product(loan.product_code),
+    product = catalog().product(loan.product_code)
+    return _render(request, "loan.html", me, loan=detail, product=product,
                    borrower=borrower_out(borrower, cipher, unmasked=me.sees_pii_of(borrower.id)), events=events,
-                   today=today)
+                   today=today, state=_state_view(session, loan.id, product))
+
+
+def _state_view(session, loan_id: int, product) -> dict | None:  # noqa: ANN001
+    """The loan's end-of-day state with its scheme levels (the template names them in the page's
+    language), or None before any run."""
+    state = session.get(LoanDelinquency, loan_id)
+    if state is None:
+        return None
+    cat = catalog()
+    levels = {
+        "bucket": _level(cat.buckets[product.buckets], state.bucket),
+        "tier": _level(cat.buckets["seed3"], state.tier),
+        "classification": _level(cat.classifications[product.classification], state.classification),
+    }
+    return {"row": state, **levels}
+
+
+def _level(scheme: Scheme, code: str) -> Level | str:
+    """The scheme's level with this code, or the code itself if the scheme has none."""
+    return next((level for level in scheme.levels if level.code == code), code)
 
 
 @router.get("/portal", response_class=HTMLResponse)

@@ -1,0 +1,146 @@
+"""The columnar end-of-day engine (docs/eod.md): the SQL of ``arrears.delinquency.sql`` run by DuckDB over the
+Arrow input tables. Python only prepares the catalogue tables (a loop over distinct products and rates) and
+reads the four outputs back; there is no Python loop over loans or instalments.
+
+The same statements run on Spark through sqlglot (``arrears.delinquency.spark``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from itertools import pairwise
+
+import duckdb
+import pyarrow as pa
+
+from arrears.delinquency import sql
+from arrears.delinquency.model import (
+    DUE_DATES,
+    INSTALMENTS,
+    LOANS,
+    PENALTIES,
+    REJECTED,
+    SETTLEMENTS,
+    SNAPSHOT,
+    TRANSITIONS,
+    EngineInputs,
+    EngineOutputs,
+    conform,
+)
+from arrears.delinquency.sql import catalogue
+from arrears.errors import InvalidInput
+from arrears.products.catalog import Catalog
+
+INPUT_SCHEMAS = {"eod_loans": LOANS, "eod_instalments": INSTALMENTS, "eod_settlements": SETTLEMENTS,
+                 "eod_due_dates": DUE_DATES, "eod_previous": SNAPSHOT}
+OUTPUT_SCHEMAS = {"snapshot": SNAPSHOT, "penalties": PENALTIES, "transitions": TRANSITIONS, "rejected": REJECTED}
+CHUNK_LOANS = 2_000_000  # loans per DuckDB pass: bounds the memory of a large portfolio
+
+
+def check_business_date(business_date: date, today: date | None) -> None:
+    if today is not None and business_date > today:
+        raise InvalidInput(detail=f"business date {business_date} is after today ({today})",
+                           field="business_date", rule="business_date_not_future")
+
+
+def input_tables(inputs: EngineInputs) -> dict[str, pa.Table]:
+    """The engine's inputs under the names the SQL reads, with exactly the doc's columns and types."""
+    tables = (inputs.loans, inputs.instalments, inputs.settlements, inputs.due_dates, inputs.previous)
+    return {name: conform(table, INPUT_SCHEMAS[name]) for name, table in zip(INPUT_SCHEMAS, tables)}
+
+
+def catalogue_tables(pairs: list[tuple[str, str]], catalog: Catalog) -> dict[str, pa.Table]:
+    """eod_params for the portfolio's distinct (product_code, annual_rate) pairs, eod_grades and eod_levels."""
+    return {"eod_params": catalogue.params_table(pairs, catalog), "eod_grades": catalogue.grades_table(catalog),
+            "eod_levels": catalogue.levels_table(catalog)}
+
+
+def missing_due_dates(loan_id: int) -> InvalidInput:
+    return InvalidInput(detail=f"due_dates has no effective date for a due date of loan {loan_id} on or before "
+                               "the business date", field="due_dates", rule="due_dates_complete")
+
+
+def execute(db: duckdb.DuckDBPyConnection, step: sql.Step) -> tuple[str, str]:
+    """Stores one step as a temp table (or view); returns (kind, name) for the clean-up."""
+    kind = "VIEW" if step.view else "TABLE"
+    before = None
+    if step.keep_join_sides:  # the planner's row estimate after the value_date filter picks the larger side
+        (before,), = db.execute("SELECT current_setting('disabled_optimizers')").fetchall()
+        db.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    try:
+        db.execute(f"CREATE OR REPLACE TEMP {kind} {step.name} AS {step.sql}")
+    finally:
+        if before is not None:
+            db.execute(f"SET disabled_optimizers = '{before}'")
+    return kind, step.name
+
+
+def chunk_bounds(db: duckdb.DuckDBPyConnection, chunk_loans: int) -> list[tuple[int | None, int | None]]:
+    """loan_id ranges [lo, hi) of about ``chunk_loans`` loans each (None: open), cut at the loans' ntiles."""
+    (count,), = db.sql("SELECT count(*) FROM eod_loans_all").fetchall()
+    parts = -(-count // max(1, chunk_loans))
+    if parts <= 1:
+        return [(None, None)]
+    cuts = [lo for (lo,) in db.sql(
+        f"SELECT min(loan_id) FROM (SELECT loan_id, ntile({parts}) OVER (ORDER BY loan_id) AS part "
+        "FROM eod_loans_all WHERE loan_id IS NOT NULL) t GROUP BY part ORDER BY part").fetchall()]
+    edges = [None, *sorted(set(cuts[1:])), None]
+    return list(pairwise(edges))
+
+
+def _select_chunk(db: duckdb.DuckDBPyConnection, lo: int | None, hi: int | None) -> None:
+    """Points the SQL's input names at one chunk of loans (all of due_dates)."""
+    where = " AND ".join([f"loan_id >= {lo}"] * (lo is not None) + [f"loan_id < {hi}"] * (hi is not None))
+    for name in INPUT_SCHEMAS:
+        condition = f" WHERE {where}" if where and name != "eod_due_dates" else ""
+        db.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_all{condition}")
+
+
+def run(inputs: EngineInputs, business_date: date, catalog: Catalog, *,
+        con: duckdb.DuckDBPyConnection | None = None, today: date | None = None,
+        chunk_loans: int = CHUNK_LOANS, on_step: Callable[[str], None] | None = None) -> EngineOutputs:
+    """The EOD run for ``business_date`` (docs/eod.md); ``today``, if given, refuses a business date after it.
+
+    Loans are taken in loan_id ranges of about ``chunk_loans`` (every output is per loan, so the ranges'
+    outputs simply follow each other): memory stays bounded by the chunk, not the portfolio. On a connection
+    of the caller's the run's temp tables and views are dropped afterwards; without one it uses its own
+    in-memory DuckDB. ``on_step`` is called with each step's name when it is done (profiling)."""
+    check_business_date(business_date, today)
+    own = con is None
+    db = duckdb.connect() if own else con
+    assert db is not None
+    if own:
+        db.execute("SET preserve_insertion_order = false")  # every output has its ORDER BY
+    created: list[tuple[str, str]] = []
+    sources = [f"{name}_all" for name in INPUT_SCHEMAS]
+    try:
+        for name, table in input_tables(inputs).items():
+            db.register(f"{name}_all", table)
+        pairs = db.sql("SELECT DISTINCT coalesce(product_code, ''), coalesce(annual_rate, '') FROM eod_loans_all"
+                       ).fetchall()
+        for name, table in catalogue_tables(pairs, catalog).items():
+            db.register(name, table)
+        steps = sql.steps(business_date, catalog.restructuring, catalogue.top_dpd(catalog))
+        parts: list[dict[str, pa.Table]] = []
+        for lo, hi in chunk_bounds(db, chunk_loans):
+            _select_chunk(db, lo, hi)
+            created += [("VIEW", name) for name in INPUT_SCHEMAS]
+            for step in steps:
+                created.append(execute(db, step))
+                if on_step is not None:
+                    on_step(step.name)
+            missing = db.sql(sql.MISSING_DUE_DATES).fetchall()
+            if missing:
+                raise missing_due_dates(missing[0][0])
+            parts.append({name: conform(db.sql(query).to_arrow_table(), OUTPUT_SCHEMAS[name])
+                          for name, query in sql.OUTPUTS.items()})
+        return EngineOutputs(**{name: pa.concat_tables([part[name] for part in parts]) for name in OUTPUT_SCHEMAS})
+    finally:
+        if own:
+            db.close()
+        else:
+            for kind, name in dict.fromkeys(reversed(created)):
+                db.execute(f"DROP {kind} IF EXISTS {name}")
+            for name in [*sources, *sql.CATALOGUE]:
+                db.unregister(name)

@@ -1,0 +1,184 @@
+"""The per-instalment detail, for the loans that are not plain (``eod_pre.needs_detail``).
+
+Each instalment gets its settled amounts, its penalty weights and its uncapped penalty (``eod_di``); the
+loan's cap room is handed out in seq order by a running sum (``eod_pen``); dpd and over-settlement come from
+the instalments (``eod_dl``). Restructured loans get their observation period (``eod_rs*``).
+"""
+
+from __future__ import annotations
+
+from arrears.delinquency.sql.main import COMPONENT_CODE
+from arrears.loans.schedules_sql import round_ratio_sql
+
+
+def signed_round(a: str, b: str, mode: str) -> str:
+    """round(a / b) for any sign of ``a`` (b > 0): every mode of arrears.money is symmetric about zero."""
+    return (f"CASE WHEN {a} = 0 THEN 0 WHEN {a} < 0 THEN -({round_ratio_sql(f'(-{a})', b, mode)}) "
+            f"ELSE {round_ratio_sql(a, b, mode)} END")
+
+
+def hugeint(expr: str) -> str:
+    return f"CAST({expr} AS HUGEINT)"
+
+
+def prm_sql() -> str:
+    """The parameters with their ratios as HUGEINT (cast once, not per instalment)."""
+    ratios = ", ".join(f"{hugeint(c)} AS {c}" for c in ("pen_num", "pen_den", "fee_num", "fee_den", "cap_num", "cap_den"))
+    return f"""
+SELECT pid, mode, has_cap, {ratios} FROM eod_params"""
+
+
+def dib_sql(d: str) -> str:
+    """The instalments of the detail loans, with E, past-due and the loan's penalty parameters."""
+    return f"""
+SELECT loan_id, seq, due_on, pd, id_, fd, cd, g, kind, compound, pid, restructured_on, eff,
+       coalesce(eff, due_on) AS e, coalesce(date_diff('day', eff, {d}) > g, FALSE) AS past_due
+FROM (
+    SELECT i.loan_id, i.seq, i.due_on, i.principal_due_fen AS pd, i.interest_due_fen AS id_,
+           i.fee_due_fen AS fd, i.cost_due_fen AS cd, p.g, p.kind, p.compound, p.pid, p.restructured_on,
+           CASE WHEN i.due_on <= {d} THEN (CASE WHEN p.nbd THEN x.e_nbd ELSE x.e_none END) END AS eff
+    FROM eod_instalments i
+    JOIN eod_pre p ON p.loan_id = i.loan_id AND p.needs_detail
+    LEFT JOIN eod_due x ON x.due_on = i.due_on
+) t"""
+
+
+def ds_sql(d: str) -> str:
+    """Per (loan, seq) named by a detail loan's settlements: settled amounts by component, the late-chunk
+    weights Σ a·(v − E) of principal and interest settled more than g days after E, principal + interest
+    settled by E + g, and whether the seq names no instalment or a component is unknown."""
+    days = "date_diff('day', i.eff, s.value_date)"
+    return f"""
+SELECT s.loan_id, s.seq,
+       max(CASE WHEN i.loan_id IS NULL THEN 1 ELSE 0 END) AS bad_seq,
+       max(CASE WHEN s.code = 0 THEN 1 ELSE 0 END) AS bad_comp,
+       sum(CASE WHEN s.code = 1 THEN s.amount_fen ELSE 0 END) AS sp,
+       sum(CASE WHEN s.code = 2 THEN s.amount_fen ELSE 0 END) AS si,
+       sum(CASE WHEN s.code = 3 THEN s.amount_fen ELSE 0 END) AS sf,
+       sum(CASE WHEN s.code = 4 THEN s.amount_fen ELSE 0 END) AS sc,
+       sum(CASE WHEN s.code = 5 THEN s.amount_fen ELSE 0 END) AS spen,
+       sum(CASE WHEN s.code = 1 AND {days} > i.g THEN {hugeint('s.amount_fen')} * {days} ELSE 0 END) AS wsp,
+       sum(CASE WHEN s.code = 2 AND {days} > i.g THEN {hugeint('s.amount_fen')} * {days} ELSE 0 END) AS wsi,
+       sum(CASE WHEN s.code IN (1, 2) AND {days} <= i.g THEN s.amount_fen ELSE 0 END) AS card_s
+FROM (
+    SELECT x.loan_id, x.seq, {COMPONENT_CODE.replace("component", "x.component")} AS code, x.amount_fen, x.value_date
+    FROM eod_settlements x
+    JOIN eod_pre p ON p.loan_id = x.loan_id AND p.needs_detail
+    WHERE x.value_date <= {d}
+) s
+LEFT JOIN eod_dib i ON i.loan_id = s.loan_id AND i.seq = s.seq
+GROUP BY s.loan_id, s.seq"""
+
+
+def di_sql(d: str) -> str:
+    """Per instalment of a detail loan: settled amounts and the penalty's bases — the principal and interest
+    weights W (late settled chunks, plus the unsettled rest if past due) and the card's unpaid minimum."""
+    late_days = f"date_diff('day', i.eff, {d})"
+    return f"""
+SELECT i.loan_id, i.seq, i.due_on, i.e, i.eff, i.past_due, i.g, i.kind, i.compound, i.pid, i.restructured_on,
+       i.pd, i.id_, i.fd, i.cd,
+       coalesce(s.sp, 0) AS sp, coalesce(s.si, 0) AS si, coalesce(s.sf, 0) AS sf, coalesce(s.sc, 0) AS sc,
+       coalesce(s.spen, 0) AS spen,
+       coalesce(s.wsp, 0) + CASE WHEN i.past_due AND i.pd - coalesce(s.sp, 0) > 0
+           THEN {hugeint('i.pd - coalesce(s.sp, 0)')} * {late_days} ELSE 0 END AS w_p,
+       coalesce(s.wsi, 0) + CASE WHEN i.past_due AND i.id_ - coalesce(s.si, 0) > 0
+           THEN {hugeint('i.id_ - coalesce(s.si, 0)')} * {late_days} ELSE 0 END AS w_i,
+       CASE WHEN i.past_due THEN greatest(0, i.pd + i.id_ - coalesce(s.card_s, 0)) ELSE 0 END AS card_base
+FROM eod_dib i
+LEFT JOIN eod_ds s ON s.loan_id = i.loan_id AND s.seq = i.seq"""
+
+
+def unc_sql() -> str:
+    """The uncapped penalty (docs/eod.md, Penalty) of every detail instalment that may have one, or a settled
+    penalty: round(W × P / B) on principal (+ on interest when compound), or round(fee rate × unpaid)."""
+    rounded = {
+        "p": signed_round("a_p", "b_pen", "mode"), "i": signed_round("a_i", "b_pen", "mode"),
+        "card": signed_round("a_card", "b_fee", "mode"),
+    }
+    return f"""
+SELECT loan_id, seq, spen,
+       CAST(CASE kind WHEN 1 THEN ({rounded['p']}) + (CASE WHEN compound THEN {rounded['i']} ELSE 0 END)
+                      WHEN 2 THEN {rounded['card']} ELSE 0 END AS BIGINT) AS uncapped
+FROM (
+    SELECT x.loan_id, x.seq, x.spen, x.kind, x.compound, q.mode, x.w_p * q.pen_num AS a_p,
+           x.w_i * q.pen_num AS a_i, q.pen_den AS b_pen, {hugeint('x.card_base')} * q.fee_num AS a_card,
+           q.fee_den AS b_fee
+    FROM eod_di x
+    JOIN eod_prm q ON q.pid = x.pid
+    WHERE x.spen <> 0 OR (x.kind = 1 AND (x.w_p <> 0 OR (x.compound AND x.w_i <> 0)))
+       OR (x.kind = 2 AND x.card_base <> 0)
+) y"""
+
+
+def room_sql(d: str) -> str:
+    """Per detail loan under a cap: its room, round(principal × C × (D − disbursed_on) / 365) less what is used
+    (interest and fees due by D)."""
+    return f"""
+SELECT loan_id, has_cap, greatest(0, {signed_round('a_cap', 'b_cap', 'mode')} - used) AS room
+FROM (
+    SELECT p.loan_id, u.used, q.has_cap, q.mode,
+           {hugeint('p.principal_fen')} * q.cap_num * date_diff('day', p.disbursed_on, {d}) AS a_cap,
+           q.cap_den AS b_cap
+    FROM eod_pre p
+    JOIN eod_prm q ON q.pid = p.pid
+    JOIN (SELECT loan_id, sum(CASE WHEN due_on <= {d} THEN id_ + fd ELSE 0 END) AS used
+          FROM eod_dib GROUP BY loan_id) u ON u.loan_id = p.loan_id
+    WHERE p.needs_detail AND q.has_cap
+) t"""
+
+
+def pen_sql() -> str:
+    """Per instalment with a penalty or a settled penalty: capped (room given out in seq order) and due."""
+    return """
+SELECT loan_id, seq, uncapped, spen, capped, greatest(capped, spen) AS penalty_due
+FROM (
+    SELECT d.loan_id, d.seq, d.uncapped, d.spen,
+           CASE WHEN r.has_cap THEN least(d.uncapped, greatest(0, r.room - d.before_)) ELSE d.uncapped END AS capped
+    FROM (
+        SELECT loan_id, seq, uncapped, spen,
+               coalesce(sum(uncapped) OVER (PARTITION BY loan_id ORDER BY seq
+                                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_
+        FROM eod_unc
+    ) d
+    LEFT JOIN eod_room r ON r.loan_id = d.loan_id
+) t"""
+
+
+def pl_sql() -> str:
+    return """
+SELECT loan_id, sum(penalty_due) AS pen_due, sum(penalty_due - spen) AS pen_open
+FROM eod_pen GROUP BY loan_id"""
+
+
+def dl_sql(d: str) -> str:
+    """Per detail loan: dpd (from the earliest E among past-due instalments still owing), the overdue amounts,
+    interest, fees and costs owed on instalments due by D, and over-settlement of a due component (a
+    penalty settled above the recomputed one is not: the floor keeps it)."""
+    return f"""
+SELECT loan_id,
+       max(CASE WHEN past_due AND (pd - sp) + (id_ - si) + (fd - sf) + (cd - sc) > 0
+                THEN date_diff('day', eff, {d}) END) AS dpd,
+       sum(CASE WHEN past_due THEN pd - sp ELSE 0 END) AS overdue_principal,
+       sum(CASE WHEN past_due THEN id_ - si ELSE 0 END) AS overdue_interest,
+       sum(CASE WHEN past_due THEN fd - sf + cd - sc ELSE 0 END) AS overdue_fee,
+       sum(CASE WHEN due_on <= {d} THEN id_ - si + fd - sf + cd - sc ELSE 0 END) AS owed,
+       max(CASE WHEN sp > pd OR si > id_ OR sf > fd OR sc > cd THEN 1 ELSE 0 END) AS over_settled
+FROM eod_di GROUP BY loan_id"""
+
+
+def dsl_sql() -> str:
+    """Per detail loan: does a settlement name a seq without instalment, or an unknown component?"""
+    return """
+SELECT loan_id, max(bad_seq) AS bad_seq, max(bad_comp) AS bad_comp FROM eod_ds GROUP BY loan_id"""
+
+
+def dup_sql() -> str:
+    """Loans with more than 63 instalments (the bitmask could not decide): are their seqs 1..n?"""
+    return """
+SELECT loan_id, min(seq) = 1 AND max(seq) = count(*) AND max(c) = 1 AS seq_ok
+FROM (
+    SELECT i.loan_id, i.seq, count(*) AS c
+    FROM eod_dib i JOIN eod_pre p ON p.loan_id = i.loan_id AND p.seq_state IS NULL
+    GROUP BY i.loan_id, i.seq
+) t
+GROUP BY loan_id"""

@@ -1,0 +1,115 @@
+"""Per-loan state, the snapshot and the four output tables (docs/eod.md, Loan state, Transitions, Outputs)."""
+
+from __future__ import annotations
+
+from arrears.delinquency.sql.restructured import floor_kind_sql
+from arrears.products.catalog import RestructuringRules
+
+REASON_SEQ = "seq_not_1_to_n"
+REASON_OVER = "over_settled"
+
+
+def state_sql(d: str, rules: RestructuringRules, top: int) -> str:
+    """Every loan: its rejection reason (the first in the doc's order) or its snapshot row, with what the
+    transitions need (level indexes and first levels)."""
+    return f"""
+SELECT {d} AS business_date, s.loan_id, s.borrower_id, s.product_code, s.reason, CAST(s.dpd AS INTEGER) AS dpd,
+       CAST(s.overdue_principal AS BIGINT) AS overdue_principal_fen,
+       CAST(s.overdue_interest AS BIGINT) AS overdue_interest_fen,
+       CAST(s.overdue_fee AS BIGINT) AS overdue_fee_fen,
+       CAST(s.overdue_penalty AS BIGINT) AS overdue_penalty_fen,
+       CAST(s.penalty_due AS BIGINT) AS penalty_due_fen,
+       CAST(s.outstanding_principal AS BIGINT) AS outstanding_principal_fen,
+       CAST(s.total_outstanding AS BIGINT) AS total_outstanding_fen,
+       g.bucket, g.tier, g.m_bucket, c.code AS classification, s.in_observation, s.fully_paid,
+       s.prod_no, g.bucket_idx, g.first_bucket, g.first_class, s.no_eff
+FROM (
+    SELECT p.loan_id, p.borrower_id, p.product_code, p.prod_no,
+           CASE WHEN NOT p.known THEN 'unknown_product'
+                WHEN p.seq_state = 0 OR (p.seq_state IS NULL AND NOT u.seq_ok) THEN '{REASON_SEQ}'
+                WHEN p.later_reason IS NOT NULL THEN p.later_reason
+                WHEN coalesce(f.bad_seq, 0) = 1 THEN 'settlement_unknown_seq'
+                WHEN coalesce(f.bad_comp, 0) = 1 THEN 'settlement_unknown_component'
+                WHEN coalesce(dl.over_settled, 0) = 1 THEN '{REASON_OVER}' END AS reason,
+           coalesce(dl.dpd, 0) AS dpd,
+           coalesce(dl.overdue_principal, 0) AS overdue_principal,
+           coalesce(dl.overdue_interest, 0) AS overdue_interest, coalesce(dl.overdue_fee, 0) AS overdue_fee,
+           coalesce(pl.pen_open, 0) AS overdue_penalty, coalesce(pl.pen_due, 0) AS penalty_due,
+           p.outstanding_principal,
+           p.outstanding_principal + coalesce(dl.owed, p.owed) + coalesce(pl.pen_open, 0) AS total_outstanding,
+           p.unsettled = 0 AND coalesce(pl.pen_open, 0) = 0 AS fully_paid,
+           coalesce(r.obs_start IS NOT NULL AND {d} < r.obs_end, FALSE) AS in_observation,
+           {floor_kind_sql(d, rules, 'coalesce(dl.dpd, 0)')} AS floor_kind,
+           p.no_eff
+    FROM eod_pre p
+    LEFT JOIN eod_dl dl ON dl.loan_id = p.loan_id
+    LEFT JOIN eod_dsl f ON f.loan_id = p.loan_id
+    LEFT JOIN eod_pl pl ON pl.loan_id = p.loan_id
+    LEFT JOIN eod_dup u ON u.loan_id = p.loan_id
+    LEFT JOIN eod_rs r ON r.loan_id = p.loan_id
+) s
+LEFT JOIN eod_grades g ON g.prod_no = s.prod_no AND g.dpd_key = least(s.dpd, {top})
+LEFT JOIN eod_levels c ON c.prod_no = s.prod_no AND c.scheme = 'class'
+    AND c.idx = greatest(g.class_idx, CASE s.floor_kind WHEN 1 THEN g.floor_obs_idx
+                                                        WHEN 2 THEN g.floor_miss_idx ELSE 0 END)"""
+
+
+def cmp_sql() -> str:
+    """Snapshot rows against the previous snapshot (an absent loan: dpd 0, first levels, not fully paid),
+    only where something changed. A previous bucket code the scheme does not know counts as its first level."""
+    return """
+SELECT * FROM (
+    SELECT s.business_date, s.loan_id, s.dpd, s.bucket, s.bucket_idx, s.classification, s.fully_paid,
+           coalesce(p.dpd, 0) AS p_dpd, coalesce(p.bucket, s.first_bucket) AS p_bucket,
+           coalesce(lv.idx, 0) AS p_bucket_idx, coalesce(p.classification, s.first_class) AS p_class,
+           coalesce(p.fully_paid, FALSE) AS p_paid
+    FROM eod_state s
+    LEFT JOIN eod_previous p ON p.loan_id = s.loan_id
+    LEFT JOIN eod_levels lv ON lv.prod_no = s.prod_no AND lv.scheme = 'bucket'
+        AND lv.code = coalesce(p.bucket, s.first_bucket)
+    WHERE s.reason IS NULL
+) t
+WHERE (p_dpd = 0) <> (dpd = 0) OR p_bucket_idx <> bucket_idx OR p_class <> classification
+   OR (NOT p_paid AND fully_paid)"""
+
+
+SNAPSHOT = """
+SELECT business_date, loan_id, borrower_id, product_code, dpd, overdue_principal_fen, overdue_interest_fen,
+       overdue_fee_fen, overdue_penalty_fen, penalty_due_fen, outstanding_principal_fen, total_outstanding_fen,
+       bucket, tier, m_bucket, classification, in_observation, fully_paid
+FROM eod_state WHERE reason IS NULL ORDER BY loan_id"""
+
+PENALTIES = """
+SELECT p.loan_id, CAST(p.seq AS INTEGER) AS seq, CAST(p.penalty_due AS BIGINT) AS penalty_due_fen
+FROM eod_pen p JOIN eod_state s ON s.loan_id = p.loan_id AND s.reason IS NULL
+WHERE p.penalty_due > 0
+ORDER BY p.loan_id, p.seq"""
+
+TRANSITIONS = """
+SELECT business_date, loan_id, kind, from_value, to_value
+FROM (
+    SELECT business_date, loan_id, 'became_overdue' AS kind, CAST(p_dpd AS VARCHAR) AS from_value,
+           CAST(dpd AS VARCHAR) AS to_value FROM eod_cmp WHERE p_dpd = 0 AND dpd > 0
+    UNION ALL
+    SELECT business_date, loan_id, 'cured', CAST(p_dpd AS VARCHAR), CAST(dpd AS VARCHAR)
+    FROM eod_cmp WHERE p_dpd > 0 AND dpd = 0
+    UNION ALL
+    SELECT business_date, loan_id, 'bucket_up', p_bucket, bucket FROM eod_cmp WHERE bucket_idx > p_bucket_idx
+    UNION ALL
+    SELECT business_date, loan_id, 'bucket_down', p_bucket, bucket FROM eod_cmp WHERE bucket_idx < p_bucket_idx
+    UNION ALL
+    SELECT business_date, loan_id, 'class_changed', p_class, classification FROM eod_cmp
+    WHERE p_class <> classification
+    UNION ALL
+    SELECT business_date, loan_id, 'fully_paid', 'false', 'true' FROM eod_cmp WHERE NOT p_paid AND fully_paid
+) t
+ORDER BY loan_id, kind"""
+
+REJECTED = """
+SELECT loan_id, reason FROM eod_state WHERE reason IS NOT NULL ORDER BY loan_id"""
+
+# Loans the run evaluates (not rejected before their penalties are known) with a due date ≤ D that
+# due_dates does not cover: the caller's table is incomplete, the run is refused.
+MISSING_DUE_DATES = f"""
+SELECT loan_id FROM eod_state WHERE (reason IS NULL OR reason = '{REASON_OVER}') AND no_eff = 1
+ORDER BY loan_id LIMIT 1"""
