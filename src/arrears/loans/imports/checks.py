@@ -7,6 +7,7 @@ bad row. All checks run over every row, so a file's report lists every problem, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 import pyarrow as pa
@@ -50,6 +51,23 @@ def pattern(column: str, regex: str, message: str, rule: str | None = None) -> C
 def unique_in_file(column: str) -> Check:
     return Check(column, f"{column}.unique", "appears more than once in the file",
                  f"{column} IS NOT NULL AND count(*) OVER (PARTITION BY trim({column})) > 1")
+
+
+def yuan_fen_sql(column: str) -> str:
+    """SQL parsing a yuan text column into integer fen (exact, via DECIMAL); NULL when it does not parse."""
+    return (f"CASE WHEN regexp_full_match(trim({column}), '{YUAN}') THEN "
+            f"CAST(CAST(replace(trim({column}), ',', '') AS DECIMAL(18,2)) * 100 AS BIGINT) END")
+
+
+def date_checks(column: str, parsed: str, *, not_after: date | None = None) -> list[Check]:
+    """A required date column: present, a date, and (optionally) not after a given day."""
+    checks = [required(column),
+              Check(column, "date.format", "must be a date YYYY-MM-DD",
+                    f"trim(coalesce({column}, '')) <> '' AND {parsed} IS NULL")]
+    if not_after is not None:
+        checks.append(Check(column, f"{column}.not_future", f"is after the business date {not_after.isoformat()}",
+                            f"{parsed} > DATE '{not_after.isoformat()}'"))
+    return checks
 
 
 def require_columns(table: pa.Table, needed: list[str], name: str) -> None:

@@ -25,8 +25,7 @@ MAX_PRINCIPAL_FEN = 100_000_000_000  # 10亿元: a sanity bound against unit mis
 
 # Parsed values, NULL where the text does not parse (the checks report those rows).
 _PARSED = f"""
-  CASE WHEN regexp_full_match(trim(principal), '{chk.YUAN}')
-       THEN CAST(CAST(replace(trim(principal), ',', '') AS DECIMAL(18,2)) * 100 AS BIGINT) END AS principal_fen,
+  {chk.yuan_fen_sql("principal")} AS principal_fen,
   CASE WHEN regexp_full_match(trim(annual_rate), '{chk.RATE}')
        THEN CAST(rtrim(trim(annual_rate), '%') AS DECIMAL(18,10))
             * CASE WHEN ends_with(trim(annual_rate), '%') THEN CAST('0.01' AS DECIMAL(3,2))
@@ -98,14 +97,8 @@ def _loan_checks(today: date) -> list[chk.Check]:
                   "rate IS NOT NULL AND rate_max IS NOT NULL AND rate > rate_max"),
         chk.required("term"), chk.pattern("term", chk.INT, "must be a whole number of periods"),
         chk.Check("term", "term.range", "must be between 1 and 360", "term_n IS NOT NULL AND (term_n < 1 OR term_n > 360)"),
-        chk.required("disbursed_on"),
-        chk.Check("disbursed_on", "date.format", "must be a date YYYY-MM-DD",
-                  "trim(coalesce(disbursed_on, '')) <> '' AND disbursed IS NULL"),
-        chk.Check("disbursed_on", "disbursed_on.not_future", f"is after the business date {today.isoformat()}",
-                  f"disbursed > DATE '{today.isoformat()}'"),
-        chk.required("first_due_on"),
-        chk.Check("first_due_on", "date.format", "must be a date YYYY-MM-DD",
-                  "trim(coalesce(first_due_on, '')) <> '' AND first_due IS NULL"),
+        *chk.date_checks("disbursed_on", "disbursed", not_after=today),
+        *chk.date_checks("first_due_on", "first_due"),
         chk.Check("first_due_on", "dates.order", "must be after disbursed_on", "first_due <= disbursed"),
         chk.Check("loan_no", "schedule.valid", "its schedule in the schedules file is invalid", "bad_schedule"),
     ]

@@ -32,8 +32,7 @@ def import_payments(session: Session, path: str | Path, *, actor: str, today: da
     con.register("loans", lookup.ids_by_key(session, "loans", "loan_no", table.column("loan_no"),
                                             extra="disbursed_on"))
     con.execute(f"""CREATE VIEW src AS SELECT r.*, l.id AS loan_id, CAST(l.disbursed_on AS DATE) AS disbursed,
-          CASE WHEN regexp_full_match(trim(amount), '{chk.YUAN}')
-               THEN CAST(CAST(replace(trim(amount), ',', '') AS DECIMAL(18,2)) * 100 AS BIGINT) END AS amount_fen,
+          {chk.yuan_fen_sql("amount")} AS amount_fen,
           TRY_CAST(trim(received_on) AS DATE) AS received
         FROM raw r LEFT JOIN loans l ON l.value = trim(r.loan_no)""")
     checks = [
@@ -41,11 +40,7 @@ def import_payments(session: Session, path: str | Path, *, actor: str, today: da
         chk.Check("loan_no", "loan.exists", "no such loan", "trim(coalesce(loan_no,'')) <> '' AND loan_id IS NULL"),
         chk.required("amount"), chk.pattern("amount", chk.YUAN, "must be yuan with at most two decimals"),
         chk.Check("amount", "amount.positive", "must be greater than zero", "amount_fen = 0"),
-        chk.required("received_on"),
-        chk.Check("received_on", "date.format", "must be a date YYYY-MM-DD",
-                  "trim(coalesce(received_on,'')) <> '' AND received IS NULL"),
-        chk.Check("received_on", "received_on.not_future", f"is after the business date {today.isoformat()}",
-                  f"received > DATE '{today.isoformat()}'"),
+        *chk.date_checks("received_on", "received", not_after=today),
         chk.Check("received_on", "received_on.after_disbursement", "is before the loan was disbursed",
                   "received < disbursed"),
         chk.unique_in_file("idempotency_key"),

@@ -19,11 +19,6 @@ from arrears.loans.imports.files import ROW, read_table
 SCHEDULE_COLUMNS = ["loan_no", "seq", "due_on", "principal", "interest"]
 
 
-def _fen(column: str) -> str:
-    return (f"CASE WHEN regexp_full_match(trim({column}), '{chk.YUAN}') THEN "
-            f"CAST(CAST(replace(trim({column}), ',', '') AS DECIMAL(18,2)) * 100 AS BIGINT) END")
-
-
 def attach_given_schedules(con: duckdb.DuckDBPyConnection, path: Path, skip_invalid: bool) -> pa.Table:
     """Registers the schedules file's good rows as ``given`` and the failing loans as ``schedule_bad_loans``.
     Expects the loans file's parsed view ``parsed`` on ``con``."""
@@ -34,8 +29,8 @@ def attach_given_schedules(con: duckdb.DuckDBPyConnection, path: Path, skip_inva
     con.register("sched_raw", table)
     con.execute(f"""CREATE VIEW sched AS SELECT s.*, trim(s.loan_no) AS key,
         CASE WHEN regexp_full_match(trim(s.seq), '{chk.INT}') THEN CAST(trim(s.seq) AS INTEGER) END AS seq_n,
-        TRY_CAST(trim(s.due_on) AS DATE) AS due, {_fen('s.principal')} AS p_fen, {_fen('s.interest')} AS i_fen,
-        {_fen("coalesce(s.fee, '0')")} AS f_fen,
+        TRY_CAST(trim(s.due_on) AS DATE) AS due, {chk.yuan_fen_sql('s.principal')} AS p_fen, {chk.yuan_fen_sql('s.interest')} AS i_fen,
+        {chk.yuan_fen_sql("coalesce(s.fee, '0')")} AS f_fen,
         l.principal_fen AS loan_principal, l.first_due AS loan_first_due
       FROM sched_raw s LEFT JOIN parsed l ON trim(l.loan_no) = trim(s.loan_no)""")
     con.execute("""CREATE VIEW sched_loan AS SELECT key, count(*) AS n, max(seq_n) AS max_seq,
@@ -51,8 +46,7 @@ def attach_given_schedules(con: duckdb.DuckDBPyConnection, path: Path, skip_inva
         chk.required("seq"), chk.pattern("seq", chk.INT, "must be a whole number"),
         chk.Check("seq", "seq.contiguous", "the loan's instalments must be numbered 1..n without gaps or repeats",
                   "n <> max_seq OR n <> distinct_seq"),
-        chk.required("due_on"),
-        chk.Check("due_on", "date.format", "must be a date YYYY-MM-DD", "trim(coalesce(due_on,'')) <> '' AND due IS NULL"),
+        *chk.date_checks("due_on", "due"),
         chk.Check("due_on", "dates.increasing", "due dates must increase with seq", "NOT coalesce(increasing, true)"),
         chk.Check("due_on", "schedule.first_due", "the first instalment must fall on the loan's first_due_on",
                   "first_due IS NOT NULL AND loan_first_due IS NOT NULL AND first_due <> loan_first_due"),
