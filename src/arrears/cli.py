@@ -338,7 +338,8 @@ def bench_import(loans: Annotated[int, typer.Option(help="Loans to import.")] = 
 @clear_errors
 def bench_eod(loans: Annotated[int, typer.Option(help="Loans in the generated portfolio.")] = 1_000_000,
               sample: Annotated[int, typer.Option(help="Loans the reference runs on (scaled to N).")] = 2000,
-              incremental: Annotated[bool, typer.Option(help="Also time the next business date.")] = False,
+              incremental: Annotated[bool, typer.Option(help="Also time the next business date (a full run for "
+                                                                 "now: no incremental engine yet).")] = False,
               as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
     """End-of-day engine vs its floor and the reference implementation."""
     from arrears.bench.eod import run_eod_bench
