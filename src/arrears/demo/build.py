@@ -4,6 +4,7 @@ through the same importers an institution uses, and one sign-in for every role."
 from __future__ import annotations
 
 import csv
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from datetime import date
@@ -12,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from arrears.auth.service import create_user
+from arrears.calendar import BusinessCalendar, default_calendar
 from arrears.db.engine import make_engine, make_session_factory, unit_of_work
 from arrears.db.migrate import upgrade
 from arrears.delinquency.service import run_date
@@ -53,6 +55,17 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+def demo_calendar(business_date: date) -> BusinessCalendar:
+    """The shipped calendar, plus weekends-only for a year it has no official schedule for, so the demo runs on
+    any day. Production refuses such a year until the institution loads the official schedule (calendar.py)."""
+    calendar = default_calendar()
+    years = {business_date.year - 1, business_date.year, business_date.year + 1} - set(calendar.years)
+    if not years:
+        return calendar
+    return dataclasses.replace(calendar, years=calendar.years | years,
+                               source=f"{calendar.source}; demo only: weekends-only for {sorted(years)}")
+
+
 def fresh_sqlite(settings: Settings) -> None:
     """The demo always starts from an empty database file (and no snapshots of an older one)."""
     shutil.rmtree(settings.data_dir / "snapshots", ignore_errors=True)
@@ -86,7 +99,8 @@ def build_demo(settings: Settings, *, loans: int, business_date: date, seed: int
     with unit_of_work(factory) as s:
         import_payments(s, files / "payments.csv", actor="demo", today=business_date)
     step("end of day")
-    run_date(factory, SnapshotStore(settings.data_dir / "snapshots"), business_date, today=business_date)
+    run_date(factory, SnapshotStore(settings.data_dir / "snapshots"), business_date, today=business_date,
+             calendar=demo_calendar(business_date))
     step("creating sign-ins")
     logins = _users(factory, portfolio.behaviours)
     engine.dispose()
