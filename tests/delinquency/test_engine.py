@@ -289,3 +289,18 @@ def test_no_float_reaches_the_outputs():
     out = outputs([BASE], D(2025, 3, 20))
     for table in (out.snapshot, out.penalties):
         assert not any(pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in table.schema)
+
+
+@pytest.mark.parametrize("loan_id", [-5, 0, 2**56 - 1, 2**56, 2**62])
+def test_any_loan_id_gives_the_same_results(loan_id):
+    """Nothing depends on the size or sign of loan_id (a guard for integer join keys built from it), for a
+    plain loan (paid on time) and a detail loan (overdue) alike."""
+    paid_on_time = dataclasses.replace(BASE, paid=[*BASE.paid, (2, "interest", 400, MARCH),
+                                                   (2, "principal", 50_000, MARCH)])  # a plain loan
+    for loan in (BASE, paid_on_time):
+        expected = outputs([loan], D(2025, 3, 20))
+        moved = outputs([dataclasses.replace(loan, loan_id=loan_id)], D(2025, 3, 20))
+        assert moved.rejected.num_rows == 0
+        for name in ("snapshot", "penalties", "transitions"):
+            rows = [{**r, "loan_id": 1} for r in getattr(moved, name).to_pylist()]
+            assert rows == getattr(expected, name).to_pylist(), name
