@@ -16,6 +16,8 @@ choice a hypothesis draw, so a failing case shrinks to a few short loans.
 
 from __future__ import annotations
 
+import dataclasses
+
 import random
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -390,3 +392,9 @@ def small_portfolios(draw, max_loans: int = 3, broken: bool = False,
     d = draw(business_dates())
     n = draw(st.integers(1, max_loans))
     return build_portfolio(ch, n, d, broken=draw(st.integers(0, 1)) if broken else 0, previous=previous)
+
+
+def tweaked(code: str, **changes: object) -> Catalog:
+    """The catalogue with one product's fields changed (for examples under other rounding, bases, caps)."""
+    product = CATALOG.products[code].model_copy(update=changes)
+    return dataclasses.replace(CATALOG, products={**CATALOG.products, code: product})

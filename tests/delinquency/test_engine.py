@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import duckdb
 import pyarrow as pa
 import pytest
-from portfolios import CATALOG, Loan, inputs
+from portfolios import CATALOG, Loan, inputs, tweaked
 
 from arrears.delinquency.engine import run
 from arrears.delinquency.model import PENALTIES, REJECTED, SNAPSHOT, TRANSITIONS
@@ -34,11 +34,6 @@ def one(loan: Loan, d: date, catalog=CATALOG) -> tuple[dict, dict[int, int]]:
     assert out.rejected.num_rows == 0, out.rejected.to_pylist()
     [snap] = out.snapshot.to_pylist()
     return snap, {p["seq"]: p["penalty_due_fen"] for p in out.penalties.to_pylist()}
-
-
-def tweaked(code: str, **changes: object):
-    product = CATALOG.products[code].model_copy(update=changes)
-    return dataclasses.replace(CATALOG, products={**CATALOG.products, code: product})
 
 
 # ---- dpd, overdue and outstanding amounts ----------------------------------------------------------------

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from portfolios import CALENDAR, CATALOG, Loan, inputs, portfolios, settlements_until, small_portfolios
+from portfolios import CALENDAR, CATALOG, Loan, inputs, portfolios, settlements_until, small_portfolios, tweaked
 
 from arrears.delinquency.due_dates import build_due_dates
 from arrears.delinquency.model import SNAPSHOT
@@ -31,11 +31,6 @@ def one(loan: Loan, d: date, catalog=CATALOG) -> tuple[dict, dict[int, int]]:
     assert out.rejected.num_rows == 0, out.rejected.to_pylist()
     [snap] = out.snapshot.to_pylist()
     return snap, {p["seq"]: p["penalty_due_fen"] for p in out.penalties.to_pylist()}
-
-
-def tweaked(code: str, **changes: object):
-    product = CATALOG.products[code].model_copy(update=changes)
-    return dataclasses.replace(CATALOG, products={**CATALOG.products, code: product})
 
 
 # ---- days past due ---------------------------------------------------------------------------------
