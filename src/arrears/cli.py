@@ -255,6 +255,7 @@ def _print_summary(summary) -> None:  # noqa: ANN001
                                                          for k, v in summary.amounts.items()))
     grid.add_row("[bold]penalty posted[/bold]", f"{summary.penalty_changes} instalments, "
                                                 f"{format_yuan(summary.penalty_delta_fen)} yuan")
+    grid.add_row("[bold]cases[/bold]", "  ".join(f"{k}: {v}" for k, v in summary.cases.items()) or "—")
     console.print(grid)
     if summary.rejected:
         console.print(f"[yellow]{len(summary.rejected)} loan(s) rejected:[/yellow]")

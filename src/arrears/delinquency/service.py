@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from sqlalchemy.orm import Session, sessionmaker
 
 from arrears.calendar import BusinessCalendar, default_calendar
+from arrears.cases.service import sync_cases_after_eod
 from arrears.db.base import utcnow
 from arrears.db.engine import unit_of_work
 from arrears.delinquency.due_dates import build_due_dates
@@ -47,6 +48,7 @@ class RunSummary:
     milliseconds: dict[str, int] = field(default_factory=dict)
     penalty_changes: int = 0
     penalty_delta_fen: int = 0
+    cases: dict[str, int] = field(default_factory=dict)
 
 
 def _pause(stage: str) -> None:
@@ -103,6 +105,8 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
     with unit_of_work(factory) as session:
         written = write_results(session, business_date, outputs, started_at=started,
                                 summary={k: v for k, v in summary.__dict__.items() if k != "business_date"})
+        # Cases follow the day's transitions in the same transaction: all of the run lands, or none of it.
+        summary.cases = sync_cases_after_eod(session, business_date)
         _pause("before_commit")
     summary.penalty_changes, summary.penalty_delta_fen = written["penalty_changes"], written["penalty_delta_fen"]
     lap("write_ms")
