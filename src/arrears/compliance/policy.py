@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from arrears.compliance.model import Method, Outcome, Party, Purpose
-from arrears.products.catalog import PolicyError, _read, _validate
+from arrears.products.catalog import PolicyError, read_yaml, validate_model
 
 PACKAGED = Path(__file__).parent
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
@@ -272,13 +272,13 @@ def _rules(spec: ProfileFile, forbidden: ForbiddenFile) -> dict[str, RuleInfo]:
 
 
 def load_forbidden(path: Path) -> ForbiddenFile:
-    forbidden = _validate(ForbiddenFile, _read(path), path)
+    forbidden = validate_model(ForbiddenFile, read_yaml(path), path)
     _patterns_ok(forbidden, path)  # type: ignore[arg-type]
     return forbidden  # type: ignore[return-value]
 
 
 def load_profile(path: Path, forbidden: ForbiddenFile) -> Profile:
-    spec: ProfileFile = _validate(ProfileFile, _read(path), path)  # type: ignore[assignment]
+    spec: ProfileFile = validate_model(ProfileFile, read_yaml(path), path)  # type: ignore[assignment]
     if spec.code != path.stem:
         raise PolicyError(f"{path}: code: {spec.code!r} must match the file name {path.stem!r}")
     content = tuple((f"content.{c.rule}", combine(c.patterns)) for c in forbidden.content)

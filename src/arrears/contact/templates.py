@@ -26,7 +26,7 @@ from arrears.compliance.model import Purpose
 from arrears.compliance.policy import Profile, packaged_profiles
 from arrears.errors import InvalidInput
 from arrears.money import format_yuan
-from arrears.products.catalog import PolicyError, _read, _validate
+from arrears.products.catalog import PolicyError, read_yaml, validate_model
 
 PACKAGED = Path(__file__).parent / "templates"
 LANGUAGES = ("zh-CN", "en")  # the first is the default: Chinese first
@@ -144,7 +144,7 @@ class TemplateCatalog:
         self.directory = Path(directory) if directory else PACKAGED
         self.profile = packaged_profiles()[profile] if isinstance(profile, str) else profile
         path = self.directory / "catalog.yaml"
-        spec: CatalogFile = _validate(CatalogFile, _read(path), path)  # type: ignore[assignment]
+        spec: CatalogFile = validate_model(CatalogFile, read_yaml(path), path)  # type: ignore[assignment]
         self.specs: dict[str, TemplateSpec] = spec.templates
         self.institution = spec.institution
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(self.directory),

@@ -73,7 +73,8 @@ class Catalog:
             raise PolicyError(f"unknown product {code!r}; known: {', '.join(sorted(self.products))}") from None
 
 
-def _read(path: Path) -> dict:
+def read_yaml(path: Path) -> dict:
+    """A policy YAML file as a mapping; any problem is a PolicyError naming the file."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -83,7 +84,8 @@ def _read(path: Path) -> dict:
     return data
 
 
-def _validate(model: type[BaseModel], data: dict, path: Path) -> BaseModel:
+def validate_model(model: type[BaseModel], data: dict, path: Path) -> BaseModel:
+    """``data`` as ``model``; a validation error names the file and every field with its rule."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -92,7 +94,7 @@ def _validate(model: type[BaseModel], data: dict, path: Path) -> BaseModel:
 
 
 def _validate_schemes(data: dict, path: Path) -> dict[str, Scheme]:
-    schemes = {name: _validate(Scheme, body, path) for name, body in data.items()}
+    schemes = {name: validate_model(Scheme, body, path) for name, body in data.items()}
     for name, scheme in schemes.items():
         bounds = [lv.max_dpd for lv in scheme.levels]
         if bounds[-1] is not None or any(b is None for b in bounds[:-1]):
@@ -104,11 +106,11 @@ def _validate_schemes(data: dict, path: Path) -> dict[str, Scheme]:
 
 def load_catalog(directory: str | Path | None = None) -> Catalog:
     root = Path(directory) if directory else PACKAGED
-    legal = _validate(LegalLimits, _read(root / "legal.yaml"), root / "legal.yaml")
-    schemes = _read(root / "schemes.yaml")
+    legal = validate_model(LegalLimits, read_yaml(root / "legal.yaml"), root / "legal.yaml")
+    schemes = read_yaml(root / "schemes.yaml")
     buckets = _validate_schemes(schemes.get("buckets", {}), root / "schemes.yaml")
     classes = _validate_schemes(schemes.get("classifications", {}), root / "schemes.yaml")
-    restructuring = _validate(RestructuringRules, schemes.get("restructuring") or {}, root / "schemes.yaml")
+    restructuring = validate_model(RestructuringRules, schemes.get("restructuring") or {}, root / "schemes.yaml")
     for name, scheme in classes.items():
         codes = {level.code for level in scheme.levels}
         for floor in (restructuring.floor_in_observation, restructuring.floor_after_miss):  # type: ignore[attr-defined]
@@ -116,7 +118,7 @@ def load_catalog(directory: str | Path | None = None) -> Catalog:
                 raise PolicyError(f"{root / 'schemes.yaml'}: restructuring floor {floor!r} is not a level of {name}")
     products: dict[str, Product] = {}
     for path in sorted((root / "catalog").glob("*.yaml")):
-        product = _validate(Product, _read(path), path)
+        product = validate_model(Product, read_yaml(path), path)
         try:
             product.check_legal(legal, set(buckets), set(classes))  # type: ignore[attr-defined]
         except ValueError as exc:
