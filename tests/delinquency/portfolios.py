@@ -398,3 +398,11 @@ def tweaked(code: str, **changes: object) -> Catalog:
     """The catalogue with one product's fields changed (for examples under other rounding, bases, caps)."""
     product = CATALOG.products[code].model_copy(update=changes)
     return dataclasses.replace(CATALOG, products={**CATALOG.products, code: product})
+
+
+def previous_row(loan_id: int, dpd: int, bucket: str, classification: str, fully_paid: bool = False) -> dict:
+    """A hand-made previous-snapshot row (internet loan, 2025-03-19) for transition examples."""
+    row = dict.fromkeys(SNAPSHOT.names, 0) | {"business_date": date(2025, 3, 19), "loan_id": loan_id,
+                                               "borrower_id": 7, "product_code": "internet_loan"}
+    return row | {"dpd": dpd, "bucket": bucket, "tier": bucket, "m_bucket": "M0",
+                  "classification": classification, "in_observation": False, "fully_paid": fully_paid}

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import duckdb
 import pyarrow as pa
 import pytest
-from portfolios import CATALOG, Loan, inputs, tweaked
+from portfolios import CATALOG, Loan, inputs, tweaked, previous_row
 
 from arrears.delinquency.engine import run
 from arrears.delinquency.model import PENALTIES, REJECTED, SNAPSHOT, TRANSITIONS
@@ -184,13 +184,6 @@ def test_restructured_observation(late, d, in_observation, classification):
 
 
 # ---- transitions -----------------------------------------------------------------------------------------
-
-def previous_row(loan_id: int, dpd: int, bucket: str, classification: str, fully_paid: bool = False) -> dict:
-    row = dict.fromkeys(SNAPSHOT.names, 0) | {"business_date": D(2025, 3, 19), "loan_id": loan_id,
-                                               "borrower_id": 7, "product_code": "internet_loan"}
-    return row | {"dpd": dpd, "bucket": bucket, "tier": bucket, "m_bucket": "M0",
-                  "classification": classification, "in_observation": False, "fully_paid": fully_paid}
-
 
 def test_transitions_against_the_previous_snapshot():
     owing = Loan("internet_loan", [(MARCH, 100_000, 0)])  # dpd 10 on 03-20

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pyarrow.compute as pc
 import pytest
 from sqlalchemy import func, select
-from support import add_borrower, add_loan, schedule
+from support import add_borrower, add_loan
 
 from arrears.delinquency.service import dates_to_run, run_date
 from arrears.delinquency.snapshots import SnapshotStore

@@ -14,10 +14,9 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from portfolios import CALENDAR, CATALOG, Loan, inputs, portfolios, settlements_until, small_portfolios, tweaked
+from portfolios import CALENDAR, CATALOG, Loan, inputs, portfolios, settlements_until, small_portfolios, tweaked, previous_row
 
 from arrears.delinquency.due_dates import build_due_dates
-from arrears.delinquency.model import SNAPSHOT
 from arrears.delinquency.reference import evaluate, run
 from arrears.errors import InvalidInput
 
@@ -241,22 +240,15 @@ def test_observation_lasts_to_the_second_instalment_after_restructuring_when_tha
 
 # ---- transitions ----------------------------------------------------------------------------------------
 
-def prev(loan_id: int, dpd: int, bucket: str, classification: str, fully_paid: bool = False) -> dict:
-    row = dict.fromkeys(SNAPSHOT.names, 0) | {"business_date": D(2025, 3, 19), "loan_id": loan_id,
-                                               "borrower_id": 7, "product_code": "internet_loan"}
-    return row | {"dpd": dpd, "bucket": bucket, "tier": bucket, "m_bucket": "M0",
-                  "classification": classification, "in_observation": False, "fully_paid": fully_paid}
-
-
 def test_transitions_against_the_previous_snapshot():
     due = [(D(2025, 3, 10), 100_000, 1_000)]
     paid = [(1, "interest", 1_000, D(2025, 3, 10)), (1, "principal", 100_000, D(2025, 3, 10))]
     overdue, settled = Loan("internet_loan", due), Loan("internet_loan", due, paid=paid)  # 03-20: dpd 10, 0
     loans = [dataclasses.replace(ln, loan_id=k) for k, ln in ((5, overdue), (3, settled), (2, settled),
                                                                (4, overdue), (6, settled))]
-    previous = [prev(4, 0, "current", "normal"), prev(3, 40, "moderate", "special_mention"),
-                prev(2, 0, "current", "normal"), prev(6, 0, "current", "normal", fully_paid=True),
-                prev(99, 3, "mild", "special_mention")]  # 5 is absent; 99 is not in the run
+    previous = [previous_row(4, 0, "current", "normal"), previous_row(3, 40, "moderate", "special_mention"),
+                previous_row(2, 0, "current", "normal"), previous_row(6, 0, "current", "normal", fully_paid=True),
+                previous_row(99, 3, "mild", "special_mention")]  # 5 is absent; 99 is not in the run
     out = evaluate(inputs(loans, D(2025, 3, 20), previous), D(2025, 3, 20), CATALOG)
     rows = [(t["loan_id"], t["kind"], t["from_value"], t["to_value"]) for t in out.transitions.to_pylist()]
     assert rows == [
