@@ -1,13 +1,25 @@
-"""Collection cases: one per overdue episode of a loan; at most one open per loan (partial unique index)."""
+"""Collection cases (one per overdue episode of a loan; at most one open per loan, by a partial unique index),
+their contact log and promises to pay."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from arrears.db.base import Base, UTCDateTime, utcnow
+from arrears.db.base import Base, FenColumn, UTCDateTime, utcnow
 
 OPEN = text("status = 'open'")
 
@@ -34,6 +46,58 @@ class Case(Base):
     team: Mapped[str | None] = mapped_column(String(40), nullable=True)
     next_action: Mapped[str] = mapped_column(String(200), default="")
     next_action_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ContactLog(Base):
+    """The contact log: every attempt on a case, manual or automatic, and its outcome (compliance.model.Outcome).
+    The guard's decision is recorded with it; a refused request is logged with ``allowed = false``."""
+
+    __tablename__ = "contact_log"
+    __table_args__ = (Index("ix_contact_log_borrower_at", "borrower_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    method: Mapped[str] = mapped_column(String(10))  # compliance.model.Method
+    party: Mapped[str] = mapped_column(String(20))  # compliance.model.Party
+    purpose: Mapped[str] = mapped_column(String(30))  # compliance.model.Purpose
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    refused_rule: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)  # None while refused or pending
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # free text may hold personal data
+    recording_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    agent_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PromiseToPay(Base):
+    """A promise to pay ``amount_fen`` by ``due_on``; end of day resolves it as kept or broken (after grace)."""
+
+    __tablename__ = "promises_to_pay"
+    __table_args__ = (
+        Index("ix_promises_status_due", "status", "due_on"),
+        CheckConstraint("status IN ('open', 'kept', 'broken', 'cancelled')", name="status"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))
+    amount_fen: Mapped[int] = mapped_column(FenColumn)
+    promised_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    resolved_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    paid_fen: Mapped[int] = mapped_column(FenColumn, default=0)  # paid between promised_on and resolution
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact_log.id"), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -3,6 +3,7 @@
 from arrears.audit import tables as _audit  # noqa: F401
 from arrears.auth import tables as _auth  # noqa: F401
 from arrears.cases import tables as _cases  # noqa: F401
+from arrears.complaints import tables as _complaints  # noqa: F401
 from arrears.contact import tables as _contact  # noqa: F401
 from arrears.db.base import Base
 from arrears.delinquency import tables as _delinquency  # noqa: F401
