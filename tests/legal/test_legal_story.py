@@ -94,7 +94,7 @@ def test_xiao_li_from_silence_to_listing_and_recovery(db, tmp_path):
     cap = 300_000 * 24 * (until - date(2024, 1, 1)).days // (100 * 365)  # principal × 24% × days / 365
     judgment = {"legal_case_id": lc_id, "judgment_no": "(2024)沪0115民初1234号", "judgment_on": date(2024, 8, 1),
                 "served_on": date(2024, 8, 5), "interest_until": until, "actor": "fawu"}
-    with db.session() as s, pytest.raises(InvalidInput) as refused:
+    with pytest.raises(InvalidInput) as refused, unit_of_work(db.factory) as s:
         legal.record_judgment(s, expected_version=2, award=Award(300_000, cap - 9_999, 10_000, 0, 5_000),
                               **judgment)
     assert refused.value.rule == "legal.judgment_cap.financial_loan_total_cost_cap"

@@ -126,9 +126,11 @@ def file_claim(session: Session, *, legal_case_id: int, expected_version: int, c
     if lc.phase != "preparing":
         raise Conflict(f"legal case {lc.id} was already filed", field="legal_case_id", rule="legal_case.filed_once")
     _not_before(filed_on, lc.opened_on, "filed_on", "the legal case was opened")
-    lc.court, lc.court_case_no = _text(court, "court", 120), _text(court_case_no, "court_case_no", 80)
-    lc.firm, lc.lawyer = _text(firm, "firm", 120), _text(lawyer, "lawyer", 60)
-    lc.filed_on, lc.claim_fen, lc.phase = filed_on, _fen(claim_fen, "claim_fen", positive=True), "filed"
+    values = {"court": _text(court, "court", 120), "court_case_no": _text(court_case_no, "court_case_no", 80),
+              "firm": _text(firm, "firm", 120), "lawyer": _text(lawyer, "lawyer", 60), "filed_on": filed_on,
+              "claim_fen": _fen(claim_fen, "claim_fen", positive=True), "phase": "filed"}
+    for name, value in values.items():  # all checked before any is set
+        setattr(lc, name, value)
     _flush(session, lc.id)
     _event(session, lc, "legal.filed", actor, {"court": lc.court, "court_case_no": lc.court_case_no,
                                                "firm": lc.firm, "lawyer": lc.lawyer, "filed_on": filed_on,
