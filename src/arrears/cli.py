@@ -26,8 +26,10 @@ ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff and borrower sign-ins.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print figures (see docs/performance.md).", no_args_is_help=True)
+legal_app = typer.Typer(help="Legal recovery: evidence bundles and deadline reminders (docs/legal.md).",
+                        no_args_is_help=True)
 for sub, name in ((import_app, "import"), (ledger_app, "ledger"), (audit_app, "audit"), (users_app, "users"),
-                  (bench_app, "bench")):
+                  (bench_app, "bench"), (legal_app, "legal")):
     app.add_typer(sub, name=name)
 app.add_typer(worker_app, name="worker")
 
@@ -351,6 +353,74 @@ def bench_eod(loans: Annotated[int, typer.Option(help="Loans in the generated po
     else:
         for key, value in figures.items():
             console.print(f"{key:>24}: {value}")
+
+
+@bench_app.command("evidence")
+@clear_errors
+def bench_evidence(attempts: Annotated[int, typer.Option(help="Contact attempts in the case's history.")] = 200,
+                   as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """Build and verify the evidence bundle of a case with two years of history (target ≤ 5 s)."""
+    from arrears.legal.bench import run_evidence_bench
+
+    figures = run_evidence_bench(attempts)
+    if as_json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            console.print(f"{key:>24}: {value}")
+
+
+@legal_app.command("verify-bundle")
+@clear_errors
+def legal_verify_bundle(bundle: Annotated[Path, typer.Argument(help="The evidence bundle (.zip).")]) -> None:
+    """Recompute every file's SHA-256 against the bundle's manifest; exit 1 on any changed, missing or extra file."""
+    from arrears.legal.bundle import verify_bundle
+
+    problems = verify_bundle(bundle.read_bytes())
+    for problem in problems:
+        err.print(f"[red]✗[/red] {problem}", highlight=False)
+    if problems:
+        err.print(f"[red]bundle verify failed: {len(problems)} problem(s)[/red]")
+        raise typer.Exit(1)
+    console.print("[green]bundle verify passed: every file matches the manifest[/green]")
+
+
+@legal_app.command("evidence")
+@clear_errors
+def legal_evidence(case_id: Annotated[int, typer.Argument(help="The collection case.")],
+                   out: Annotated[Path, typer.Option("--out", help="Where to write the zip.")],
+                   actor: Annotated[str, typer.Option(help="Who builds it (recorded in the audit trail).")],
+                   letters_dir: Annotated[Path | None, typer.Option(help="The letter channel's folder, to add the "
+                                                                         "printed PDF letters.")] = None,
+                   data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """Build a case's evidence bundle (personal data in clear: for the court; the build is audited)."""
+    from arrears.db.base import utcnow
+    from arrears.db.engine import unit_of_work
+    from arrears.legal.bundle import build_bundle
+    from arrears.privacy import PersonalDataCipher
+
+    settings = _settings(data_dir, database_url)
+    with unit_of_work(_factory(settings)) as session:
+        bundle = build_bundle(session, cipher=PersonalDataCipher(settings.secret_key), case_id=case_id,
+                              actor=f"cli:{actor}", now=utcnow(), letters_dir=letters_dir)
+    out.write_bytes(bundle.data)
+    console.print(f"{out}: {len(bundle.manifest['files'])} files, manifest SHA-256 {bundle.manifest_sha256}")
+
+
+@legal_app.command("deadlines")
+@clear_errors
+def legal_deadlines(business: BusinessDate = None, data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """Raise a task for the legal officer of every deadline whose reminder date has come; mark lapsed ones."""
+    from arrears.db.engine import unit_of_work
+    from arrears.legal.deadlines import legal_deadlines_due, raise_deadline_tasks
+
+    day = _date(business)
+    with unit_of_work(_factory(_settings(data_dir, database_url))) as session:
+        due = legal_deadlines_due(session, day)
+        result = raise_deadline_tasks(session, day, actor="cli")
+    for d in due:
+        console.print(f"legal case {d.legal_case_id} (case {d.case_id}): {d.kind} due {d.due_on}", highlight=False)
+    console.print(f"{result['raised']} task(s) raised, {result['lapsed']} deadline(s) lapsed")
 
 
 if __name__ == "__main__":
