@@ -20,11 +20,12 @@ NOW = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: outside quiet
 ADDRESS = "上海市浦东新区世纪大道 100 号 2 栋 302 室"
 
 
-def xiao_li(db, tmp_path, *, attempts: int = 6) -> dict:
+def xiao_li(db, tmp_path, *, attempts: int = 6, cipher=CIPHER) -> dict:  # noqa: ANN001
     """小李 (B-LI, loan L-LI: 3 × 102,500 fen due 2024-02-01 … 04-01) overdue since February; end of day on
     OVERDUE_ON opens his case; ``attempts`` calls to him went unanswered. Returns the ids."""
     with unit_of_work(db.factory) as s:
-        b = add_borrower(s, "B-LI", "李小明", "310101199001011234", "13900002222", address=ADDRESS)
+        b = add_borrower(s, "B-LI", "李小明", "310101199001011234", "13900002222", address=ADDRESS,
+                         cipher=cipher)
         loan = add_loan(s, b, "L-LI")
         officer = auth.create_user(s, username="fawu", display_name="法务专员", password="correct horse battery",
                                    role="legal", actor="setup")
@@ -38,7 +39,7 @@ def xiao_li(db, tmp_path, *, attempts: int = 6) -> dict:
             s.add(ContactLog(case_id=case.id, borrower_id=ids["borrower"], loan_id=ids["loan"],
                              at=start + timedelta(days=k, minutes=7 * k), method="call", party="debtor",
                              purpose="collect", allowed=True, outcome="no_answer" if k % 2 else "unreachable",
-                             note_enc=CIPHER.encrypt(f"第{k + 1}次致电,无人接听")))
+                             note_enc=cipher.encrypt(f"第{k + 1}次致电,无人接听")))
     return ids
 
 

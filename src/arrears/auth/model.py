@@ -37,7 +37,9 @@ class Permission(StrEnum):
     cases_work = "cases:work"  # record contacts, promises to pay, visits
     negotiations_propose = "negotiations:propose"
     negotiations_approve = "negotiations:approve"
-    legal_manage = "legal:manage"
+    legal_manage = "legal:manage"  # lawyer letters, litigation cases, enforcement, settlements
+    legal_read = "legal:read"  # litigation cases and deadline tasks (no identities in them)
+    legal_evidence = "legal:evidence"  # build an evidence bundle: identities in clear, for the court
     reports_read = "reports:read"
 
 
@@ -51,13 +53,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.supervisor: frozenset(_STAFF_BASE | {
         P.borrowers_read_pii, P.loans_write, P.payments_write, P.payments_reverse, P.events_read,
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
-        P.reports_read,
+        P.reports_read, P.legal_read,
     }),
     Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose}),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
     Role.collector: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work}),
-    Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage}),
-    Role.compliance: frozenset(_STAFF_BASE | {P.events_read, P.cases_read, P.reports_read}),
+    Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage,
+                                         P.legal_read, P.legal_evidence}),
+    Role.compliance: frozenset(_STAFF_BASE | {P.events_read, P.cases_read, P.reports_read, P.legal_read}),
     # A borrower's permissions apply to their own records only (see SELF_SCOPED_ROLES).
     Role.borrower: frozenset({P.account_self, P.loans_read, P.borrowers_read, P.borrowers_read_pii}),
     Role.advisor: frozenset(_STAFF_BASE | {P.cases_read}),
