@@ -362,12 +362,16 @@ def bench_evidence(attempts: Annotated[int, typer.Option(help="Contact attempts 
     """Build and verify the evidence bundle of a case with two years of history (target ≤ 5 s)."""
     from arrears.legal.bench import run_evidence_bench
 
-    figures = run_evidence_bench(attempts)
+    _print_figures(run_evidence_bench(attempts), as_json)
+
+
+def _print_figures(figures: dict, as_json: bool) -> None:
+    """A benchmark's figures: one JSON object, or one aligned line each."""
     if as_json:
         print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            console.print(f"{key:>24}: {value}")
+        return
+    for key, value in figures.items():
+        console.print(f"{key:>24}: {value}")
 
 
 @legal_app.command("verify-bundle")

@@ -2,8 +2,9 @@
 
 The cap (policy.yaml judgment_caps, numbers from products/legal.yaml): interest, penalty interest and fees
 awarded together must not exceed ``principal awarded × annual cap × days / day_count``, where ``days`` runs
-from disbursement to the date interest is computed until. The principal awarded is the least the outstanding
-principal ever was, so this bound is never looser than the cap on the real balance (it is conservative).
+from disbursement to the date interest is computed until. The principal awarded is at most what was outstanding
+at any time since disbursement (principal only goes down), so this bound is never looser than the cap on the
+real balance over the period (it is conservative).
 The strictest cap that applies binds, and a refusal names it.
 """
 
