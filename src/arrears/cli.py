@@ -395,7 +395,8 @@ def legal_evidence(case_id: Annotated[int, typer.Argument(help="The collection c
                    out: Annotated[Path, typer.Option("--out", help="Where to write the zip.")],
                    actor: Annotated[str, typer.Option(help="Who builds it (recorded in the audit trail).")],
                    letters_dir: Annotated[Path | None, typer.Option(help="The letter channel's folder, to add the "
-                                                                         "printed PDF letters.")] = None,
+                                                                         "printed PDF letters (default: "
+                                                                         "<data dir>/letters).")] = None,
                    data_dir: DataDir = None, database_url: DbUrl = None) -> None:
     """Build a case's evidence bundle (personal data in clear: for the court; the build is audited)."""
     from arrears.db.base import utcnow
@@ -406,7 +407,7 @@ def legal_evidence(case_id: Annotated[int, typer.Argument(help="The collection c
     settings = _settings(data_dir, database_url)
     with unit_of_work(_factory(settings)) as session:
         bundle = build_bundle(session, cipher=PersonalDataCipher(settings.secret_key), case_id=case_id,
-                              actor=f"cli:{actor}", now=utcnow(), letters_dir=letters_dir)
+                              actor=f"cli:{actor}", now=utcnow(), letters_dir=letters_dir or settings.data_dir / "letters")
     out.write_bytes(bundle.data)
     console.print(f"{out}: {len(bundle.manifest['files'])} files, manifest SHA-256 {bundle.manifest_sha256}")
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arrears.errors import InvalidInput
-from arrears.legal.model import Award, add_years, binding_cap, check_award, judgment_deadlines
+from arrears.legal.model import Award, add_years, binding_cap, check_award, judgment_deadlines, settlement_terms
 from arrears.legal.policy import load_policy, policy
 from arrears.products.catalog import PolicyError, catalog
 
@@ -104,3 +104,32 @@ def test_a_bad_policy_file_does_not_load_and_names_the_problem(tmp_path, edit, m
     with pytest.raises(PolicyError) as err:
         load_policy(bad)
     assert message in str(err.value) and str(bad) in str(err.value)
+
+
+@settings(deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=10**10), min_size=1, max_size=24),
+       st.integers(min_value=-5, max_value=5), st.dates(min_value=date(2020, 1, 1), max_value=date(2040, 1, 1)))
+def test_settled_instalments_must_add_up_to_the_total(amounts, off, first):
+    terms = {"instalments": [{"due_on": (first + timedelta(days=30 * k)).isoformat(), "amount_fen": a}
+                             for k, a in enumerate(amounts)], "note": "kept"}
+    total = sum(amounts) + off
+    if off == 0:
+        clean = settlement_terms(terms, total)
+        assert [r["amount_fen"] for r in clean["instalments"]] == amounts
+        assert clean["waived_fen"] == 0 and clean["note"] == "kept"
+    else:
+        with pytest.raises(InvalidInput) as err:
+            settlement_terms(terms, total)
+        assert err.value.rule == "legal.settlement_total"
+
+
+@pytest.mark.parametrize("terms, field", [
+    ({}, "terms.instalments"), ({"instalments": []}, "terms.instalments"),
+    ({"instalments": [{"due_on": "2024-13-01", "amount_fen": 1}]}, "terms.instalments[0].due_on"),
+    ({"instalments": [{"due_on": "2024-12-01", "amount_fen": 1.0}]}, "terms.instalments[0].amount_fen"),
+    ({"instalments": [{"due_on": "2024-12-01", "amount_fen": 1}], "waived_fen": -1}, "terms.waived_fen"),
+])
+def test_bad_settlement_terms_name_the_field(terms, field):
+    with pytest.raises(InvalidInput) as err:
+        settlement_terms(terms, 1)
+    assert err.value.field == field

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -174,9 +174,11 @@ def queue_notice(case_id: int, body: NoticeIn, session: SessionDep, cipher: Ciph
 
 @router.get("/cases/{case_id}/evidence-bundle", response_class=Response,
             responses={200: {"content": {"application/zip": {}}}})
-def evidence_bundle(case_id: int, session: SessionDep, cipher: CipherDep,
+def evidence_bundle(case_id: int, request: Request, session: SessionDep, cipher: CipherDep,
                     who: Annotated[Principal, Depends(require(P.legal_evidence))]) -> Response:
-    bundle = build_bundle(session, cipher=cipher, case_id=case_id, actor=who.actor, now=utcnow())
+    # The letter channel prints into <data dir>/letters (contact.channels.channels_from_env): add those PDFs.
+    letters = request.app.state.settings.data_dir / "letters"
+    bundle = build_bundle(session, cipher=cipher, case_id=case_id, actor=who.actor, now=utcnow(), letters_dir=letters)
     return Response(bundle.data, media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="evidence-case-{case_id}.zip"',
         "X-Manifest-SHA256": bundle.manifest_sha256, "Cache-Control": "no-store"})

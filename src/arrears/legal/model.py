@@ -110,3 +110,35 @@ def judgment_deadlines(*, served_on: date, performance_days: int, policy: LegalP
         enforcement_due = performance_due + timedelta(days=enforce.days or 0)
     return {"appeal": appeal_due, "enforcement_application": enforcement_due,
             "performance_due_on": performance_due}
+
+
+def whole_fen(value: object, field: str, *, positive: bool = False) -> int:
+    """An amount given in whole fen, refused (naming the field) if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < (1 if positive else 0):
+        raise InvalidInput(f"must be a {'positive' if positive else 'non-negative'} whole number of fen",
+                           field=field, rule="legal.amount")
+    return value
+
+
+def settlement_terms(terms: object, total_fen: int) -> dict:
+    """The settled plan as stored: instalments (ISO due date, positive fen) that add up to ``total_fen``, and
+    the amount waived (default 0); other keys are kept as given for the agreement hook."""
+    rows = terms.get("instalments") if isinstance(terms, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise InvalidInput("the settled plan needs instalments [{due_on, amount_fen}]", field="terms.instalments",
+                           rule="legal.settlement_terms")
+    clean = []
+    for i, row in enumerate(rows):
+        try:
+            due = date.fromisoformat(str(row["due_on"]))
+        except (KeyError, TypeError, ValueError):
+            raise InvalidInput("needs due_on YYYY-MM-DD", field=f"terms.instalments[{i}].due_on",
+                               rule="legal.settlement_terms") from None
+        clean.append({"due_on": due.isoformat(), "amount_fen": whole_fen(
+            row.get("amount_fen"), f"terms.instalments[{i}].amount_fen", positive=True)})
+    if sum(r["amount_fen"] for r in clean) != total_fen:
+        raise InvalidInput("the instalments must add up to the settled total", field="terms.instalments",
+                           rule="legal.settlement_total")
+    assert isinstance(terms, dict)
+    return {**terms, "instalments": clean,
+            "waived_fen": whole_fen(terms.get("waived_fen", 0), "terms.waived_fen", positive=False)}

@@ -16,7 +16,14 @@ from arrears.audit.service import append_event
 from arrears.cases.service import close_case, move_stage
 from arrears.cases.tables import Case
 from arrears.errors import Conflict, InvalidInput, NotFound
-from arrears.legal.model import Award, binding_cap, check_award, judgment_deadlines
+from arrears.legal.model import (
+    Award,
+    binding_cap,
+    check_award,
+    judgment_deadlines,
+    settlement_terms,
+    whole_fen,
+)
 from arrears.legal.policy import policy
 from arrears.legal.tables import (
     Deadline,
@@ -80,13 +87,6 @@ def _text(value: str | None, field: str, limit: int) -> str:
     return value.strip()
 
 
-def _fen(value: object, field: str, *, positive: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < (1 if positive else 0):
-        raise InvalidInput(f"must be a {'positive' if positive else 'non-negative'} whole number of fen",
-                           field=field, rule="legal.amount")
-    return value
-
-
 def _not_before(day: date, earlier: date | None, field: str, what: str) -> None:
     if earlier is not None and day < earlier:
         raise InvalidInput(f"{day} is before {what} ({earlier})", field=field, rule="legal.date_order")
@@ -128,7 +128,7 @@ def file_claim(session: Session, *, legal_case_id: int, expected_version: int, c
     _not_before(filed_on, lc.opened_on, "filed_on", "the legal case was opened")
     values = {"court": _text(court, "court", 120), "court_case_no": _text(court_case_no, "court_case_no", 80),
               "firm": _text(firm, "firm", 120), "lawyer": _text(lawyer, "lawyer", 60), "filed_on": filed_on,
-              "claim_fen": _fen(claim_fen, "claim_fen", positive=True), "phase": "filed"}
+              "claim_fen": whole_fen(claim_fen, "claim_fen", positive=True), "phase": "filed"}
     for name, value in values.items():  # all checked before any is set
         setattr(lc, name, value)
     _flush(session, lc.id)
@@ -205,7 +205,7 @@ def add_enforcement_action(session: Session, *, legal_case_id: int, expected_ver
         raise Conflict("enforcement needs a judgment", field="legal_case_id", rule="legal_case.judged")
     _not_before(taken_on, lc.judgment_on, "taken_on", "the judgment")
     action = EnforcementAction(legal_case_id=lc.id, kind=kind, taken_on=taken_on, reference=reference[:120],
-                               amount_fen=_fen(amount_fen, "amount_fen"), note=note[:500])
+                               amount_fen=whole_fen(amount_fen, "amount_fen"), note=note[:500])
     session.add(action)
     if lc.phase == "judged":
         lc.phase = "enforcing"
@@ -228,7 +228,7 @@ def add_cost(session: Session, *, legal_case_id: int, kind: str, amount_fen: int
     if kind not in policy().cost_kinds:
         raise InvalidInput(f"unknown cost kind {kind!r}; use one of {sorted(policy().cost_kinds)}", field="kind",
                            rule="legal.cost_kind")
-    cost = LegalCost(legal_case_id=lc.id, kind=kind, amount_fen=_fen(amount_fen, "amount_fen", positive=True),
+    cost = LegalCost(legal_case_id=lc.id, kind=kind, amount_fen=whole_fen(amount_fen, "amount_fen", positive=True),
                      incurred_on=incurred_on, note=note[:300])
     session.add(cost)
     session.flush()
@@ -242,7 +242,7 @@ def record_recovery(session: Session, *, legal_case_id: int, amount_fen: int, re
     """Money recovered (paid voluntarily, by enforcement, from an auction): posted as a payment on the loan by
     its waterfall, so the ledger and instalments say what was recovered. Replays return the same recovery."""
     lc = get_legal_case(session, legal_case_id)
-    result = post_payment(session, loan_id=lc.loan_id, amount_fen=_fen(amount_fen, "amount_fen", positive=True),
+    result = post_payment(session, loan_id=lc.loan_id, amount_fen=whole_fen(amount_fen, "amount_fen", positive=True),
                           received_on=received_on, idempotency_key=idempotency_key, channel=f"legal_{source}"[:30],
                           external_ref=lc.court_case_no, actor=actor, today=today)
     existing = session.scalar(select(Recovery).where(Recovery.payment_id == result.payment_id))
@@ -261,26 +261,6 @@ def record_recovery(session: Session, *, legal_case_id: int, amount_fen: int, re
     return recovery
 
 
-def _check_terms(terms: dict, total_fen: int) -> dict:
-    rows = terms.get("instalments") if isinstance(terms, dict) else None
-    if not isinstance(rows, list) or not rows:
-        raise InvalidInput("the settled plan needs instalments [{due_on, amount_fen}]", field="terms.instalments",
-                           rule="legal.settlement_terms")
-    clean = []
-    for i, row in enumerate(rows):
-        try:
-            due = date.fromisoformat(str(row["due_on"]))
-        except (KeyError, TypeError, ValueError):
-            raise InvalidInput("needs due_on YYYY-MM-DD", field=f"terms.instalments[{i}].due_on",
-                               rule="legal.settlement_terms") from None
-        clean.append({"due_on": due.isoformat(),
-                      "amount_fen": _fen(row.get("amount_fen"), f"terms.instalments[{i}].amount_fen", positive=True)})
-    if sum(r["amount_fen"] for r in clean) != total_fen:
-        raise InvalidInput("the instalments must add up to the settled total", field="terms.instalments",
-                           rule="legal.settlement_total")
-    return {**terms, "instalments": clean, "waived_fen": _fen(terms.get("waived_fen", 0), "terms.waived_fen")}
-
-
 def settle(session: Session, *, legal_case_id: int, expected_version: int, settled_on: date, total_fen: int,
            terms: dict, actor: str) -> Settlement:
     """An out-of-court settlement at any point: records the settled plan, closes the legal case (outcome
@@ -289,7 +269,7 @@ def settle(session: Session, *, legal_case_id: int, expected_version: int, settl
     lc = _open(session, legal_case_id, expected_version)
     _not_before(settled_on, lc.opened_on, "settled_on", "the legal case was opened")
     settlement = Settlement(legal_case_id=lc.id, settled_on=settled_on,
-                            total_fen=_fen(total_fen, "total_fen", positive=True), terms=_check_terms(terms, total_fen))
+                            total_fen=whole_fen(total_fen, "total_fen", positive=True), terms=settlement_terms(terms, total_fen))
     session.add(settlement)
     before = {"status": lc.status, "phase": lc.phase}
     lc.status, lc.outcome, lc.closed_on = "closed", "settled", settled_on
