@@ -37,7 +37,8 @@ def test_the_cap_is_the_strictest_rate_on_the_principal_for_the_days(p, n, setti
                       legal=legal, policy=policy())
     rates = {"financial_loan_total_cost_cap": legal.financial_loan_total_cost_cap.annual}
     if setting[0]:
-        rates["private_lending_cap_lpr_multiple"] = legal.one_year_lpr.rate * legal.private_lending_cap_lpr_multiple.multiple
+        multiple = legal.private_lending_cap_lpr_multiple.multiple
+        rates["private_lending_cap_lpr_multiple"] = legal.one_year_lpr.rate * multiple
     if setting[1]:
         rates["product_total_cost_annual"] = Decimal(setting[1])
     name = min(rates, key=rates.get)

@@ -17,6 +17,7 @@ from arrears.complaints.tables import Complaint
 from arrears.contact.tables import OutboxMessage
 from arrears.db.engine import unit_of_work
 from arrears.errors import Conflict, InvalidInput
+from arrears.legal import outcomes
 from arrears.legal import service as legal
 from arrears.legal.deadlines import raise_deadline_tasks
 from arrears.legal.model import Award
@@ -40,16 +41,16 @@ def test_settlement_closes_the_legal_case_and_runs_the_agreement_hook(db, tmp_pa
     ids = xiao_li(db, tmp_path, attempts=2)
     lc_id = _to_legal(db, ids)
     seen = []
-    monkeypatch.setattr(legal, "SETTLEMENT_HOOKS", [lambda s, lc, st, actor: seen.append((lc.id, st.total_fen))])
+    monkeypatch.setattr(outcomes, "SETTLEMENT_HOOKS", [lambda s, lc, st, actor: seen.append((lc.id, st.total_fen))])
     terms = {"instalments": [{"due_on": "2024-07-01", "amount_fen": 150_000},
                              {"due_on": "2024-08-01", "amount_fen": 150_000}], "waived_fen": 12_000}
     with pytest.raises(InvalidInput) as bad, unit_of_work(db.factory) as s:
-        legal.settle(s, legal_case_id=lc_id, expected_version=1, settled_on=date(2024, 6, 10), total_fen=310_000,
-                     terms=terms, actor="t")
+        outcomes.settle(s, legal_case_id=lc_id, expected_version=1, settled_on=date(2024, 6, 10), total_fen=310_000,
+                        terms=terms, actor="t")
     assert bad.value.rule == "legal.settlement_total"
     with unit_of_work(db.factory) as s:
-        legal.settle(s, legal_case_id=lc_id, expected_version=1, settled_on=date(2024, 6, 10), total_fen=300_000,
-                     terms=terms, actor="t")
+        outcomes.settle(s, legal_case_id=lc_id, expected_version=1, settled_on=date(2024, 6, 10), total_fen=300_000,
+                        terms=terms, actor="t")
     assert seen == [(lc_id, 300_000)]
     with db.session() as s:
         lc = s.get(LegalCase, lc_id)
@@ -77,8 +78,8 @@ def test_settlement_after_judgment_ends_the_open_deadlines(db, tmp_path):
                               judgment_on=date(2024, 7, 1), served_on=date(2024, 7, 3),
                               award=Award(300_000, 1_000, 1_000, 0, 0), interest_until=date(2024, 7, 1), actor="t")
     with unit_of_work(db.factory) as s:
-        legal.settle(s, legal_case_id=lc_id, expected_version=3, settled_on=date(2024, 7, 10), total_fen=290_000,
-                     terms={"instalments": [{"due_on": "2024-08-01", "amount_fen": 290_000}]}, actor="t")
+        outcomes.settle(s, legal_case_id=lc_id, expected_version=3, settled_on=date(2024, 7, 10), total_fen=290_000,
+                        terms={"instalments": [{"due_on": "2024-08-01", "amount_fen": 290_000}]}, actor="t")
     with unit_of_work(db.factory) as s:
         assert {d.status for d in s.scalars(select(Deadline))} == {"done"}
         assert raise_deadline_tasks(s, date(2026, 12, 31)) == {"raised": 0, "lapsed": 0}
@@ -106,8 +107,8 @@ def test_stale_versions_unknown_kinds_and_order_of_dates_are_refused(db, tmp_pat
             legal.file_claim(s, **args)
         assert err.value.rule == rule, change
     with pytest.raises(Conflict) as early, unit_of_work(db.factory) as s:
-        legal.add_enforcement_action(s, legal_case_id=lc_id, expected_version=1, kind="auction",
-                                     taken_on=date(2024, 7, 1), actor="t")
+        outcomes.add_enforcement_action(s, legal_case_id=lc_id, expected_version=1, kind="auction",
+                                        taken_on=date(2024, 7, 1), actor="t")
     assert early.value.rule == "legal_case.judged"
     with pytest.raises(InvalidInput) as kind, unit_of_work(db.factory) as s:
         legal.add_cost(s, legal_case_id=lc_id, kind="bribe", amount_fen=1, incurred_on=date(2024, 7, 1), actor="t")

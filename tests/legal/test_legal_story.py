@@ -25,6 +25,7 @@ from arrears.contact.worker import run_worker
 from arrears.db.engine import unit_of_work
 from arrears.errors import InvalidInput
 from arrears.ledger.service import check_ledger
+from arrears.legal import outcomes
 from arrears.legal import service as legal
 from arrears.legal.bundle import build_bundle, verify_bundle
 from arrears.legal.deadlines import legal_deadlines_due, open_tasks, raise_deadline_tasks
@@ -114,19 +115,20 @@ def test_xiao_li_from_silence_to_listing_and_recovery(db, tmp_path):
 
     # Enforcement: the freeze moves the collection case to enforcement; then the listing.
     with unit_of_work(db.factory) as s:
-        legal.add_enforcement_action(s, legal_case_id=lc_id, expected_version=3, kind="account_freeze",
-                                     taken_on=date(2024, 9, 2), reference="(2024)沪0115执5678号", amount_fen=80_000, actor="fawu")
+        outcomes.add_enforcement_action(s, legal_case_id=lc_id, expected_version=3, kind="account_freeze",
+                                        taken_on=date(2024, 9, 2), reference="(2024)沪0115执5678号", amount_fen=80_000,
+                                        actor="fawu")
     with unit_of_work(db.factory) as s:
-        legal.add_enforcement_action(s, legal_case_id=lc_id, expected_version=4, kind="defaulter_listing",
-                                     taken_on=date(2024, 9, 10), reference="(2024)沪0115执5678号", actor="fawu")
+        outcomes.add_enforcement_action(s, legal_case_id=lc_id, expected_version=4, kind="defaulter_listing",
+                                        taken_on=date(2024, 9, 10), reference="(2024)沪0115执5678号", actor="fawu")
     with db.session() as s:
         assert s.get(Case, case_id).stage == "enforcement"
         assert s.get(LegalCase, lc_id).phase == "enforcing"
 
     # The frozen money recovered: posted as a payment, the ledger stays true.
     with unit_of_work(db.factory) as s:
-        legal.record_recovery(s, legal_case_id=lc_id, amount_fen=80_000, received_on=date(2024, 9, 20),
-                              source="enforcement", idempotency_key="legal-rec-1", actor="fawu", today=TODAY)
+        outcomes.record_recovery(s, legal_case_id=lc_id, amount_fen=80_000, received_on=date(2024, 9, 20),
+                                 source="enforcement", idempotency_key="legal-rec-1", actor="fawu", today=TODAY)
     with db.session() as s:
         assert s.scalars(select(Payment).where(Payment.loan_id == ids["loan"])).one().amount_fen == 80_000
         assert s.get(LegalCase, lc_id).recovered_fen == 80_000

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from arrears.auth.model import Permission as P
 from arrears.auth.model import Principal
 from arrears.db.base import utcnow
-from arrears.legal import service
+from arrears.legal import outcomes, service
 from arrears.legal.bundle import build_bundle
 from arrears.legal.deadlines import open_tasks, raise_deadline_tasks
 from arrears.legal.model import Award
@@ -217,9 +217,9 @@ def record_judgment(legal_case_id: int, body: JudgmentIn, session: SessionDep, w
 
 @router.post("/legal-cases/{legal_case_id}/enforcement-actions", status_code=201)
 def add_enforcement(legal_case_id: int, body: EnforcementIn, session: SessionDep, who: Manage) -> dict:
-    a = service.add_enforcement_action(session, legal_case_id=legal_case_id, expected_version=body.expected_version,
-                                       kind=body.kind, taken_on=body.taken_on, reference=body.reference,
-                                       amount_fen=body.amount, note=body.note, actor=who.actor)
+    a = outcomes.add_enforcement_action(session, legal_case_id=legal_case_id, expected_version=body.expected_version,
+                                        kind=body.kind, taken_on=body.taken_on, reference=body.reference,
+                                        amount_fen=body.amount, note=body.note, actor=who.actor)
     return {"id": a.id}
 
 
@@ -232,23 +232,23 @@ def add_cost(legal_case_id: int, body: CostIn, session: SessionDep, who: Manage)
 
 @router.post("/legal-cases/{legal_case_id}/recoveries", status_code=201)
 def record_recovery(legal_case_id: int, body: RecoveryIn, session: SessionDep, today: Today, who: Manage) -> dict:
-    r = service.record_recovery(session, legal_case_id=legal_case_id, amount_fen=body.amount,
-                                received_on=body.received_on, source=body.source,
-                                idempotency_key=body.idempotency_key, actor=who.actor, today=today)
+    r = outcomes.record_recovery(session, legal_case_id=legal_case_id, amount_fen=body.amount,
+                                 received_on=body.received_on, source=body.source,
+                                 idempotency_key=body.idempotency_key, actor=who.actor, today=today)
     return {"id": r.id, "payment_id": r.payment_id}
 
 
 @router.post("/legal-cases/{legal_case_id}/settlement", status_code=201)
 def settle(legal_case_id: int, body: SettlementIn, session: SessionDep, who: Manage) -> dict:
-    st = service.settle(session, legal_case_id=legal_case_id, expected_version=body.expected_version,
-                        settled_on=body.settled_on, total_fen=body.total, terms=body.terms, actor=who.actor)
+    st = outcomes.settle(session, legal_case_id=legal_case_id, expected_version=body.expected_version,
+                         settled_on=body.settled_on, total_fen=body.total, terms=body.terms, actor=who.actor)
     return {"id": st.id, "terms": st.terms}
 
 
 @router.post("/legal-cases/{legal_case_id}/close", response_model=LegalCaseOut)
 def close(legal_case_id: int, body: CloseIn, session: SessionDep, today: Today, who: Manage) -> LegalCaseOut:
-    lc = service.close_legal_case(session, legal_case_id=legal_case_id, expected_version=body.expected_version,
-                                  outcome=body.outcome, today=today, actor=who.actor, reason=body.reason)
+    lc = outcomes.close_legal_case(session, legal_case_id=legal_case_id, expected_version=body.expected_version,
+                                   outcome=body.outcome, today=today, actor=who.actor, reason=body.reason)
     return _done(session, lc)
 
 

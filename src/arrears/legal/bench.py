@@ -20,6 +20,7 @@ from arrears.contact.outbox import queue_message
 from arrears.db.engine import make_engine, make_session_factory, unit_of_work
 from arrears.db.models import metadata
 from arrears.ledger.service import book_loan
+from arrears.legal import outcomes
 from arrears.legal import service as legal
 from arrears.legal.bundle import build_bundle, verify_bundle
 from arrears.legal.model import Award
@@ -90,8 +91,8 @@ def _legal(factory, cipher: PersonalDataCipher, case_id: int) -> None:
                               judgment_on=date(2026, 1, 5), served_on=date(2026, 1, 6),
                               award=Award(1_200_000, 60_000, 20_000, 0, 8_000), interest_until=date(2026, 1, 5),
                               actor="bench")
-        legal.add_enforcement_action(s, legal_case_id=lc.id, expected_version=3, kind="account_freeze",
-                                     taken_on=date(2026, 1, 15), actor="bench", amount_fen=100_000)
+        outcomes.add_enforcement_action(s, legal_case_id=lc.id, expected_version=3, kind="account_freeze",
+                                        taken_on=date(2026, 1, 15), actor="bench", amount_fen=100_000)
 
 
 def run_evidence_bench(attempts: int = 200, seed: int = 20240110) -> dict:
