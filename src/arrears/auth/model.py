@@ -35,8 +35,11 @@ class Permission(StrEnum):
     imports_run = "imports:run"
     cases_read = "cases:read"
     cases_work = "cases:work"  # record contacts, promises to pay, visits
-    negotiations_propose = "negotiations:propose"
+    negotiations_read = "negotiations:read"  # negotiations, offers, options and hardship applications
+    negotiations_propose = "negotiations:propose"  # open, offer, accept, reject, withdraw (a borrower: own loans)
     negotiations_approve = "negotiations:approve"
+    hardship_file = "hardship:file"  # file a hardship application and its evidence (a borrower: own loans)
+    hardship_verify = "hardship:verify"  # verify or reject a hardship application
     legal_manage = "legal:manage"
     reports_read = "reports:read"
 
@@ -51,15 +54,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.supervisor: frozenset(_STAFF_BASE | {
         P.borrowers_read_pii, P.loans_write, P.payments_write, P.payments_reverse, P.events_read,
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
-        P.reports_read,
+        P.reports_read, P.negotiations_read, P.hardship_file, P.hardship_verify,
     }),
-    Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose}),
+    Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose,
+                                              P.negotiations_read, P.hardship_file, P.hardship_verify}),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
     Role.collector: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work}),
     Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage}),
     Role.compliance: frozenset(_STAFF_BASE | {P.events_read, P.cases_read, P.reports_read}),
-    # A borrower's permissions apply to their own records only (see SELF_SCOPED_ROLES).
-    Role.borrower: frozenset({P.account_self, P.loans_read, P.borrowers_read, P.borrowers_read_pii}),
+    # A borrower's permissions apply to their own records only (see SELF_SCOPED_ROLES): they file their own
+    # hardship application and negotiate their own plan in the portal.
+    Role.borrower: frozenset({P.account_self, P.loans_read, P.borrowers_read, P.borrowers_read_pii,
+                              P.hardship_file, P.negotiations_read, P.negotiations_propose}),
     Role.advisor: frozenset(_STAFF_BASE | {P.cases_read}),
 }
 
