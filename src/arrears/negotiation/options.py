@@ -115,22 +115,30 @@ def _months(plan: Plan, k: int) -> int:
 
 
 def _totals(plan: Plan) -> list[int]:
-    return [i.total for i in plan.schedule]
+    return [a.principal + a.interest + a.penalty + a.fee + a.cost for a in (i.amounts for i in plan.schedule)]
 
 
-def present_value(plan: Plan, d: Decimal, upto: int | None = None, totals: list[int] | None = None) -> Decimal:
+def _factors(plan: Plan, d: Decimal) -> list[Decimal]:
+    return [_discount(d, _months(plan, k)) for k in range(len(plan.schedule))]
+
+
+def present_value(plan: Plan, d: Decimal, upto: int | None = None, totals: list[int] | None = None,
+                  factors: list[Decimal] | None = None) -> Decimal:
     totals = totals or _totals(plan)
+    factors = factors or _factors(plan, d)
     n = len(totals) if upto is None else upto
-    return sum((totals[k] * _discount(d, _months(plan, k)) for k in range(n)), Decimal(0))
+    return sum((totals[k] * factors[k] for k in range(n)), Decimal(0))
 
 
-def failure_value(plan: Plan, pol: Policy, totals: list[int] | None = None) -> Decimal:
+def failure_value(plan: Plan, pol: Policy, totals: list[int] | None = None,
+                  factors: list[Decimal] | None = None) -> Decimal:
     v = pol.valuation
     totals = totals or _totals(plan)
+    factors = factors or _factors(plan, v.discount_rate)
     m = int(len(totals) * v.failure_paid_share)
     owed = sum(totals[m:]) + (plan.waived if plan.waiver_conditional else 0)
     start = _months(plan, m - 1) if m else 0
-    return present_value(plan, v.discount_rate, m, totals) + \
+    return present_value(plan, v.discount_rate, m, totals, factors) + \
         v.residual_recovery_share * owed * _discount(v.discount_rate, start + v.residual_recovery_months)
 
 
@@ -142,16 +150,17 @@ def affordable(plan: Plan, a: Assessment | None, largest: int | None = None) -> 
 
 
 def evaluate(ctx: DebtContext, t: Terms, a: Assessment | None, pol: Policy,
-             model: CompletionModel | None = None, plan: Plan | None = None) -> Option:
-    plan = plan or build_plan(ctx, t, pol.options)
+             model: CompletionModel | None = None, plan: Plan | None = None, memo: dict | None = None) -> Option:
+    plan = plan or build_plan(ctx, t, pol.options, memo)
     model = model or LogisticCompletionModel(pol.completion)
     d = pol.valuation.discount_rate
     totals = _totals(plan)
     largest, total = max(totals), sum(totals)
-    pv = present_value(plan, d, totals=totals)
+    factors = _factors(plan, d)
+    pv = present_value(plan, d, totals=totals, factors=factors)
     p = model.probability(features(plan, ctx, a, pol.completion.caps.get("burden", Decimal(3)), largest))
     # A failed plan is never worth more than a completed one (a reinstated waiver is rarely collected in full).
-    expected = p * pv + (1 - p) * min(failure_value(plan, pol, totals), pv)
+    expected = p * pv + (1 - p) * min(failure_value(plan, pol, totals, factors), pv)
     ratio = None
     if a is not None and a.disposable_fen > 0:
         ratio = (Decimal(largest) / a.disposable_fen).quantize(Decimal("0.0001"))
@@ -172,7 +181,8 @@ def generate_options(ctx: DebtContext, a: Assessment | None = None, pol: Policy 
                      model: CompletionModel | None = None) -> list[Option]:
     pol = pol or policy()
     model = model or LogisticCompletionModel(pol.completion)
-    return rank([evaluate(ctx, t, a, pol, model) for t in candidate_terms(ctx, pol)])
+    memo: dict = {}  # for this case only
+    return rank([evaluate(ctx, t, a, pol, model, memo=memo) for t in candidate_terms(ctx, pol)])
 
 
 _KIND_ZH = {"instalments": "分期还款", "extension": "展期", "waiver": "减免", "rate_reduction": "降低利率",

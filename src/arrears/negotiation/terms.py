@@ -144,9 +144,10 @@ def _amortise(principal: int, rate: Decimal, n: int, mode: str, step: Decimal | 
     return out
 
 
-def build_plan(ctx: DebtContext, t: Terms, opts: Options) -> Plan:
+def build_plan(ctx: DebtContext, t: Terms, opts: Options, memo: dict | None = None) -> Plan:
     """The plan for ``t`` (see the module docstring). ``t`` must already be within limits
-    (``limits.term_violations``); a waiver larger than the debt is a ValueError."""
+    (``limits.term_violations``); a waiver larger than the debt is a ValueError. ``memo`` (a dict kept for one
+    case's candidates) shares the amortisation rows of candidates that differ only in their waiver of arrears."""
     rest = {c: getattr(ctx.debt, c) - getattr(t.waiver, c) for c in COMPONENTS}
     if any(v < 0 for v in rest.values()):
         raise ValueError("waiver exceeds the debt")
@@ -159,7 +160,12 @@ def build_plan(ctx: DebtContext, t: Terms, opts: Options) -> Plan:
     n = t.periods
     num, den = decimal_ratio(t.annual_rate)
     holiday_interest = round_ratio(rest["principal"] * num * t.holiday_months, den * 12, mode)
-    rows = _amortise(rest["principal"], t.annual_rate, n, mode, t.step_up_share)
+    key = (rest["principal"], t.annual_rate, n, mode, t.step_up_share)
+    rows = memo.get(key) if memo is not None else None
+    if rows is None:
+        rows = _amortise(*key)
+        if memo is not None:
+            memo[key] = rows
     spread = {c: _spread(rest[c] + (holiday_interest if c == "interest" else 0), n) for c in SPREAD}
     first = _due(ctx.as_of, 2 + t.holiday_months)  # one month after the plan date, after any holiday
     schedule = tuple(
