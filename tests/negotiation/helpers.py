@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from arrears.auth.model import Principal, Role
-from arrears.loans.model import LoanTerms, ScheduledInstalment
+from arrears.loans.model import LoanTerms
 from arrears.loans.tables import Instalment
 from arrears.negotiation.affordability import Statement
 from arrears.products.model import RepaymentMethod
@@ -42,6 +42,3 @@ def wang_statement() -> Statement:
     return Statement(incomes={"unemployment_benefit": 180_000, "part_time": 300_000},
                      expenses={"housing": 150_000, "food": 120_000, "utilities": 20_000, "transport": 15_000},
                      dependants=1, region_code="330106", assets={"deposit": 500_000})
-
-
-__all__ = ["TODAY", "PDF", "add_wang_loan", "principal", "wang_statement", "ScheduledInstalment"]

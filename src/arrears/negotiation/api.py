@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,8 +16,7 @@ from arrears.auth.model import Permission as P
 from arrears.auth.model import Principal
 from arrears.files.store import FileStore
 from arrears.loans.schemas import Money
-from arrears.loans.tables import Loan
-from arrears.errors import InvalidInput, NotFound
+from arrears.errors import InvalidInput
 from arrears.negotiation import hardship, rounds
 from arrears.negotiation.affordability import assess
 from arrears.negotiation.config import policy
@@ -41,13 +40,6 @@ Filer = Annotated[Principal, Depends(require(P.hardship_file))]
 
 def _store(request: Request) -> FileStore:
     return FileStore(request.app.state.settings.data_dir / "files")
-
-
-def _visible_loan(session: Session, principal: Principal, loan_id: int) -> Loan:
-    loan = session.get(Loan, loan_id)
-    if loan is None or not principal.may_see(loan.borrower_id):
-        raise NotFound(f"no loan {loan_id}", field="loan_id", rule="loan.exists")
-    return loan
 
 
 def _hardship_out(session: Session, app, cipher: PersonalDataCipher) -> HardshipOut:  # noqa: ANN001
@@ -107,7 +99,7 @@ def affordability(application_id: int, session: SessionDep, cipher: CipherDep, p
 @router.get("/loans/{loan_id}/plan-options", response_model=OptionsOut)
 def plan_options(loan_id: int, session: SessionDep, cipher: CipherDep, today: Today, principal: Reader,
                  application_id: int | None = None) -> OptionsOut:
-    _visible_loan(session, principal, loan_id)
+    hardship.visible_loan(session, principal, loan_id)
     ctx = load_context(session, loan_id, today)
     app, assessment = hardship.latest_assessment(session, cipher, loan_id, application_id)
     options = generate_options(ctx, assessment)
@@ -121,7 +113,7 @@ def plan_options(loan_id: int, session: SessionDep, cipher: CipherDep, today: To
 @router.post("/loans/{loan_id}/proposals/evaluate", response_model=VerdictOut)
 def evaluate(loan_id: int, body: TermsIn, session: SessionDep, cipher: CipherDep, today: Today,
              principal: Reader) -> VerdictOut:
-    _visible_loan(session, principal, loan_id)
+    hardship.visible_loan(session, principal, loan_id)
     ctx = load_context(session, loan_id, today)
     _, assessment = hardship.latest_assessment(session, cipher, loan_id)
     v = evaluate_proposal(ctx, body.to_terms(), assessment)

@@ -27,7 +27,8 @@ SUBJECT = "hardship_application"
 CONSENT_VERSION = "2026-1"
 
 
-def _visible_loan(session: Session, principal: Principal, loan_id: int) -> Loan:
+def visible_loan(session: Session, principal: Principal, loan_id: int) -> Loan:
+    """The loan if this principal may see it; otherwise 404, as if it did not exist."""
     loan = session.get(Loan, loan_id)
     if loan is None or not principal.may_see(loan.borrower_id):
         raise NotFound(f"no loan {loan_id}", field="loan_id", rule="loan.exists")
@@ -45,7 +46,7 @@ def get_application(session: Session, principal: Principal, application_id: int)
 def file_application(session: Session, cipher: PersonalDataCipher, principal: Principal, *, loan_id: int,
                      statement: Statement, hardship_kind: str, hardship_since: date, description: str,
                      consent: bool, today: date) -> HardshipApplication:
-    loan = _visible_loan(session, principal, loan_id)
+    loan = visible_loan(session, principal, loan_id)
     if consent is not True:
         raise InvalidInput("the borrower's consent to process this information is required", field="consent",
                            rule="hardship.consent_required")

@@ -26,9 +26,9 @@ from arrears.audit.service import append_event
 from arrears.auth.model import Principal
 from arrears.db.base import utcnow
 from arrears.errors import Conflict, Forbidden, InvalidInput, NotFound
-from arrears.loans.tables import Loan
 from arrears.negotiation.config import policy
 from arrears.negotiation.debt import load_context
+from arrears.negotiation.hardship import visible_loan
 from arrears.negotiation.limits import may_decide, required_authority, term_violations
 from arrears.negotiation.plan import Plan
 from arrears.negotiation.serial import plan_digest, plan_from_dict, plan_to_dict
@@ -73,9 +73,7 @@ def _flush(session: Session) -> None:
 
 def open_negotiation(session: Session, principal: Principal, *, loan_id: int, today: date,
                      application_id: int | None = None) -> Negotiation:
-    loan = session.get(Loan, loan_id)
-    if loan is None or not principal.may_see(loan.borrower_id):
-        raise NotFound(f"no loan {loan_id}", field="loan_id", rule="loan.exists")
+    loan = visible_loan(session, principal, loan_id)
     if application_id is not None:
         app = session.get(HardshipApplication, application_id)
         if app is None or app.loan_id != loan_id:
