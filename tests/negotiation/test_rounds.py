@@ -225,3 +225,52 @@ def test_two_threads_racing_on_one_negotiation_exactly_one_wins(db, world):
         o = s.get(Offer, oid)
         winner = next(k for k, v in results.items() if v == "won")
         assert o.status == {"accept": "accepted", "withdraw": "withdrawn"}[winner]
+
+
+def test_offer_terms_cannot_be_edited_and_an_altered_plan_is_caught_against_the_history(db, world):
+    from sqlalchemy import text
+
+    from arrears.negotiation.serial import plan_from_dict
+    from arrears.negotiation.tables import offer_guard_drop
+    oid = _offer(db, NEGO, PLAIN, neg=world["neg"])
+    with db.session() as s:
+        rounds.accept(s, world["me"], oid)
+        s.commit()
+    for sql in ("UPDATE negotiation_offers SET plan_digest = 'x' WHERE id = :i",
+                "UPDATE negotiation_offers SET made_by = 'someone' WHERE id = :i",
+                "DELETE FROM negotiation_offers WHERE id = :i"):
+        with db.session() as s:
+            with pytest.raises(Exception, match="immutable|never deleted"):
+                s.execute(text(sql), {"i": oid})
+                s.flush()
+    with db.session() as s:  # someone with the power to drop the guard rewrites the plan and its digest
+        for sql in offer_guard_drop(db.backend):
+            s.execute(text(sql))
+        offer = s.get(Offer, oid)
+        plan = {**offer.plan, "schedule": [dict(r) for r in offer.plan["schedule"]]}
+        plan["schedule"][0]["principal"] -= 1  # a fen moved later: still restates the debt (Plan.check passes)
+        plan["schedule"][1]["principal"] += 1
+        offer.plan, offer.plan_digest = plan, plan_digest(plan_from_dict(plan))
+        s.commit()
+    with db.session() as s:
+        with pytest.raises(Conflict) as err:
+            rounds.accepted_offer(s, world["neg"])
+        assert err.value.rule == "offer.integrity"
+
+
+def test_renegotiations_are_limited_by_the_product(db, world):
+    from arrears.products.catalog import catalog
+    limit = catalog().product("inclusive_loan").restructuring.max_renegotiations
+    neg_id = world["neg"]
+    for _ in range(limit + 1):
+        oid = _offer(db, NEGO, PLAIN, neg=neg_id)
+        with db.session() as s:
+            rounds.accept(s, world["me"], oid)
+            s.commit()
+            if _ < limit:
+                neg_id = rounds.open_negotiation(s, NEGO, loan_id=world["loan"], today=TODAY).id
+                s.commit()
+    with db.session() as s:
+        with pytest.raises(Conflict) as err:
+            rounds.open_negotiation(s, NEGO, loan_id=world["loan"], today=TODAY)
+        assert err.value.rule == "negotiation.max_renegotiations"

@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from arrears.audit.service import append_event
+from arrears.audit.tables import Event
 from arrears.auth.model import Principal
 from arrears.db.base import utcnow
 from arrears.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -34,6 +35,7 @@ from arrears.negotiation.plan import Plan
 from arrears.negotiation.serial import plan_digest, plan_from_dict, plan_to_dict
 from arrears.negotiation.tables import HardshipApplication, Negotiation, Offer
 from arrears.negotiation.terms import Terms, build_plan
+from arrears.products.catalog import catalog
 
 SUBJECT = "negotiation"
 LIVE = ("open", "pending_approval")
@@ -81,6 +83,12 @@ def open_negotiation(session: Session, principal: Principal, *, loan_id: int, to
                            field="application_id", rule="hardship.exists")
     if session.scalar(select(Negotiation.id).where(Negotiation.loan_id == loan_id, Negotiation.status == "open")):
         raise Conflict(f"loan {loan_id} already has an open negotiation", field="loan_id", rule="negotiation.open_exists")
+    agreed = session.scalar(select(func.count()).select_from(Negotiation).where(
+        Negotiation.loan_id == loan_id, Negotiation.status == "agreed")) or 0
+    limit = catalog().product(loan.product_code).restructuring.max_renegotiations
+    if agreed > limit:  # the first agreement plus ``max_renegotiations`` more (product catalogue)
+        raise Conflict(f"loan {loan_id} has had {agreed} agreed plans; the product allows {limit} renegotiations",
+                       field="loan_id", rule="negotiation.max_renegotiations")
     neg = Negotiation(loan_id=loan_id, borrower_id=loan.borrower_id, application_id=application_id,
                       status="open", rounds=0, opened_by=principal.actor, opened_on=today)
     session.add(neg)
@@ -258,7 +266,14 @@ def accepted_offer(session: Session, negotiation_id: int) -> AcceptedOffer:
     offer = session.get(Offer, neg.accepted_offer_id)
     assert offer is not None and offer.decided_by is not None and offer.decided_at is not None
     plan = plan_from_dict(offer.plan)
-    if plan_digest(plan) != offer.plan_digest:
-        raise Conflict("the stored plan does not match its digest (altered)", field="plan", rule="offer.integrity")
+    # The plan must match both its row's digest and the digest the hash-chained history recorded when the
+    # offer was made: an edited row (with its digest recomputed) still fails against the chain.
+    made = [e.after for e in session.scalars(select(Event).where(
+        Event.subject_type == SUBJECT, Event.subject_id == str(neg.id), Event.action == "negotiation.offer_made"))
+            if e.after and e.after.get("offer_id") == offer.id]
+    digest = plan_digest(plan)
+    if digest != offer.plan_digest or [m.get("plan_sha256") for m in made] != [digest]:
+        raise Conflict("the stored plan does not match its recorded digest (altered)", field="plan",
+                       rule="offer.integrity")
     return AcceptedOffer(neg.id, offer.id, offer.loan_id, offer.borrower_id, plan, offer.plan_digest, offer.party,
                          offer.made_by, offer.decided_by, offer.decided_at, offer.approved_by)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     CheckConstraint,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -132,3 +134,37 @@ class Offer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+# An offer's terms are written once: the database refuses to change them or delete an offer, so no code path
+# (or careless hand) edits the history of a negotiation. Status columns stay writable (under the version).
+_FROZEN = ("negotiation_id", "seq", "party", "made_by", "terms", "plan", "plan_digest", "expires_at")
+
+
+def offer_guard_ddl(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return [f"""CREATE TRIGGER negotiation_offers_frozen BEFORE UPDATE OF {', '.join(_FROZEN)}
+                    ON negotiation_offers BEGIN SELECT RAISE(ABORT, 'offer terms are immutable'); END""",
+                """CREATE TRIGGER negotiation_offers_no_delete BEFORE DELETE ON negotiation_offers
+                   BEGIN SELECT RAISE(ABORT, 'offers are never deleted'); END"""]
+    changed = " OR ".join(f"NEW.{c}::text IS DISTINCT FROM OLD.{c}::text" for c in _FROZEN)
+    return [f"""CREATE OR REPLACE FUNCTION arrears_offer_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                  IF TG_OP = 'DELETE' THEN RAISE EXCEPTION 'offers are never deleted'; END IF;
+                  IF {changed} THEN RAISE EXCEPTION 'offer terms are immutable'; END IF;
+                  RETURN NEW;
+                END $$""",
+            """CREATE TRIGGER negotiation_offers_frozen BEFORE UPDATE OR DELETE ON negotiation_offers
+               FOR EACH ROW EXECUTE FUNCTION arrears_offer_frozen()"""]
+
+
+def offer_guard_drop(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return ["DROP TRIGGER IF EXISTS negotiation_offers_frozen", "DROP TRIGGER IF EXISTS negotiation_offers_no_delete"]
+    return ["DROP TRIGGER IF EXISTS negotiation_offers_frozen ON negotiation_offers",
+            "DROP FUNCTION IF EXISTS arrears_offer_frozen()"]
+
+
+for _dialect in ("sqlite", "postgresql"):
+    for _statement in offer_guard_ddl(_dialect):
+        event.listen(Offer.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
