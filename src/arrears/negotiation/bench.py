@@ -34,16 +34,20 @@ def run_options_bench(runs: int = 200, product_code: str = "inclusive_loan") -> 
     ctx, a = bench_case(product_code)
     pol = policy()
     options = generate_options(ctx, a, pol)  # warm caches (annuity factors, due dates, policy)
-    times_ns: list[int] = []
+    wall: list[int] = []
+    cpu: list[int] = []  # this thread's CPU time: what the work costs when other processes share the cores
     for _ in range(runs):
-        start = time.perf_counter_ns()
+        start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
         generate_options(ctx, a, pol)
-        times_ns.append(time.perf_counter_ns() - start)
-    times_ns.sort()
+        wall.append(time.perf_counter_ns() - start)
+        cpu.append(time.thread_time_ns() - start_cpu)
+    wall.sort()
+    cpu.sort()
 
-    def ms(q_num: int, q_den: int) -> float:
+    def ms(times: list[int], q_num: int, q_den: int) -> float:
         """A percentile in milliseconds (a timing, not money)."""
-        return round(times_ns[min(len(times_ns) - 1, len(times_ns) * q_num // q_den)] / 1e6, 2)
+        return round(times[min(len(times) - 1, len(times) * q_num // q_den)] / 1e6, 2)
 
-    return {"options_p95_ms": ms(95, 100), "options_p50_ms": ms(50, 100), "candidates": len(options),
-            "runs": runs, "product": product_code, "load_average_1m": round(os.getloadavg()[0], 2)}
+    return {"options_p95_ms": ms(wall, 95, 100), "options_p50_ms": ms(wall, 50, 100),
+            "options_cpu_p95_ms": ms(cpu, 95, 100), "candidates": len(options), "runs": runs,
+            "product": product_code, "load_average_1m": round(os.getloadavg()[0], 2)}
