@@ -15,6 +15,7 @@ from arrears.auth.model import Role
 from arrears.db.base import utcnow
 from arrears.errors import Conflict, Forbidden, InvalidInput
 from arrears.negotiation import rounds
+from arrears.negotiation.accepted import accepted_offer
 from arrears.negotiation.plan import Amounts
 from arrears.negotiation.serial import plan_digest, plan_to_dict
 from arrears.negotiation.tables import Negotiation, Offer
@@ -55,7 +56,7 @@ def test_an_offer_accepted_by_the_borrower_concludes_the_negotiation_with_its_pl
     with db.session() as s:
         neg = s.get(Negotiation, world["neg"])
         assert (neg.status, neg.accepted_offer_id) == ("agreed", oid)
-        got = rounds.accepted_offer(s, neg.id)
+        got = accepted_offer(s, neg.id)
         offer = s.get(Offer, oid)
         assert plan_to_dict(got.plan) == offer.plan and plan_digest(got.plan) == offer.plan_digest
         assert got.accepted_by == "xiaowang" and got.plan.params["periods"] == 24 and got.loan_id == world["loan"]
@@ -125,7 +126,7 @@ def test_above_the_makers_authority_an_offer_waits_for_a_supervisor_who_did_not_
         assert (o.status, o.approved_by) == ("open", "sup1")
         rounds.accept(s, world["me"], oid)
         s.commit()
-        assert rounds.accepted_offer(s, world["neg"]).approved_by == "sup1"
+        assert accepted_offer(s, world["neg"]).approved_by == "sup1"
 
 
 def test_staff_accepting_a_borrowers_offer_needs_the_authority_and_may_not_have_recorded_it(db, world):
@@ -155,6 +156,10 @@ def test_terms_beyond_the_limits_are_refused_naming_the_rule(db, world):
         with pytest.raises(Forbidden):
             rounds.make_offer(s, world["me"], negotiation_id=world["neg"], terms=PLAIN, today=TODAY,
                               party="institution")
+        with pytest.raises(InvalidInput) as err:
+            rounds.make_offer(s, world["me"], negotiation_id=world["neg"], terms=PLAIN, today=TODAY,
+                              counter_to_id=424242)
+        assert err.value.rule == "offer.counter_to_same_negotiation"
         assert s.query(Offer).count() == 0
 
 
@@ -254,7 +259,7 @@ def test_offer_terms_cannot_be_edited_and_an_altered_plan_is_caught_against_the_
         s.commit()
     with db.session() as s:
         with pytest.raises(Conflict) as err:
-            rounds.accepted_offer(s, world["neg"])
+            accepted_offer(s, world["neg"])
         assert err.value.rule == "offer.integrity"
 
 

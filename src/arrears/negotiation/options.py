@@ -98,11 +98,11 @@ def candidate_terms(ctx: DebtContext, pol: Policy) -> list[Terms]:
     out += [Terms(n, rate * o.rate_factors[0] if o.rate_factors else rate, holiday_months=h,
                   waiver=w["penalty_full"]) for n in long_[-2:]]
     out += [Terms(n, rate, step_up_share=o.step_up_share, waiver=w["penalty_fee_interest"]) for n in long_[-2:]]
-    seen: dict[str, Terms] = {}
+    seen: dict[Terms, None] = {}  # equal terms (frozen, hashable) are one candidate; order kept
     for t in out:
-        if not term_violations(ctx, t, o):
-            seen.setdefault(option_id(t), t)
-    return list(seen.values())[: o.max_candidates]
+        if t not in seen and not term_violations(ctx, t, o):
+            seen[t] = None
+    return list(seen)[: o.max_candidates]
 
 
 @lru_cache(maxsize=64)

@@ -13,7 +13,6 @@ for someone with enough authority who did not make it (maker-checker).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -23,7 +22,6 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from arrears.audit.service import append_event
-from arrears.audit.tables import Event
 from arrears.auth.model import Principal
 from arrears.db.base import utcnow
 from arrears.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -31,8 +29,7 @@ from arrears.negotiation.config import policy
 from arrears.negotiation.debt import load_context
 from arrears.negotiation.hardship import visible_loan
 from arrears.negotiation.limits import may_decide, required_authority, term_violations
-from arrears.negotiation.plan import Plan
-from arrears.negotiation.serial import plan_digest, plan_from_dict, plan_to_dict
+from arrears.negotiation.serial import plan_digest, plan_to_dict
 from arrears.negotiation.tables import HardshipApplication, Negotiation, Offer
 from arrears.negotiation.terms import Terms, build_plan
 from arrears.products.catalog import catalog
@@ -112,6 +109,10 @@ def make_offer(session: Session, principal: Principal, *, negotiation_id: int, t
         raise Forbidden("a borrower makes offers only for themself", field="party", rule="offer.party")
     if neg.status != "open":
         raise Conflict(f"the negotiation is {neg.status}", field="status", rule="negotiation.not_open")
+    if counter_to_id is not None and session.scalar(select(Offer.id).where(
+            Offer.id == counter_to_id, Offer.negotiation_id == neg.id)) is None:
+        raise InvalidInput(f"offer {counter_to_id} is not part of this negotiation", field="counter_to_id",
+                           rule="offer.counter_to_same_negotiation")
     pol = policy()
     hours = expires_in_hours or pol.offers.default_expiry_hours
     if not 1 <= hours <= pol.offers.max_expiry_hours:
@@ -236,44 +237,3 @@ def review_offer(session: Session, principal: Principal, offer_id: int, *, appro
     _event(session, principal, neg, "negotiation.offer_approved" if approve else "negotiation.offer_declined",
            {"offer_id": offer.id, "status": offer.status, "plan_sha256": offer.plan_digest}, before)
     return offer
-
-
-@dataclass(frozen=True)
-class AcceptedOffer:
-    """What the agreement engine needs from a concluded negotiation."""
-
-    negotiation_id: int
-    offer_id: int
-    loan_id: int
-    borrower_id: int
-    plan: Plan
-    plan_sha256: str
-    party: str
-    made_by: str
-    accepted_by: str
-    accepted_at: datetime
-    approved_by: str | None
-
-
-def accepted_offer(session: Session, negotiation_id: int) -> AcceptedOffer:
-    """The accepted offer of an agreed negotiation with its Plan (re-checked, digest verified)."""
-    neg = session.get(Negotiation, negotiation_id)
-    if neg is None:
-        raise NotFound(f"no negotiation {negotiation_id}", field="negotiation_id", rule="negotiation.exists")
-    if neg.status != "agreed" or neg.accepted_offer_id is None:
-        raise Conflict(f"negotiation {negotiation_id} has no accepted offer", field="status",
-                       rule="negotiation.not_agreed")
-    offer = session.get(Offer, neg.accepted_offer_id)
-    assert offer is not None and offer.decided_by is not None and offer.decided_at is not None
-    plan = plan_from_dict(offer.plan)
-    # The plan must match both its row's digest and the digest the hash-chained history recorded when the
-    # offer was made: an edited row (with its digest recomputed) still fails against the chain.
-    made = [e.after for e in session.scalars(select(Event).where(
-        Event.subject_type == SUBJECT, Event.subject_id == str(neg.id), Event.action == "negotiation.offer_made"))
-            if e.after and e.after.get("offer_id") == offer.id]
-    digest = plan_digest(plan)
-    if digest != offer.plan_digest or [m.get("plan_sha256") for m in made] != [digest]:
-        raise Conflict("the stored plan does not match its recorded digest (altered)", field="plan",
-                       rule="offer.integrity")
-    return AcceptedOffer(neg.id, offer.id, offer.loan_id, offer.borrower_id, plan, offer.plan_digest, offer.party,
-                         offer.made_by, offer.decided_by, offer.decided_at, offer.approved_by)
