@@ -13,6 +13,7 @@ ALLOWED = {
     "bench/common.py": "wall-clock seconds of benchmark runs",
     "bench/imports.py": "wall-clock seconds of benchmark runs",
     "bench/eod.py": "wall-clock seconds and ratios of benchmark runs",
+    "negotiation/bench.py": "milliseconds of benchmark runs",
 }
 
 

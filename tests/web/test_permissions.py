@@ -111,7 +111,10 @@ def test_role_map_keeps_duties_apart():
     assert holders[Permission.payments_reverse] == {Role.admin, Role.supervisor}
     assert Permission.events_read in ROLE_PERMISSIONS[Role.compliance]
     assert ROLE_PERMISSIONS[Role.borrower] <= {Permission.account_self, Permission.loans_read,
-                                               Permission.borrowers_read, Permission.borrowers_read_pii}
+                                               Permission.borrowers_read, Permission.borrowers_read_pii,
+                                               Permission.hardship_file, Permission.negotiations_read,
+                                               Permission.negotiations_propose}
+    assert holders[Permission.negotiations_approve] == {Role.admin, Role.supervisor}
     assert all(Permission.account_self in perms for perms in ROLE_PERMISSIONS.values())
 
 

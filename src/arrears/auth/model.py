@@ -41,6 +41,9 @@ class Permission(StrEnum):
     legal_read = "legal:read"  # litigation cases and deadline tasks (no identities in them)
     legal_evidence = "legal:evidence"  # build an evidence bundle: identities in clear, for the court
     reports_read = "reports:read"
+    negotiations_read = "negotiations:read"  # negotiations, offers, options and hardship applications
+    hardship_file = "hardship:file"  # file a hardship application and its evidence (a borrower: own loans)
+    hardship_verify = "hardship:verify"  # verify or reject a hardship application
 
 
 P = Permission
@@ -51,19 +54,32 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Reversals and approvals sit with supervisors, not with the people who work the case
     # (segregation of duties); posting payments is back-office work, also not the collector's.
     Role.supervisor: frozenset(_STAFF_BASE | {
-        P.borrowers_read_pii, P.loans_write, P.payments_write, P.payments_reverse, P.events_read,
+        P.loans_write, P.payments_write, P.payments_reverse, P.borrowers_read_pii, P.events_read,
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
-        P.reports_read, P.legal_read,
+        P.legal_read, P.reports_read, P.negotiations_read, P.hardship_file, P.hardship_verify,
     }),
-    Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose}),
+    Role.negotiator: frozenset(_STAFF_BASE | {
+        P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_read, P.hardship_file,
+        P.hardship_verify,
+    }),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
-    Role.collector: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work}),
-    Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage,
-                                         P.legal_read, P.legal_evidence}),
-    Role.compliance: frozenset(_STAFF_BASE | {P.events_read, P.cases_read, P.reports_read, P.legal_read}),
+    Role.collector: frozenset(_STAFF_BASE | {
+        P.cases_read, P.cases_work,
+    }),
+    Role.legal: frozenset(_STAFF_BASE | {
+        P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage, P.legal_read, P.legal_evidence,
+    }),
+    Role.compliance: frozenset(_STAFF_BASE | {
+        P.events_read, P.cases_read, P.legal_read, P.reports_read,
+    }),
     # A borrower's permissions apply to their own records only (see SELF_SCOPED_ROLES).
-    Role.borrower: frozenset({P.account_self, P.loans_read, P.borrowers_read, P.borrowers_read_pii}),
-    Role.advisor: frozenset(_STAFF_BASE | {P.cases_read}),
+    Role.borrower: frozenset({
+        P.account_self, P.loans_read, P.borrowers_read, P.borrowers_read_pii, P.negotiations_propose,
+        P.negotiations_read, P.hardship_file,
+    }),
+    Role.advisor: frozenset(_STAFF_BASE | {
+        P.cases_read,
+    }),
 }
 
 # Roles whose every read is limited to the borrower the account belongs to.

@@ -10,6 +10,7 @@ from arrears.delinquency import tables as _delinquency  # noqa: F401
 from arrears.ledger import tables as _ledger  # noqa: F401
 from arrears.legal import tables as _legal  # noqa: F401
 from arrears.loans import tables as _loans  # noqa: F401
+from arrears.negotiation import tables as _negotiation  # noqa: F401
 
 from arrears.db.append_only import APPEND_ONLY, install
 

@@ -1,0 +1,1 @@
+"""Content-addressed file storage (evidence uploads, documents)."""
