@@ -9,6 +9,8 @@ from arrears.db.base import Base
 from arrears.delinquency import tables as _delinquency  # noqa: F401
 from arrears.ledger import tables as _ledger  # noqa: F401
 from arrears.loans import tables as _loans  # noqa: F401
+from arrears.queues import tables as _queues  # noqa: F401
+from arrears.strategy import tables as _strategy  # noqa: F401
 
 from arrears.db.append_only import APPEND_ONLY, install
 
