@@ -39,6 +39,8 @@ class Permission(StrEnum):
     negotiations_approve = "negotiations:approve"
     legal_manage = "legal:manage"
     reports_read = "reports:read"
+    queues_work = "queues:work"  # one's own work queue (tasks assigned to oneself)
+    queues_supervise = "queues:supervise"  # every team's queue, reassignment and override
 
 
 P = Permission
@@ -51,12 +53,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.supervisor: frozenset(_STAFF_BASE | {
         P.borrowers_read_pii, P.loans_write, P.payments_write, P.payments_reverse, P.events_read,
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
-        P.reports_read,
+        P.reports_read, P.queues_work, P.queues_supervise,
     }),
-    Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose}),
+    Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose, P.queues_work}),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
-    Role.collector: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work}),
-    Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage}),
+    Role.collector: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.queues_work}),
+    Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage,
+                                         P.queues_work}),
     Role.compliance: frozenset(_STAFF_BASE | {P.events_read, P.cases_read, P.reports_read}),
     # A borrower's permissions apply to their own records only (see SELF_SCOPED_ROLES).
     Role.borrower: frozenset({P.account_self, P.loans_read, P.borrowers_read, P.borrowers_read_pii}),
