@@ -19,6 +19,7 @@ from arrears.audit.service import append_event
 from arrears.db.base import utcnow
 from arrears.db.bulk import insert_arrow
 from arrears.privacy import PersonalDataCipher
+from arrears.queues.service import assign_open_tasks
 from arrears.strategy import apply, sends
 from arrears.strategy.config import StrategyFile, strategy
 from arrears.strategy.evaluate import CASES, EVENT_ROWS, actions_table, conform, evaluate, rules_table
@@ -85,13 +86,12 @@ def run_strategy(session: Session, business_date: date, *, config: StrategyFile 
             summary["sends_staged"], summary["sends_refused"] = staged, refused
         finally:
             con.close()
-        from arrears.queues.service import assign_open_tasks
-
-        summary["assigned"] = assign_open_tasks(session, now=now)
         append_event(session, actor=ACTOR, action="strategy.run", subject_type="strategy_run",
                      subject_id=business_date.isoformat(), occurred_at=now,
                      after={**summary, "experiment": config.experiment,
                             "decisions_sha256": _digest(decided)})
+    # tasks waiting for room (or for a collector's account) are assigned on every run, not only new ones
+    summary["assigned"] = assign_open_tasks(session, now=now)
     if cipher is not None:
         summary["queued"] = sends.deliver(session, cipher, business_date=business_date, now=now)
     return summary
