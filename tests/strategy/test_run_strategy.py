@@ -143,3 +143,28 @@ def test_end_of_day_runs_the_strategy_on_the_cases_it_opens(db, tmp_path):
         case = s.scalars(select(Case)).one()
         assert [(d.case_id, d.business_date) for d in decisions] == [(case.id, day)]
         assert decisions[0].strategy in {"standard", "early_call"}
+
+
+def test_a_lawyer_letter_makes_a_legal_task_and_a_letter_that_needs_an_address(db, tmp_path):
+    config = one_strategy([{"name": "letter", "when": {"stages": ["field_visit"], "dpd": {"min": 181}},
+                            "actions": [{"do": "escalate", "to": "legal"},
+                                        {"do": "lawyer_letter", "template": "overdue_notice", "team": "legal"}]}],
+                          tmp_path)
+    with db.session() as s:
+        with_address = add_borrower(s, no="B1", address="北京市东城区某街1号")
+        without = add_borrower(s, no="B2", id_number="110101199003070002", phone="13800000002")
+        kept = open_case(s, with_address, add_small_loan(s, with_address, no="L1"), stage="field_visit", dpd=200)
+        lost = open_case(s, without, add_small_loan(s, without, no="L2"), stage="field_visit", dpd=200)
+        s.commit()
+        ids = (kept.id, lost.id)
+    with db.session() as s:
+        summary = run_strategy(s, DAY, config=config, cipher=CIPHER, now=NOW)
+        s.commit()
+    assert (summary["escalated"], summary["tasks"], summary["queued"]) == (2, 2, 1)
+    with db.session() as s:
+        tasks = {t.case_id: (t.kind, t.team, t.stage) for t in s.scalars(select(WorkTask))}
+        assert tasks == {i: ("letter", "legal", "legal") for i in ids}
+        sends = {x.case_id: (x.channel, x.status, x.error) for x in s.scalars(select(StrategySend))}
+        assert sends == {ids[0]: ("letter", "queued", None), ids[1]: ("letter", "failed", "recipient.missing")}
+        message = s.scalars(select(OutboxMessage)).one()
+        assert (message.case_id, message.channel) == (ids[0], "letter")
