@@ -71,6 +71,11 @@ def test_each_case_gets_its_rule_and_the_actions_follow(world):
                                                                            "reminder")
         task = s.scalars(select(WorkTask)).one()
         assert (task.case_id, task.kind, task.team, task.stage) == (ids[1], "call", "phone", "reminder")
+        chain = s.scalars(select(Event).where(Event.subject_type == "case", Event.subject_id == str(ids[1]))
+                          .order_by(Event.seq)).all()  # the move, then the task, on the case's own chain
+        assert [(e.action, e.seq) for e in chain] == [("case.stage_moved", 1), ("task.created", 2)]
+        assert chain[1].after == {"business_date": DAY.isoformat(), "kind": "call", "rule": "move",
+                                  "stage": "reminder", "team": "phone"}
         send = s.scalars(select(StrategySend)).one()
         assert (send.case_id, send.channel, send.status) == (ids[0], "sms", "staged")
         assert _count(s, Event, Event.action == "strategy.run") == 1

@@ -57,11 +57,7 @@ def escalate(session: Session, con: duckdb.DuckDBPyConnection, d: date) -> int:
                next_action_due = (SELECT m.due FROM strategy_moves m WHERE m.id = cases.id),
                version = version + 1
         WHERE status = 'open' AND id IN (SELECT id FROM strategy_moves)"""))
-    rows = fetch_arrow(session, _WITH_LAST_EVENT.format(cols="s.id, s.borrower_id, s.b_json, s.a_json",
-                                                        table="strategy_moves"), {"g": GENESIS})
-    _bulk_events(session, rows, "case.stage_moved", ACTOR, f"strategy rule, end of day {d.isoformat()}",
-                 before="b_json", after="a_json")
-    session.execute(text("DROP TABLE strategy_moves"))
+    _case_events(session, "strategy_moves", "case.stage_moved", d, before="b_json")
     return moves.num_rows
 
 
@@ -76,4 +72,25 @@ def create_tasks(session: Session, con: duckdb.DuckDBPyConnection, d: date, now:
         FROM decided x JOIN actions a USING (rule_no) JOIN facts f USING (case_id) JOIN rules r USING (rule_no)
         LEFT JOIN actions e ON e.rule_no = x.rule_no AND e.do = 'escalate'
         WHERE a.do IN ('call', 'visit', 'lawyer_letter') ORDER BY f.case_id""").to_arrow_table()
-    return insert_arrow(session, "work_tasks", tasks)
+    if tasks.num_rows == 0:
+        return 0
+    insert_arrow(session, "work_tasks", tasks)
+    con.register("new_tasks", tasks)
+    events = con.sql("""
+        SELECT case_id AS id, borrower_id, '{"business_date":"' || CAST(business_date AS VARCHAR) || '","kind":"'
+               || kind || '","rule":"' || rule || '","stage":"' || stage || '","team":"' || team || '"}' AS a_json
+        FROM new_tasks ORDER BY case_id""").to_arrow_table()
+    _temp(session, "strategy_task_events", "id BIGINT PRIMARY KEY, borrower_id BIGINT, a_json VARCHAR(400)")
+    insert_arrow(session, "strategy_task_events", events)
+    _case_events(session, "strategy_task_events", "task.created", d)
+    return tasks.num_rows
+
+
+def _case_events(session: Session, table: str, action: str, d: date, *, before: str = "NULL") -> None:
+    """One event per row of the temp ``table`` (id = case id, borrower_id, a_json, and ``before``) on the case's
+    chain, after its last event; then drops the table. Codes in the JSON are validated names (no quoting)."""
+    cols = "s.id, s.borrower_id, s.a_json" + (f", s.{before}" if before != "NULL" else "")
+    rows = fetch_arrow(session, _WITH_LAST_EVENT.format(cols=cols, table=table), {"g": GENESIS})
+    _bulk_events(session, rows, action, ACTOR, f"strategy rule, end of day {d.isoformat()}", before=before,
+                 after="a_json")
+    session.execute(text(f"DROP TABLE {table}"))
