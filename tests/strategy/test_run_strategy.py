@@ -173,3 +173,22 @@ def test_a_lawyer_letter_makes_a_legal_task_and_a_letter_that_needs_an_address(d
         assert sends == {ids[0]: ("letter", "queued", None), ids[1]: ("letter", "failed", "recipient.missing")}
         message = s.scalars(select(OutboxMessage)).one()
         assert (message.case_id, message.channel) == (ids[0], "letter")
+
+
+def test_messages_of_one_run_count_against_the_daily_cap_together(db, tmp_path):
+    from arrears.compliance.policy import packaged_profiles
+
+    cap = next(c for c in packaged_profiles()["cn-bank"].spec.caps if "sms" in c.methods and c.days == 1)
+    config = one_strategy([{"name": "notice", "actions": [{"do": "send", "template": "overdue_notice",
+                                                           "channel": "sms"}]}], tmp_path)
+    with db.session() as s:
+        b = add_borrower(s)
+        for i in range(cap.limit + 2):  # one borrower, more overdue loans than the cap allows messages a day
+            open_case(s, b, add_small_loan(s, b, no=f"L{i}"))
+        s.commit()
+    with db.session() as s:
+        summary = run_strategy(s, DAY, config=config, now=NOW)
+        s.commit()
+    assert (summary["sends_staged"], summary["sends_refused"]) == (cap.limit, 2)
+    with db.session() as s:
+        assert {log.refused_rule for log in s.scalars(select(ContactLog))} == {cap.rule}
