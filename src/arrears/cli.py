@@ -25,11 +25,21 @@ import_app = typer.Typer(help="Import borrowers, loans (with schedules) and paym
 ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff and borrower sign-ins.", no_args_is_help=True)
+strategy_app = typer.Typer(help="Collection strategy rules, champion/challenger (docs/strategy.md).",
+                           no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print figures (see docs/performance.md).", no_args_is_help=True)
 legal_app = typer.Typer(help="Legal recovery: evidence bundles and deadline reminders (docs/legal.md).",
                         no_args_is_help=True)
-for sub, name in ((import_app, "import"), (ledger_app, "ledger"), (audit_app, "audit"), (users_app, "users"),
-                  (bench_app, "bench"), (legal_app, "legal")):
+SUBCOMMANDS = (
+    (import_app, "import"),
+    (ledger_app, "ledger"),
+    (audit_app, "audit"),
+    (users_app, "users"),
+    (bench_app, "bench"),
+    (legal_app, "legal"),
+    (strategy_app, "strategy"),
+)
+for sub, name in SUBCOMMANDS:
     app.add_typer(sub, name=name)
 app.add_typer(worker_app, name="worker")
 
@@ -436,6 +446,74 @@ def bench_negotiation(runs: Annotated[int, typer.Option(help="Timed runs of the 
     from arrears.negotiation.bench import run_options_bench
 
     figures = run_options_bench(runs, product)
+
+@strategy_app.command("run")
+@clear_errors
+def strategy_run(business: BusinessDate = None, data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """Apply the strategy rules to the open cases of a business date (idempotent) and queue its messages."""
+    from arrears.db.engine import unit_of_work
+    from arrears.privacy import PersonalDataCipher
+    from arrears.strategy.service import run_strategy
+
+    settings = _settings(data_dir, database_url)
+    with unit_of_work(_factory(settings)) as session:
+        summary = run_strategy(session, _date(business), cipher=PersonalDataCipher(settings.secret_key))
+    console.print("  ".join(f"{k}: {v}" for k, v in summary.items()))
+
+
+@strategy_app.command("check")
+@clear_errors
+def strategy_check(file: Annotated[Path | None, typer.Argument(help="Rules file (default: the one in force).")]
+                   = None) -> None:
+    """Validate a strategy rules file."""
+    from arrears.strategy.config import load_strategy, strategy
+
+    config = load_strategy(file) if file else strategy()
+    console.print(f"ok: {len(config.strategies)} strategies, {len(config.rules())} rules, "
+                  f"experiment {config.experiment}")
+
+
+@strategy_app.command("report")
+@clear_errors
+def strategy_report(experiment: Annotated[str | None, typer.Option(help="Experiment (default: the one in force).")]
+                    = None, data_dir: DataDir = None, database_url: DbUrl = None,
+                    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Compare the arms of a champion/challenger experiment: cases, cure rate, amount collected."""
+    from arrears.db.engine import unit_of_work
+    from arrears.money import format_yuan
+    from arrears.strategy.config import strategy
+    from arrears.strategy.report import compare_arms
+
+    name = experiment or strategy().experiment
+    with unit_of_work(_factory(_settings(data_dir, database_url))) as session:
+        rows = compare_arms(session, name)
+    if as_json:
+        print(json.dumps({"experiment": name, "arms": rows}))
+        return
+    table = Table(title=f"experiment {name}")
+    for column in ("strategy", "role", "cases", "cured", "cure rate %", "placed (yuan)", "collected (yuan)",
+                   "recovery %"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["strategy"], r["role"], str(r["cases"]), str(r["cured"]),
+                      f"{r['cure_rate_bp'] // 100}.{r['cure_rate_bp'] % 100:02d}", format_yuan(r["placed_fen"]),
+                      format_yuan(r["collected_fen"]),
+                      f"{r['recovery_rate_bp'] // 100}.{r['recovery_rate_bp'] % 100:02d}")
+    console.print(table)
+
+
+@bench_app.command("cases")
+@clear_errors
+def bench_cases(loans: Annotated[int, typer.Option(help="Open cases to evaluate.")] = 1_000_000,
+                guard_requests: Annotated[int, typer.Option(help="Requests for the guard figures.")] = 20_000,
+                db_cases: Annotated[int, typer.Option(help="Cases for the end-to-end database run (0: skip).")]
+                = 20_000,
+                as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """Strategy evaluation after end of day for N open cases, and the compliance guard (bulk and single)."""
+    from arrears.strategy.bench import run_cases_bench
+
+    figures = run_cases_bench(loans, guard_requests=guard_requests, db_cases=db_cases,
+                              progress=None if as_json else err)
     if as_json:
         print(json.dumps(figures))
     else:

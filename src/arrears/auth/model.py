@@ -44,6 +44,8 @@ class Permission(StrEnum):
     negotiations_read = "negotiations:read"  # negotiations, offers, options and hardship applications
     hardship_file = "hardship:file"  # file a hardship application and its evidence (a borrower: own loans)
     hardship_verify = "hardship:verify"  # verify or reject a hardship application
+    queues_work = "queues:work"  # one's own work queue (tasks assigned to oneself)
+    queues_supervise = "queues:supervise"  # every team's queue, reassignment and override
 
 
 P = Permission
@@ -57,17 +59,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.loans_write, P.payments_write, P.payments_reverse, P.borrowers_read_pii, P.events_read,
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
         P.legal_read, P.reports_read, P.negotiations_read, P.hardship_file, P.hardship_verify,
+        P.queues_work, P.queues_supervise,
     }),
     Role.negotiator: frozenset(_STAFF_BASE | {
         P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_read, P.hardship_file,
-        P.hardship_verify,
+        P.hardship_verify, P.queues_work,
     }),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
     Role.collector: frozenset(_STAFF_BASE | {
-        P.cases_read, P.cases_work,
+        P.cases_read, P.cases_work, P.queues_work,
     }),
     Role.legal: frozenset(_STAFF_BASE | {
         P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage, P.legal_read, P.legal_evidence,
+        P.queues_work,
     }),
     Role.compliance: frozenset(_STAFF_BASE | {
         P.events_read, P.cases_read, P.legal_read, P.reports_read,

@@ -32,6 +32,7 @@ from arrears.delinquency.store import completed_dates, write_results
 from arrears.errors import Conflict, InvalidInput
 from arrears.loans.bulk_credit import apply_credit_bulk
 from arrears.products.catalog import Catalog, catalog
+from arrears.strategy.service import run_strategy
 
 Engine = Callable[[EngineInputs, date, Catalog], EngineOutputs]
 
@@ -107,6 +108,7 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
                                 summary={k: v for k, v in summary.__dict__.items() if k != "business_date"})
         # Cases follow the day's transitions in the same transaction: all of the run lands, or none of it.
         summary.cases = sync_cases_after_eod(session, business_date)
+        run_strategy(session, business_date)  # the collection strategy acts on the day's open cases
         _pause("before_commit")
     summary.penalty_changes, summary.penalty_delta_fen = written["penalty_changes"], written["penalty_delta_fen"]
     lap("write_ms")

@@ -28,6 +28,7 @@ from arrears.legal import api as legal_api
 from arrears.loans import api as loans_api
 from arrears.negotiation import api as negotiation_api
 from arrears.privacy import PersonalDataCipher
+from arrears.queues import api as queues_api
 from arrears.settings import Settings, load_settings
 from arrears.web import pages
 from arrears.web.deps import check_guarded
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         delinquency_api.router,
         legal_api.router,
         negotiation_api.router,
+        queues_api.router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:

@@ -1,0 +1,66 @@
+"""Work queues over HTTP: a collector's own queue, a team's queue and reassignment (supervisors)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from arrears.auth.model import Permission as P
+from arrears.auth.model import Principal
+from arrears.queues.service import my_queue, reassign, team_queue
+from arrears.queues.tables import WorkTask
+from arrears.web.deps import SessionDep, require
+
+router = APIRouter(prefix="/api/v1/queues", tags=["queues"])
+
+
+class TaskOut(BaseModel):
+    id: int
+    case_id: int
+    loan_id: int
+    business_date: date
+    kind: str
+    team: str
+    language: str
+    product_code: str
+    stage: str
+    rule: str
+    status: str
+    assignee_user_id: int | None
+    assigned_at: datetime | None
+    version: int
+
+    @staticmethod
+    def of(task: WorkTask) -> TaskOut:
+        return TaskOut(**{f: getattr(task, f) for f in TaskOut.model_fields})
+
+
+class ReassignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to_user_id: int
+    expected_version: int
+    override: bool = False  # skip the team, skills and capacity checks (reason required)
+    reason: str = Field(default="", max_length=300)
+
+
+@router.get("/mine", response_model=list[TaskOut])
+def mine(session: SessionDep, principal: Annotated[Principal, Depends(require(P.queues_work))]) -> list[TaskOut]:
+    """The signed-in user's own open tasks, and nobody else's."""
+    return [TaskOut.of(t) for t in my_queue(session, principal.user_id)]
+
+
+@router.get("", response_model=list[TaskOut])
+def team(session: SessionDep, principal: Annotated[Principal, Depends(require(P.queues_supervise))],
+         team: Annotated[str, Query(min_length=1, max_length=40)]) -> list[TaskOut]:
+    """A team's open tasks, assigned or waiting (supervisors)."""
+    return [TaskOut.of(t) for t in team_queue(session, team)]
+
+
+@router.post("/tasks/{task_id}/reassign", response_model=TaskOut)
+def reassign_task(task_id: int, body: ReassignIn, session: SessionDep,
+                  principal: Annotated[Principal, Depends(require(P.queues_supervise))]) -> TaskOut:
+    return TaskOut.of(reassign(session, task_id=task_id, to_user_id=body.to_user_id, actor=principal.actor,
+                               expected_version=body.expected_version, override=body.override, reason=body.reason))

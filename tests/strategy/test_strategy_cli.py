@@ -1,0 +1,59 @@
+"""`arrears strategy run/report/check` on a demo database (whose end of day already ran the strategy)."""
+
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from arrears.cli import app
+
+runner = CliRunner()
+DAY = "2026-11-20"
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("strategy-demo")
+    result = runner.invoke(app, ["demo", "--no-serve", "--loans", "300", "--data-dir", str(folder), "--date", DAY])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def _one(folder, sql):
+    con = sqlite3.connect(folder / "arrears.db")
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_run_queues_the_staged_messages_once_and_assigns_waiting_tasks(demo_dir):
+    staged = _one(demo_dir, "SELECT count(*) FROM strategy_sends WHERE status = 'staged'")
+    assert staged > 0  # end of day decided and staged them (it has no key to render with)
+    first = runner.invoke(app, ["strategy", "run", "--date", DAY, "--data-dir", str(demo_dir)])
+    assert first.exit_code == 0, first.output
+    assert f"queued: {staged}" in first.output
+    assert _one(demo_dir, "SELECT count(*) FROM outbox_messages WHERE dedupe_key LIKE 'strategy:%'") == staged
+    assert _one(demo_dir, "SELECT count(*) FROM work_tasks WHERE assignee_user_id IS NULL") == 0
+    again = runner.invoke(app, ["strategy", "run", "--date", DAY, "--data-dir", str(demo_dir)])
+    assert again.exit_code == 0 and "cases: 0" in again.output and "queued: 0" in again.output
+    assert _one(demo_dir, "SELECT count(*) FROM outbox_messages WHERE dedupe_key LIKE 'strategy:%'") == staged
+
+
+def test_report_covers_every_decided_case(demo_dir):
+    result = runner.invoke(app, ["strategy", "report", "--json", "--data-dir", str(demo_dir)])
+    assert result.exit_code == 0, result.output
+    arms = json.loads(result.output)["arms"]
+    assert sum(a["cases"] for a in arms) == _one(demo_dir, "SELECT count(DISTINCT case_id) FROM strategy_decisions")
+    assert {a["role"] for a in arms} <= {"champion", "challenger"}
+
+
+def test_check_refuses_a_bad_file_in_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("source: test file\nexperiment: e\nsend_at_local: '09:00'\nstrategies:\n  - name: s\n    role: champion\n"
+                   "    rules:\n      - {name: r1, actions: [{do: send, template: nope, channel: sms}]}\n")
+    result = runner.invoke(app, ["strategy", "check", str(bad)])
+    assert result.exit_code == 1
+    assert "unknown template 'nope'" in result.output and "(r1)" in result.output
+    assert runner.invoke(app, ["strategy", "check"]).exit_code == 0
