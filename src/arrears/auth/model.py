@@ -39,6 +39,10 @@ class Permission(StrEnum):
     negotiations_approve = "negotiations:approve"
     legal_manage = "legal:manage"
     reports_read = "reports:read"
+    credit_manage = "credit:manage"  # objections to credit records, month-end reporting
+    writeoff_propose = "writeoff:propose"
+    writeoff_approve = "writeoff:approve"  # the checker of a write-off batch (never its maker)
+    transfer_manage = "transfer:manage"  # debt-transfer packages: build, value, export, record the sale
 
 
 P = Permission
@@ -51,13 +55,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.supervisor: frozenset(_STAFF_BASE | {
         P.borrowers_read_pii, P.loans_write, P.payments_write, P.payments_reverse, P.events_read,
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
-        P.reports_read,
+        P.reports_read, P.credit_manage, P.writeoff_approve, P.transfer_manage,
     }),
     Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose}),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
     Role.collector: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work}),
-    Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage}),
-    Role.compliance: frozenset(_STAFF_BASE | {P.events_read, P.cases_read, P.reports_read}),
+    Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage,
+                                         P.writeoff_propose}),
+    # Compliance answers credit-report objections (征信异议) but does not move money.
+    Role.compliance: frozenset(_STAFF_BASE | {P.events_read, P.cases_read, P.reports_read, P.credit_manage}),
     # A borrower's permissions apply to their own records only (see SELF_SCOPED_ROLES).
     Role.borrower: frozenset({P.account_self, P.loans_read, P.borrowers_read, P.borrowers_read_pii}),
     Role.advisor: frozenset(_STAFF_BASE | {P.cases_read}),

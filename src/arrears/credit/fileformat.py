@@ -38,6 +38,7 @@ def write_file(path: Path, policy: CreditPolicy, report_month: date, accounts: p
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
     parts = [tmp.with_suffix(tmp.suffix + f".{i}") for i in range(2)]
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     for part, table, columns in ((parts[0], accounts, ACCOUNT_COLUMNS), (parts[1], specials, SPECIAL_COLUMNS)):
         con.register("t", table.select(list(columns)))
         con.execute(f"COPY (SELECT * FROM t) TO '{part}' (FORMAT JSON)")

@@ -67,6 +67,7 @@ def build_records(policy: CreditPolicy, report_month: date, inputs: Inputs, *, t
     month = report_month.replace(day=1)
     months = window(month)
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     for name in ("loans", "closures", "corrections", "events", "disputed"):
