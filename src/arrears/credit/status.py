@@ -36,21 +36,33 @@ def window(report_month: date) -> list[date]:
     return [add_months(first, k - MONTHS + 1) for k in range(MONTHS)]
 
 
-def status_case(policy: CreditPolicy) -> str:
-    """The SQL CASE giving one month's character. Columns: month, opened_month, first_due_month,
-    closed_month, corrected, has_snap, dpd, fully_paid."""
-    sc = policy.status_codes
-    q = lambda c: "'" + c.replace("'", "''") + "'"  # noqa: E731
+def _q(code: str) -> str:
+    return "'" + code.replace("'", "''") + "'"
+
+
+# Each snapshot row as a 4-bit class: 1 settled, 2 nothing overdue, 2 + d for overdue digit d (d ≤ 9); 0 = no row.
+SETTLED, CURRENT = 1, 2
+BITS = 4
+
+
+def month_case(policy: CreditPolicy, month: date, k: int) -> str:
+    """The SQL CASE giving month ``k``'s character from ``x{k}`` (that month's 4-bit class, 0 without a snapshot
+    row) and ``c{k}`` (a correction), and the account's opened / first-due / closed months."""
+    sc, m = policy.status_codes, f"DATE '{month.isoformat()}'"
     return f"""CASE
-        WHEN corrected IS NOT NULL THEN corrected
-        WHEN month < opened_month THEN {q(sc.not_open)}
-        WHEN closed_month IS NOT NULL AND month >= closed_month THEN {q(sc.ended_other)}
-        WHEN NOT has_snap THEN {q(sc.unknown)}
-        WHEN fully_paid THEN {q(sc.settled)}
-        WHEN dpd <= 0 AND month < first_due_month THEN {q(sc.nothing_due)}
-        WHEN dpd <= 0 THEN {q(sc.normal)}
-        ELSE CAST(least({sc.overdue_max_digit}, (dpd - 1) // {sc.overdue_step_days} + 1) AS VARCHAR)
+        WHEN c{k} IS NOT NULL THEN c{k}
+        WHEN {m} < opened_month THEN {_q(sc.not_open)}
+        WHEN closed_month IS NOT NULL AND {m} >= closed_month THEN {_q(sc.ended_other)}
+        WHEN x{k} = 0 THEN {_q(sc.unknown)}
+        WHEN x{k} = {SETTLED} THEN {_q(sc.settled)}
+        WHEN x{k} = {CURRENT} AND {m} < first_due_month THEN {_q(sc.nothing_due)}
+        WHEN x{k} = {CURRENT} THEN {_q(sc.normal)}
+        ELSE CAST(x{k} - {CURRENT} AS VARCHAR)
     END"""
+
+
+def _q(code: str) -> str:
+    return "'" + code.replace("'", "''") + "'"
 
 
 def status_strings(con: duckdb.DuckDBPyConnection, policy: CreditPolicy, *, months: str, accounts: str,
@@ -59,18 +71,28 @@ def status_strings(con: duckdb.DuckDBPyConnection, policy: CreditPolicy, *, mont
 
     ``months``: (idx 0–23, month DATE); ``accounts``: (loan_id, opened_month, first_due_month, closed_month);
     ``snaps``: (loan_id, month, dpd, fully_paid) — one row per loan and month at most;
-    ``corrections``: (loan_id, month, code). Names are relations registered on ``con``."""
+    ``corrections``: (loan_id, month, code). Names are relations registered on ``con``.
+
+    Why this shape: a loan × month grid with a sorted string_agg was most of month-end's time. Here each
+    snapshot row becomes a 4-bit class shifted to its month's place in a 128-bit integer, so one plain SUM per
+    loan holds all 24 months; each month's character is then a CASE over its 4 bits."""
+    sc = policy.status_codes
+    dates = [d for _, d in con.sql(f"SELECT idx, month FROM {months} ORDER BY idx").fetchall()]
+    index = lambda col: f"date_diff('month', DATE '{dates[0].isoformat()}', {col})"  # noqa: E731
+    cls = (f"CASE WHEN fully_paid THEN {SETTLED} WHEN dpd <= 0 THEN {CURRENT} ELSE {CURRENT} + "
+           f"least({sc.overdue_max_digit}, (dpd - 1) // {sc.overdue_step_days} + 1) END")
+    pivot_c = ", ".join(f"max(code) FILTER (WHERE i = {k}) AS c{k}" for k in range(len(dates)))
+    bits = ", ".join(f"CAST((coalesce(v.h, 0) >> {BITS * k}) & 15 AS INTEGER) AS x{k}" for k in range(len(dates)))
+    chars = [month_case(policy, d, k) for k, d in enumerate(dates)]
     return con.sql(f"""
-        WITH grid AS (
-            SELECT a.loan_id, m.idx, m.month, a.opened_month, a.first_due_month, a.closed_month,
-                   c.code AS corrected, s.loan_id IS NOT NULL AS has_snap, s.dpd, s.fully_paid
-            FROM {accounts} a CROSS JOIN {months} m
-            LEFT JOIN {snaps} s ON s.loan_id = a.loan_id AND s.month = m.month
-            LEFT JOIN {corrections} c ON c.loan_id = a.loan_id AND c.month = m.month),
-        coded AS (SELECT loan_id, idx, {status_case(policy)} AS code FROM grid)
-        SELECT loan_id, string_agg(code, '' ORDER BY idx) AS status_24,
-               arg_max(code, idx) AS current_code
-        FROM coded GROUP BY loan_id""")
+        WITH v AS (SELECT loan_id, sum(CAST({cls} AS HUGEINT) << ({BITS} * i)) AS h
+                   FROM (SELECT loan_id, dpd, fully_paid, {index('month')} AS i FROM {snaps}
+                         WHERE month BETWEEN DATE '{dates[0]}' AND DATE '{dates[-1]}') GROUP BY loan_id),
+             c AS (SELECT loan_id, {pivot_c} FROM (SELECT loan_id, code, {index('month')} AS i
+                                                   FROM {corrections}) GROUP BY loan_id),
+             g AS (SELECT a.*, c.* EXCLUDE (loan_id), {bits}
+                   FROM {accounts} a LEFT JOIN v USING (loan_id) LEFT JOIN c USING (loan_id))
+        SELECT loan_id, concat({', '.join(chars)}) AS status_24, {chars[-1]} AS current_code FROM g""")
 
 
 # ---- the reference: one account, plain Python ----
