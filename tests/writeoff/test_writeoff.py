@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from support import CIPHER, add_borrower, add_loan
 
+from arrears.audit.service import verify_events
 from arrears.auth.model import Principal, Role
 from arrears.cases.service import close_case
 from arrears.cases.tables import Case
@@ -74,6 +75,7 @@ def test_write_off_is_selected_approved_by_another_person_and_posted_balanced(bo
         assert (case.status, case.close_reason) == ("closed", "written_off")
         notice = s.scalar(select(OutboxMessage).where(OutboxMessage.loan_id == book["L1"]))
         assert notice.template == "write_off_notice" and notice.status == "pending"
+        assert verify_events(s)[1] == []  # case chains closed in bulk and loan chains still verify
         event = s.scalar(select(CreditSpecialEvent).where(CreditSpecialEvent.loan_id == book["L1"]))
         assert (event.kind, event.amount_fen, event.occurred_on) == ("write_off", balance, DAY)
 
