@@ -379,7 +379,8 @@ def credit_month_end(month: Annotated[str, typer.Option("--month", help="The mon
                   f"sha256 {result.sha256}")
     if result.withheld:
         console.print(f"{len(result.withheld)} negative record(s) held back until the notice period ends "
-                      f"[{result.withheld[0]['rule']}]; {result.notices_queued} notice(s) queued", highlight=False)
+                      f"[{result.withheld[0]['rule']}]; {result.notices_queued} notice(s) queued", highlight=False,
+                      markup=False)
         for row in result.withheld[:20]:
             console.print(f"  {row['account_no']}: may be reported from {row['report_after']}", highlight=False)
 
