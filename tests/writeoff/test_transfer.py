@@ -130,3 +130,22 @@ def test_the_price_split_adds_up_and_follows_the_balances(balances, price):
     assert sum(shares) == price
     for share, bal in zip(shares, balances):
         assert price * bal // total <= share <= price * bal // total + 1
+
+
+@given(st.lists(st.tuples(st.sampled_from(["M1", "M4", "M7"]), st.integers(1, 10**9)), min_size=1, max_size=20),
+       st.integers(0, 10**10), st.integers(1, 10**10))
+@settings(deadline=None, max_examples=40)
+def test_expected_recovery_is_the_floor_of_balance_times_the_bucket_rate(loans, recovered, owed):
+    import pyarrow as pa
+
+    from arrears.writeoff.transfer import _value
+
+    recovered = min(recovered, owed)
+    chosen = pa.table({"loan_id": pa.array(range(len(loans)), pa.int64()),
+                       "m_bucket": [b for b, _ in loans], "balance_fen": pa.array([x for _, x in loans], pa.int64())})
+    rates = pa.table({"m_bucket": ["M4"], "owed_fen": pa.array([owed], pa.int64()),
+                      "recovered_fen": pa.array([recovered], pa.int64())})
+    got = _value(chosen, rates).column("expected_recovery_fen").to_pylist()
+    for (bucket, balance), expected in zip(loans, got):
+        assert expected == (balance * recovered // owed if bucket == "M4" else 0)  # no history: nothing expected
+        assert 0 <= expected <= balance

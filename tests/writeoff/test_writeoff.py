@@ -109,3 +109,15 @@ def test_recoveries_after_write_off_are_posted_and_reported(book):
     lines = [json.loads(x) for x in result.path.read_text(encoding="utf-8").splitlines()[1:]]
     l1 = next(r for r in lines if r["account_no"] == "L1")
     assert (l1["account_state"], l1["status_24"][-2:], l1["balance_fen"]) == ("written_off", "GG", written - 30_000)
+
+
+def test_a_rejected_batch_posts_nothing_and_frees_its_loans(book):
+    with book["db"].session() as s:
+        batch = propose_write_off(s, principal=LAWYER, today=DAY)
+        postings = s.scalar(select(func.count()).select_from(Posting))
+        decide_write_off(s, batch_id=batch.id, approve=False, principal=BOSS, today=DAY,
+                         expected_version=batch.version, cipher=CIPHER, reason="recovery still likely")
+        assert batch.status == "rejected" and s.scalar(select(func.count()).select_from(Posting)) == postings
+        assert s.get(Loan, book["L1"]).status == "active"
+        again = propose_write_off(s, principal=LAWYER, today=DAY)  # no longer held by an open batch
+        assert again.loans == 1

@@ -66,7 +66,7 @@ def _value(chosen: pa.Table, rates: pa.Table) -> pa.Table:
     con.register("c", chosen)
     con.register("r", rates)
     valued = con.sql("""SELECT c.*, CAST(CASE WHEN coalesce(r.owed_fen, 0) = 0 THEN 0
-                                         ELSE (c.balance_fen * r.recovered_fen) // r.owed_fen END AS BIGINT)
+                                         ELSE (CAST(c.balance_fen AS HUGEINT) * r.recovered_fen) // r.owed_fen END AS BIGINT)
                                 AS expected_recovery_fen
                         FROM c LEFT JOIN r USING (m_bucket) ORDER BY c.loan_id""").to_arrow_table()
     con.close()
