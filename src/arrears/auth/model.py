@@ -46,6 +46,10 @@ class Permission(StrEnum):
     hardship_verify = "hardship:verify"  # verify or reject a hardship application
     queues_work = "queues:work"  # one's own work queue (tasks assigned to oneself)
     queues_supervise = "queues:supervise"  # every team's queue, reassignment and override
+    credit_manage = "credit:manage"  # objections to credit records, month-end reporting
+    writeoff_propose = "writeoff:propose"
+    writeoff_approve = "writeoff:approve"  # the checker of a write-off batch (never its maker)
+    transfer_manage = "transfer:manage"  # debt-transfer packages: build, value, export, record the sale
 
 
 P = Permission
@@ -59,7 +63,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.loans_write, P.payments_write, P.payments_reverse, P.borrowers_read_pii, P.events_read,
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
         P.legal_read, P.reports_read, P.negotiations_read, P.hardship_file, P.hardship_verify,
-        P.queues_work, P.queues_supervise,
+        P.queues_work, P.queues_supervise, P.credit_manage, P.writeoff_approve, P.transfer_manage,
     }),
     Role.negotiator: frozenset(_STAFF_BASE | {
         P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_read, P.hardship_file,
@@ -71,10 +75,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     }),
     Role.legal: frozenset(_STAFF_BASE | {
         P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage, P.legal_read, P.legal_evidence,
-        P.queues_work,
+        P.queues_work, P.writeoff_propose,
     }),
     Role.compliance: frozenset(_STAFF_BASE | {
-        P.events_read, P.cases_read, P.legal_read, P.reports_read,
+        P.events_read, P.cases_read, P.legal_read, P.reports_read, P.credit_manage,
     }),
     # A borrower's permissions apply to their own records only (see SELF_SCOPED_ROLES).
     Role.borrower: frozenset({

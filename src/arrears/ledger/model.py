@@ -23,6 +23,8 @@ class EntryKind(StrEnum):
     credit_applied = "credit_applied"  # a held credit balance paying instalments that fell due
     waiver = "waiver"
     write_off = "write_off"
+    transfer = "transfer"  # a loan sold in a debt-transfer package: price and loss/gain against receivables
+    recovery = "recovery"  # money received on a written-off loan
     reversal = "reversal"
 
 
@@ -40,7 +42,10 @@ class Account(StrEnum):
     fee_income = "fee_income"
     cost_recoverable = "cost_recoverable"
     waiver_expense = "waiver_expense"
-    loan_loss = "loan_loss"  # write-offs
+    loan_loss = "loan_loss"  # write-offs (核销): the expense charged against the loan-loss reserve
+    transfer_loss = "transfer_loss"  # a transferred loan sold below its book balance
+    transfer_gain = "transfer_gain"  # ... or above it
+    recovery_income = "recovery_income"  # money recovered on written-off loans (账销案存)
 
 
 RECEIVABLE: dict[Component, Account] = {

@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse
 from arrears.audit import api as audit_api
 from arrears.auth import api as auth_api
 from arrears.auth.service import DEFAULT_TOKEN_TTL
+from arrears.credit import api as credit_api
 from arrears.db.engine import make_engine, make_session_factory
 from arrears.delinquency import api as delinquency_api
 from arrears.legal import api as legal_api
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         legal_api.router,
         negotiation_api.router,
         queues_api.router,
+        credit_api.router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:
