@@ -67,21 +67,22 @@ def resolve_table(promises: pa.Table, payments: pa.Table, business_date: date, g
     con = duckdb.connect()
     con.register("p", promises)
     con.register("pay", payments)
-    out = con.execute("""
+    d = f"DATE '{business_date.isoformat()}'"
+    out = con.sql(f"""
         WITH w AS (
             SELECT CAST(id AS BIGINT) AS id, CAST(amount_fen AS BIGINT) AS amount_fen,
                    CAST(promised_on AS DATE) AS promised_on,
-                   CAST(due_on AS DATE) + CAST(? AS INTEGER) AS last_day FROM p),
+                   CAST(due_on AS DATE) + {int(grace_days)} AS last_day FROM p),
         paid AS (
             SELECT w.id, COALESCE(SUM(CAST(pay.amount_fen AS BIGINT)), 0) AS paid_fen
             FROM w LEFT JOIN pay ON CAST(pay.promise_id AS BIGINT) = w.id
-             AND CAST(pay.received_on AS DATE) BETWEEN w.promised_on AND LEAST(w.last_day, CAST(? AS DATE))
+             AND CAST(pay.received_on AS DATE) BETWEEN w.promised_on AND LEAST(w.last_day, {d})
             GROUP BY w.id)
         SELECT w.id, CASE WHEN paid.paid_fen >= w.amount_fen THEN 'kept' ELSE 'broken' END AS status,
                CAST(paid.paid_fen AS BIGINT) AS paid_fen
         FROM w JOIN paid USING (id)
-        WHERE paid.paid_fen >= w.amount_fen OR w.last_day < CAST(? AS DATE)
-        ORDER BY w.id""", [grace_days, business_date, business_date]).to_arrow_table()
+        WHERE paid.paid_fen >= w.amount_fen OR w.last_day < {d}
+        ORDER BY w.id""").to_arrow_table()
     con.close()
     return out
 
