@@ -111,7 +111,8 @@ def test_role_map_keeps_duties_apart():
     assert holders[Permission.payments_reverse] == {Role.admin, Role.supervisor}
     assert Permission.events_read in ROLE_PERMISSIONS[Role.compliance]
     assert ROLE_PERMISSIONS[Role.borrower] <= {Permission.account_self, Permission.loans_read,
-                                               Permission.borrowers_read, Permission.borrowers_read_pii}
+                                               Permission.borrowers_read, Permission.borrowers_read_pii,
+                                               Permission.complaints_file}
     assert all(Permission.account_self in perms for perms in ROLE_PERMISSIONS.values())
 
 

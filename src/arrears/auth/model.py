@@ -34,7 +34,10 @@ class Permission(StrEnum):
     events_read = "events:read"  # the audit trail
     imports_run = "imports:run"
     cases_read = "cases:read"
-    cases_work = "cases:work"  # record contacts, promises to pay, visits
+    cases_work = "cases:work"  # record contacts, promises to pay, visits; move a case's stage
+    cases_manage = "cases:manage"  # close cases, assign owners and teams, set do-not-contact
+    complaints_file = "complaints:file"  # file a complaint (a borrower only for themselves)
+    complaints_manage = "complaints:manage"  # read, assign, resolve complaints and their statistics
     negotiations_propose = "negotiations:propose"
     negotiations_approve = "negotiations:approve"
     legal_manage = "legal:manage"
@@ -50,17 +53,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # (segregation of duties); posting payments is back-office work, also not the collector's.
     Role.supervisor: frozenset(_STAFF_BASE | {
         P.borrowers_read_pii, P.loans_write, P.payments_write, P.payments_reverse, P.events_read,
-        P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
-        P.reports_read,
+        P.imports_run, P.cases_read, P.cases_work, P.cases_manage, P.negotiations_propose,
+        P.negotiations_approve, P.reports_read, P.complaints_file, P.complaints_manage,
     }),
-    Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose}),
+    Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose,
+                                              P.complaints_file}),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
-    Role.collector: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work}),
-    Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage}),
-    Role.compliance: frozenset(_STAFF_BASE | {P.events_read, P.cases_read, P.reports_read}),
+    Role.collector: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.complaints_file}),
+    Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage,
+                                         P.complaints_file}),
+    # Compliance handles complaints: they audit conduct, and a complaint is about conduct.
+    Role.compliance: frozenset(_STAFF_BASE | {P.events_read, P.cases_read, P.reports_read, P.complaints_file,
+                                              P.complaints_manage}),
     # A borrower's permissions apply to their own records only (see SELF_SCOPED_ROLES).
-    Role.borrower: frozenset({P.account_self, P.loans_read, P.borrowers_read, P.borrowers_read_pii}),
-    Role.advisor: frozenset(_STAFF_BASE | {P.cases_read}),
+    Role.borrower: frozenset({P.account_self, P.loans_read, P.borrowers_read, P.borrowers_read_pii,
+                              P.complaints_file}),
+    Role.advisor: frozenset(_STAFF_BASE | {P.cases_read, P.complaints_file}),
 }
 
 # Roles whose every read is limited to the borrower the account belongs to.
