@@ -22,6 +22,9 @@ from starlette.responses import HTMLResponse
 from arrears.audit import api as audit_api
 from arrears.auth import api as auth_api
 from arrears.auth.service import DEFAULT_TOKEN_TTL
+from arrears.cases import api as cases_api
+from arrears.cases import work_api as case_work_api
+from arrears.complaints import api as complaints_api
 from arrears.db.engine import make_engine, make_session_factory
 from arrears.delinquency import api as delinquency_api
 from arrears.loans import api as loans_api
@@ -79,7 +82,8 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
     app.state.cipher = PersonalDataCipher(settings.secret_key)
     app.state.token_ttl = token_ttl or _token_ttl()
     install_error_handlers(app)
-    for router in (auth_api.router, loans_api.router, audit_api.router, delinquency_api.router, pages.router):
+    for router in (auth_api.router, loans_api.router, audit_api.router, delinquency_api.router, cases_api.router,
+                   case_work_api.router, complaints_api.router, pages.router):
         app.include_router(router)
     app.add_route(f"{API}/docs", _api_docs, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
