@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from arrears.audit.service import append_event
 from arrears.auth.tables import User
@@ -17,6 +16,7 @@ from arrears.cases.contacts import ContactResult, open_case, profile_of, record_
 from arrears.cases.evidence import EvidenceStore
 from arrears.cases.policy import policy
 from arrears.cases.tables import ContactLog, FieldVisit
+from arrears.cases.versioned import flush_versioned, load_versioned
 from arrears.errors import Conflict, InvalidInput, NotFound
 from arrears.loans.tables import Loan
 from arrears.privacy import PersonalDataCipher
@@ -67,23 +67,10 @@ def schedule_visit(session: Session, *, cipher: PersonalDataCipher, case_id: int
 
 
 def _scheduled(session: Session, visit_id: int, expected_version: int) -> FieldVisit:
-    visit = session.get(FieldVisit, visit_id)
-    if visit is None:
-        raise NotFound(f"no visit {visit_id}", field="visit_id", rule="visit.exists")
-    if visit.version != expected_version:
-        raise Conflict(f"visit {visit_id} is at version {visit.version}, not {expected_version}; reload",
-                       field="expected_version", rule="visit.version")
+    visit = load_versioned(session, FieldVisit, visit_id, expected_version, "visit")
     if visit.status != "scheduled":
         raise Conflict(f"visit {visit_id} is {visit.status}", field="visit_id", rule="visit.scheduled")
     return visit
-
-
-def _flush(session: Session) -> None:
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict("the visit was changed by someone else; reload", field="expected_version",
-                       rule="visit.version") from None
 
 
 def report_visit(session: Session, *, cipher: PersonalDataCipher, store: EvidenceStore, visit_id: int,
@@ -110,7 +97,7 @@ def report_visit(session: Session, *, cipher: PersonalDataCipher, store: Evidenc
     visit.committee_involved = committee_involved
     visit.committee_name = committee_name.strip() if committee_involved and committee_name else None
     visit.reported_at = at
-    _flush(session)
+    flush_versioned(session, "visit")
     append_event(session, actor=actor, action="visit.reported", subject_type=SUBJECT, subject_id=visit.case_id,
                  borrower_id=visit.borrower_id, occurred_at=at,
                  after={"visit_id": visit.id, "outcome": visit.outcome, "evidence": [f["sha256"] for f in files],
@@ -123,7 +110,7 @@ def cancel_visit(session: Session, *, visit_id: int, reason: str, actor: str, ex
     if not reason.strip():
         raise InvalidInput("say why", field="reason", rule="visit.reason_required")
     visit.status = "cancelled"
-    _flush(session)
+    flush_versioned(session, "visit")
     append_event(session, actor=actor, action="visit.cancelled", subject_type=SUBJECT, subject_id=visit.case_id,
                  borrower_id=visit.borrower_id, after={"visit_id": visit.id}, reason=reason)
     return visit

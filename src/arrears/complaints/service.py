@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from arrears.audit.service import append_event
 from arrears.auth.tables import User
 from arrears.cases.policy import policy
 from arrears.cases.tables import Case
+from arrears.cases.versioned import flush_versioned, load_versioned
 from arrears.complaints.tables import Complaint
 from arrears.errors import Conflict, InvalidInput, NotFound
 from arrears.loans.tables import Borrower, Loan
@@ -79,22 +79,11 @@ def get_complaint(session: Session, complaint_id: int) -> Complaint:
 
 
 def _current(session: Session, complaint_id: int, expected_version: int) -> Complaint:
-    complaint = get_complaint(session, complaint_id)
-    if complaint.version != expected_version:
-        raise Conflict(f"complaint {complaint_id} is at version {complaint.version}, not {expected_version}; reload",
-                       field="expected_version", rule="complaint.version")
+    complaint = load_versioned(session, Complaint, complaint_id, expected_version, "complaint")
     if complaint.status not in OPEN:
         raise Conflict(f"complaint {complaint_id} is {complaint.status}", field="complaint_id",
                        rule="complaint.open")
     return complaint
-
-
-def _flush(session: Session) -> None:
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict("the complaint was changed by someone else; reload", field="expected_version",
-                       rule="complaint.version") from None
 
 
 def take_on(session: Session, *, complaint_id: int, assignee_user_id: int, expected_version: int,
@@ -105,7 +94,7 @@ def take_on(session: Session, *, complaint_id: int, assignee_user_id: int, expec
         raise NotFound(f"no user {assignee_user_id}", field="assignee_user_id", rule="user.exists")
     before = {"status": complaint.status, "assignee_user_id": complaint.assignee_user_id}
     complaint.status, complaint.assignee_user_id = "in_progress", assignee_user_id
-    _flush(session)
+    flush_versioned(session, "complaint")
     append_event(session, actor=actor, action="complaint.assigned", subject_type=SUBJECT, subject_id=complaint.id,
                  borrower_id=complaint.borrower_id, before=before,
                  after={"status": "in_progress", "assignee_user_id": assignee_user_id})
@@ -121,7 +110,7 @@ def close_complaint(session: Session, *, cipher: PersonalDataCipher, complaint_i
     text = _text(resolution, "resolution")
     before = {"status": complaint.status}
     complaint.status, complaint.resolution_enc, complaint.resolved_at = status, cipher.encrypt(text), at
-    _flush(session)
+    flush_versioned(session, "complaint")
     append_event(session, actor=actor, action=f"complaint.{status}", subject_type=SUBJECT, subject_id=complaint.id,
                  borrower_id=complaint.borrower_id, before=before, occurred_at=at,
                  after={"status": status, "within_sla": at.astimezone(ZoneInfo(BUSINESS_TZ)).date()

@@ -122,7 +122,7 @@ class Collectors:
         rng = self.rng
         if broke or state.unanswered >= 4:
             return self._move(s, case, state, "field_visit", day, "承诺未兑现或无法联系")
-        if (day - state.entered).days >= 12 and rng.random() < 0.15:
+        if (day - state.entered).days >= 12 and rng.randrange(100) < 15:
             return self._move(s, case, state, "legal", day, "长期未还款")
         outcome = _pick(rng, OUTCOMES)
         open_promise = s.scalar(select(PromiseToPay.id).where(PromiseToPay.case_id == case.id,
@@ -136,21 +136,21 @@ class Collectors:
             state.unanswered += 1
         elif outcome == "promise_to_pay":
             due = day + timedelta(days=rng.randint(2, 7))
-            amount = owed if rng.random() < 0.7 else max(100, owed // 2)
+            amount = owed if rng.randrange(100) < 70 else max(100, owed // 2)
             promises.create_promise(s, contact_id=result.contact.id, amount_fen=amount, due_on=due, promised_on=day,
                                     actor=ACTOR)
-            if rng.random() < 0.6:  # kept: paid on a business day no later than the due date
+            if rng.randrange(100) < 60:  # kept: paid on a business day no later than the due date
                 self.pending.append((day + timedelta(days=rng.randint(1, (due - day).days)), case.loan_id, amount))
-        elif outcome == "hardship_stated" and rng.random() < 0.35:
+        elif outcome == "hardship_stated" and rng.randrange(100) < 35:
             self._close(s, case, "agreement_in_force", day)
-        elif outcome == "right_party" and rng.random() < 0.06:
+        elif outcome == "right_party" and rng.randrange(100) < 6:
             self._close(s, case, "settled", day)
         return None
 
     def _visit(self, s: Session, case: Case, state: _State, day: date, at: datetime) -> None:
         rng = self.rng
         if state.visited:
-            return self._move(s, case, state, "legal" if rng.random() < 0.5 else "phone", day, "上门后续处理")
+            return self._move(s, case, state, "legal" if rng.randrange(100) < 50 else "phone", day, "上门后续处理")
         visit = s.scalar(select(FieldVisit).where(FieldVisit.case_id == case.id, FieldVisit.status == "scheduled"))
         if visit is None:
             planned = at + timedelta(days=(self.calendar.add_business_days(day, 1) - day).days)
@@ -159,7 +159,7 @@ class Collectors:
                                   second_collector_user_id=self.pair[1])
         elif visit.planned_at.date() <= day:
             photo = self.store.put(b"\xff\xd8\xff\xe0" + f"visit {visit.id} {day}".encode() * 4, "image/jpeg")
-            committee = rng.random() < 0.4
+            committee = rng.randrange(100) < 40
             visits.report_visit(s, cipher=self.cipher, store=self.store, visit_id=visit.id, actor=ACTOR,
                                 outcome=rng.choice(("right_party", "hardship_stated", "no_answer")),
                                 report="上门核实情况 / visit report (simulated)",
