@@ -120,3 +120,17 @@ def test_a_visit_with_uploaded_evidence(api, world):
     assert report.json()["evidence"][0]["sha256"] == up.json()["sha256"]
     detail = api.get(f"/api/v1/cases/{case}", headers=col1).json()
     assert [t["committee_name"] for t in detail["timeline"] if t["kind"] == "visit"] == ["建国路社区居委会"]
+
+
+def test_third_parties_only_for_borrowers_of_cases_one_works_and_do_not_contact_for_supervisors(api, world):
+    col1, sup = api.as_("col1"), api.as_("sup1")
+    other_borrower = api.get(f"/api/v1/cases/{world['other']}", headers=sup).json()["borrower_id"]
+    body = {"relation": "family", "name": "张父", "phone": "13700001111"}
+    assert api.post(f"/api/v1/borrowers/{other_borrower}/third-parties", headers=col1, json=body).status_code == 404
+    added = api.post(f"/api/v1/borrowers/{world['borrower']}/third-parties", headers=col1, json=body)
+    assert added.status_code == 201 and added.json()["relation"] == "family"
+    flag = {"on": True, "reason": "借款人书面要求停止联系"}
+    assert api.post(f"/api/v1/borrowers/{world['borrower']}/do-not-contact", headers=col1, json=flag).status_code == 403
+    assert api.post(f"/api/v1/borrowers/{world['borrower']}/do-not-contact", headers=sup, json=flag).status_code == 200
+    frozen = api.post(f"/api/v1/cases/{world['mine']}/contacts", headers=col1, json={"method": "sms", "at": NOON})
+    assert frozen.status_code == 409 and frozen.json()["rule"] == "do_not_contact"

@@ -11,14 +11,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from arrears.auth.model import Permission as P
 from arrears.auth.model import Principal
 from arrears.cases import contacts, flags, promises, third_parties, visits
-from arrears.cases.api import visible_case
+from arrears.cases.api import scope, visible_case
 from arrears.cases.contacts import ContactResult
 from arrears.cases.evidence import EvidenceStore
-from arrears.cases.tables import ContactLog, FieldVisit
+from arrears.cases.tables import Case, ContactLog, FieldVisit
 from arrears.db.base import utcnow
 from arrears.errors import NotFound
 from arrears.web.deps import CipherDep, SessionDep, Today, require
@@ -191,6 +192,8 @@ async def upload_evidence(request: Request,
 @router.post("/borrowers/{borrower_id}/third-parties", status_code=201)
 def add_third_party(borrower_id: int, body: ThirdPartyIn, session: SessionDep, cipher: CipherDep,
                     principal: Annotated[Principal, Depends(require(P.cases_work))]) -> dict:
+    if session.scalar(scope(select(Case.id).where(Case.borrower_id == borrower_id), principal).limit(1)) is None:
+        raise NotFound(f"no case of borrower {borrower_id} you work on", field="borrower_id", rule="case.exists")
     tp = third_parties.register_third_party(session, cipher=cipher, borrower_id=borrower_id, relation=body.relation,
                                             name=body.name, phone=body.phone, address=body.address,
                                             actor=principal.actor)
