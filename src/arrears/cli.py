@@ -128,6 +128,9 @@ def demo(data_dir: DataDir = None, port: Annotated[int, typer.Option(help="Port 
          loans: Annotated[int, typer.Option(help="How many loans to generate.")] = 5000,
          seed: Annotated[int, typer.Option(help="Random seed (same seed, same portfolio).")] = 20261123,
          business: BusinessDate = None,
+         simulate_days: Annotated[int, typer.Option(
+             "--simulate-days", min=0, max=250, help="Generate the portfolio this many business days earlier and "
+             "simulate them (payments, end of day, collectors), e.g. 60.")] = 0,
          no_serve: Annotated[bool, typer.Option("--no-serve", help="Build the database and exit.")] = False) -> None:
     """Build a fresh demo database (SQLite) with a generated portfolio, then serve it."""
     from arrears.demo.build import build_demo
@@ -137,7 +140,7 @@ def demo(data_dir: DataDir = None, port: Annotated[int, typer.Option(help="Port 
     when = _date(business)
     with _spinner() as progress:
         task = progress.add_task("demo", total=None)
-        summary = build_demo(settings, loans=loans, business_date=when, seed=seed,
+        summary = build_demo(settings, loans=loans, business_date=when, seed=seed, simulate_days=simulate_days,
                              progress=lambda msg: progress.update(task, description=msg))
     console.print(f"demo portfolio: {summary.borrowers} borrowers, {summary.loans} loans, "
                   f"{summary.payments} payments as of {when} (files in {summary.files})")
@@ -254,6 +257,36 @@ def eod(business: BusinessDate = None,
             summary = run_date(factory, store, day, today=today)
             progress.advance(task)
     _print_summary(summary)
+
+
+@app.command()
+@clear_errors
+def simulate(days: Annotated[int, typer.Option(min=1, max=250, help="Business days to simulate.")] = 60,
+             seed: Annotated[int, typer.Option(help="Random seed of the collectors' choices.")] = 20261123,
+             data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """Simulate business days after the last end of day: payments, end of day and collectors at work."""
+    from dataclasses import asdict
+
+    from arrears.delinquency.service import exclusive
+    from arrears.delinquency.store import completed_dates
+    from arrears.delinquency.snapshots import SnapshotStore
+    from arrears.demo.build import demo_calendar
+    from arrears.demo.simulate import simulate as run
+    from arrears.privacy import PersonalDataCipher
+
+    settings = _settings(data_dir, database_url)
+    factory = _factory(settings)
+    with factory() as s:
+        done = completed_dates(s)
+    if not done:
+        raise ValueError("no end of day has run yet: import a portfolio and run `arrears eod` first")
+    with exclusive(settings.data_dir), _spinner() as progress:
+        task = progress.add_task("simulate", total=None)
+        report = run(factory, SnapshotStore(settings.data_dir / "snapshots"),
+                     PersonalDataCipher(settings.secret_key), start=done[-1], days=days, seed=seed,
+                     calendar=demo_calendar(done[-1]), evidence_root=settings.data_dir / "files",
+                     step=lambda msg: progress.update(task, description=msg))
+    console.print_json(json.dumps(asdict(report), ensure_ascii=False))
 
 
 def _print_summary(summary) -> None:  # noqa: ANN001

@@ -57,14 +57,14 @@ def _verify(book):
 
 
 def test_cases_open_for_overdue_loans_only_and_a_second_sync_opens_nothing(book):
-    assert _eod_and_sync(book, D1) == {"opened": 2, "closed_cured": 0, "closed_paid": 0}
+    assert _eod_and_sync(book, D1) == {"opened": 2, "closed_cured": 0, "closed_paid": 0, "promises_kept": 0, "promises_broken": 0}
     cases = _cases(book)
     assert set(cases) == {book["L1"], book["L3"]}
     case = cases[book["L1"]]
     assert (case.stage, case.status, case.opened_on, case.version) == ("preparation", "open", D1, 1)
     assert (case.next_action, case.next_action_due) == ("confirm overdue facts and plan", D1 + timedelta(days=1))
     with book["db"].session() as s:
-        assert sync_cases_after_eod(s, D1) == {"opened": 0, "closed_cured": 0, "closed_paid": 0}
+        assert sync_cases_after_eod(s, D1) == {"opened": 0, "closed_cured": 0, "closed_paid": 0, "promises_kept": 0, "promises_broken": 0}
         s.commit()
     assert len(_cases(book)) == 2
     opened = _events(book, "case.opened")
@@ -80,14 +80,14 @@ def test_a_later_run_closes_the_case_as_paid_or_cured(book):
         post_payment(s, loan_id=book["L3"], amount_fen=210_000, received_on=D2, idempotency_key="due",
                      actor="t", today=TODAY)
         s.commit()
-    assert _eod_and_sync(book, D2) == {"opened": 0, "closed_cured": 1, "closed_paid": 1}
+    assert _eod_and_sync(book, D2) == {"opened": 0, "closed_cured": 1, "closed_paid": 1, "promises_kept": 0, "promises_broken": 0}
     cases = _cases(book)
     assert (cases[book["L1"]].status, cases[book["L1"]].close_reason, cases[book["L1"]].closed_on) == \
         ("closed", "paid", D2)
     assert (cases[book["L3"]].close_reason, cases[book["L3"]].version) == ("cured", 2)
     with book["db"].session() as s:  # idempotent: nothing more closes or opens
-        assert sync_cases_after_eod(s, D2) == {"opened": 0, "closed_cured": 0, "closed_paid": 0}
-        assert sync_cases_after_eod(s, D1) == {"opened": 0, "closed_cured": 0, "closed_paid": 0}
+        assert sync_cases_after_eod(s, D2) == {"opened": 0, "closed_cured": 0, "closed_paid": 0, "promises_kept": 0, "promises_broken": 0}
+        assert sync_cases_after_eod(s, D1) == {"opened": 0, "closed_cured": 0, "closed_paid": 0, "promises_kept": 0, "promises_broken": 0}
         s.commit()
     closed = _events(book, "case.closed")
     assert [e.seq for e in closed] == [2, 2] and {e.after["close_reason"] for e in closed} == {"paid", "cured"}

@@ -113,7 +113,8 @@ def test_role_map_keeps_duties_apart():
     assert ROLE_PERMISSIONS[Role.borrower] <= {Permission.account_self, Permission.loans_read,
                                                Permission.borrowers_read, Permission.borrowers_read_pii,
                                                Permission.hardship_file, Permission.negotiations_read,
-                                               Permission.negotiations_propose}
+                                               Permission.negotiations_propose,
+                                               Permission.complaints_file}
     assert holders[Permission.negotiations_approve] == {Role.admin, Role.supervisor}
     assert all(Permission.account_self in perms for perms in ROLE_PERMISSIONS.values())
 

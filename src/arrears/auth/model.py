@@ -50,6 +50,9 @@ class Permission(StrEnum):
     writeoff_propose = "writeoff:propose"
     writeoff_approve = "writeoff:approve"  # the checker of a write-off batch (never its maker)
     transfer_manage = "transfer:manage"  # debt-transfer packages: build, value, export, record the sale
+    cases_manage = "cases:manage"  # close cases, assign owners and teams, set do-not-contact
+    complaints_file = "complaints:file"  # file a complaint (a borrower only for themselves)
+    complaints_manage = "complaints:manage"  # read, assign, resolve complaints and their statistics
 
 
 P = Permission
@@ -64,29 +67,31 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
         P.legal_read, P.reports_read, P.negotiations_read, P.hardship_file, P.hardship_verify,
         P.queues_work, P.queues_supervise, P.credit_manage, P.writeoff_approve, P.transfer_manage,
+        P.cases_manage, P.complaints_file, P.complaints_manage,
     }),
     Role.negotiator: frozenset(_STAFF_BASE | {
         P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_read, P.hardship_file,
-        P.hardship_verify, P.queues_work,
+        P.hardship_verify, P.queues_work, P.complaints_file,
     }),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
     Role.collector: frozenset(_STAFF_BASE | {
-        P.cases_read, P.cases_work, P.queues_work,
+        P.cases_read, P.cases_work, P.queues_work, P.complaints_file,
     }),
     Role.legal: frozenset(_STAFF_BASE | {
         P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage, P.legal_read, P.legal_evidence,
-        P.queues_work, P.writeoff_propose,
+        P.queues_work, P.writeoff_propose, P.complaints_file,
     }),
     Role.compliance: frozenset(_STAFF_BASE | {
-        P.events_read, P.cases_read, P.legal_read, P.reports_read, P.credit_manage,
+        P.events_read, P.cases_read, P.legal_read, P.reports_read, P.credit_manage, P.complaints_file,
+        P.complaints_manage,
     }),
     # A borrower's permissions apply to their own records only (see SELF_SCOPED_ROLES).
     Role.borrower: frozenset({
         P.account_self, P.loans_read, P.borrowers_read, P.borrowers_read_pii, P.negotiations_propose,
-        P.negotiations_read, P.hardship_file,
+        P.negotiations_read, P.hardship_file, P.complaints_file,
     }),
     Role.advisor: frozenset(_STAFF_BASE | {
-        P.cases_read,
+        P.cases_read, P.complaints_file,
     }),
 }
 

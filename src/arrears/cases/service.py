@@ -30,8 +30,9 @@ SYSTEM_ACTOR = "eod"
 # ---- after end of day (set-based) ----
 
 def sync_cases_after_eod(session: Session, business_date: date, *, actor: str = SYSTEM_ACTOR) -> dict:
-    """Closes open cases of loans cured (→ ``cured``) or fully paid (→ ``paid``) on ``business_date`` and
-    opens a case for each loan that became overdue that date without one. Idempotent per date."""
+    """Closes open cases of loans cured (→ ``cured``) or fully paid (→ ``paid``) on ``business_date``, opens a
+    case for each loan that became overdue that date without one, then resolves the promises to pay due for it
+    (``promises.resolve_promises``). Idempotent per date."""
     d, reason = business_date, f"end of day {business_date.isoformat()}"
     dates = {"d": Date()}
     _temp(session, "case_sync_close", "id BIGINT PRIMARY KEY, borrower_id BIGINT, stage VARCHAR(20), "
@@ -87,7 +88,10 @@ def sync_cases_after_eod(session: Session, business_date: date, *, actor: str = 
     for name in ("case_sync_close", "case_sync_open", "case_sync_opened"):
         session.execute(text(f"DROP TABLE {name}"))
     reasons = closed.column("reason").to_pylist() if closed.num_rows else []
-    return {"opened": opened.num_rows, "closed_cured": reasons.count("cured"), "closed_paid": reasons.count("paid")}
+    from arrears.cases.promises import resolve_promises  # promises build on this module's bulk event writer
+
+    return {"opened": opened.num_rows, "closed_cured": reasons.count("cured"), "closed_paid": reasons.count("paid"),
+            **resolve_promises(session, d, actor=actor)}
 
 
 # The last event (seq, hash) of each case in a temp table; 0 and the genesis hash for a new chain.

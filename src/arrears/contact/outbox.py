@@ -4,6 +4,10 @@ the message exists exactly when the decision is committed; only the worker sends
 The dedupe key names the decision (e.g. ``overdue:loan:42:2026-03-05``): queueing the same key again returns
 the message already queued, a different message under the same key is a 409. The key is also the channel's
 idempotency key, so it must not contain personal data (it is checked to be a plain token).
+
+A borrower's freezes (do-not-contact, an open complaint, collection stopped: ``arrears.cases.flags``) refuse a new
+message at queue time with a 409 naming the rule, unless the freeze allows the template's purpose; the worker
+checks again before sending.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arrears.audit.service import append_event
+from arrears.cases.flags import borrower_flags, frozen_rule
 from arrears.compliance.model import ContactAttempt, ContactHistory
 from arrears.compliance.policy import packaged_profiles
 from arrears.contact.tables import CHANNELS, OutboxMessage
@@ -111,6 +116,10 @@ def queue_message(session: Session, *, cipher: PersonalDataCipher, borrower_id: 
     existing = _by_key(session, dedupe_key)
     if existing is not None:
         return _same(existing, digest)
+    rule = frozen_rule(borrower_flags(session, borrower.id), rendered.spec.purpose, packaged_profiles()[profile])
+    if rule is not None:
+        reason = packaged_profiles()[profile].rules[rule].reason_en
+        raise Conflict(f"not queued: {reason}", field="borrower_id", rule=rule)
     message = OutboxMessage(
         borrower_id=borrower.id, loan_id=loan_id, case_id=case_id, channel=channel, template=template,
         language=rendered.language, purpose=str(rendered.spec.purpose),

@@ -19,6 +19,11 @@ Retries: a retryable failure sets ``failed`` and the next attempt at now + base 
 ``max_attempts`` or on a permanent refusal the message is ``dead`` (also a claim that lapsed at the last
 attempt: ``lease_expired``, delivery unconfirmed, for an operator to check). Collection messages are held (not
 attempted) during the borrower's quiet hours, and a message past ``expires_at`` is dead without an attempt.
+
+Freezes are re-checked at claim time (``arrears.cases.flags``, one query per batch): a message whose purpose the
+borrower's flags now forbid (e.g. a complaint filed after it was queued) is not sent and not retried: status
+``dead`` with ``last_error = 'blocked:<rule>'`` and an ``outbox.blocked`` event naming the rule. A claim that
+lapsed (``sending``) is not re-checked: it may already have been delivered, and its re-send is only a look-up.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from arrears.audit.service import append_event
+from arrears.cases.flags import flags_for, frozen_rule
 from arrears.compliance.guard import quiet_applies, quiet_release
 from arrears.compliance.localtime import from_us, to_us
 from arrears.compliance.model import zone
@@ -46,6 +52,7 @@ from arrears.privacy import PersonalDataCipher
 
 log = logging.getLogger(__name__)
 ACTOR = "outbox-worker"
+DEFAULT_PROFILE = "cn-bank"  # freezes come from forbidden.yaml, the same in every profile
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class WorkerReport:
     retrying: int = 0
     dead: int = 0
     held: int = 0  # quiet hours
+    blocked: int = 0  # the borrower's flags now forbid it (complaint, do-not-contact, collection stopped)
     lost: int = 0  # our claim was taken over after the lease ran out; the new claimer records the outcome
 
 
@@ -138,7 +146,9 @@ def _claim(factory: sessionmaker[Session], channels: Mapping[str, Channel], batc
         query = select(M).where(_due(channels, at)).order_by(M.next_attempt_at, M.id).limit(batch)
         if s.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)  # concurrent workers take disjoint rows
-        for m in s.scalars(query).all():
+        rows = s.scalars(query).all()
+        flags = flags_for(s, [m.borrower_id for m in rows if m.status != "sending"])
+        for m in rows:
             expired = m.status != "sending" and m.expires_at is not None and m.expires_at <= at
             # A claim that ran out at the last attempt: a message that kills its worker must not loop forever.
             lapsed = m.status == "sending" and m.attempts >= policy.max_attempts
@@ -147,6 +157,13 @@ def _claim(factory: sessionmaker[Session], channels: Mapping[str, Channel], batc
                 if _guarded(s, m, status="dead", last_error=error, lease_until=None):
                     _event(s, m.id, m.borrower_id, "outbox.dead", {"error": error}, at, actor)
                     report.dead += 1
+                continue
+            rule = None if m.status == "sending" else \
+                frozen_rule(flags[m.borrower_id], m.purpose, packaged_profiles()[m.quiet_profile or DEFAULT_PROFILE])
+            if rule is not None:
+                if _guarded(s, m, status="dead", last_error=f"blocked:{rule}", lease_until=None):
+                    _event(s, m.id, m.borrower_id, "outbox.blocked", {"rule": rule}, at, actor)
+                    report.blocked += 1
                 continue
             held = _quiet_until(m, at)
             if held is not None:  # an unconfirmed claim waits too: its re-check may deliver

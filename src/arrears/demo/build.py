@@ -18,7 +18,7 @@ from arrears.db.engine import make_engine, make_session_factory, unit_of_work
 from arrears.db.migrate import upgrade
 from arrears.delinquency.service import run_date
 from arrears.delinquency.snapshots import SnapshotStore
-from arrears.demo.generator import generate
+from arrears.demo.generator import DemoPortfolio, generate
 from arrears.loans.imports.borrowers import import_borrowers
 from arrears.loans.imports.loans import import_loans
 from arrears.loans.imports.payments import import_payments
@@ -33,6 +33,7 @@ STAFF = (  # username, role, display name, team
     ("supervisor", "supervisor", "王主管", "催收一组"),
     ("negotiator", "negotiator", "李法务", "法务协商组"),
     ("collector", "collector", "赵催收", "催收一组"),
+    ("collector2", "collector", "钱催收", "催收一组"),  # field visits take two collectors (cn profiles)
     ("legal", "legal", "陈律师", "法务部"),
     ("compliance", "compliance", "周合规", "合规部"),
     ("advisor", "advisor", "孙顾问", None),
@@ -75,20 +76,42 @@ def fresh_sqlite(settings: Settings) -> None:
             Path(str(db_file) + suffix).unlink(missing_ok=True)
 
 
-def build_demo(settings: Settings, *, loans: int, business_date: date, seed: int, progress=None) -> DemoSummary:  # noqa: ANN001
+def build_demo(settings: Settings, *, loans: int, business_date: date, seed: int, progress=None,  # noqa: ANN001
+               simulate_days: int = 0) -> DemoSummary:
+    """A fresh demo database. With ``simulate_days`` the portfolio is generated as of that many business days
+    before ``business_date`` and ``demo.simulate`` then works it day by day up to ``business_date``."""
     step = progress or (lambda _msg: None)
     fresh_sqlite(settings)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     factory = make_session_factory(engine)
+    calendar = demo_calendar(business_date)
+    start = calendar.add_business_days(business_date, -simulate_days) if simulate_days else business_date
+    cipher = PersonalDataCipher(settings.secret_key)
+    store = SnapshotStore(settings.data_dir / "snapshots")
+    portfolio = load_portfolio(factory, settings.data_dir / "demo", cipher, store, loans=loans, business_date=start,
+                               seed=seed, step=step, calendar=demo_calendar(start))
+    step("creating sign-ins")
+    logins = _users(factory, portfolio.behaviours)
+    if simulate_days:
+        from arrears.demo.simulate import simulate
+
+        simulate(factory, store, cipher, start=start, days=simulate_days, seed=seed, calendar=calendar,
+                 evidence_root=settings.data_dir / "files", step=step)
+    engine.dispose()
+    return DemoSummary(len(portfolio.borrowers), len(portfolio.loans), len(portfolio.payments), logins,
+                       settings.data_dir / "demo")
+
+
+def load_portfolio(factory, files: Path, cipher: PersonalDataCipher, store: SnapshotStore, *, loans: int,  # noqa: ANN001
+                   business_date: date, seed: int, step, calendar: BusinessCalendar) -> DemoPortfolio:  # noqa: ANN001
+    """Generates the portfolio, writes it as files, loads it through the importers and runs end of day."""
     step("generating portfolio")
     portfolio = generate(loans, business_date, catalog(), seed=seed)
-    files = settings.data_dir / "demo"
     files.mkdir(parents=True, exist_ok=True)
     for name, rows in (("borrowers", portfolio.borrowers), ("loans", portfolio.loans),
                        ("payments", portfolio.payments)):
         _write_csv(files / f"{name}.csv", rows)
-    cipher = PersonalDataCipher(settings.secret_key)
     step("importing borrowers")
     with unit_of_work(factory) as s:
         import_borrowers(s, files / "borrowers.csv", cipher, actor="demo")
@@ -99,12 +122,8 @@ def build_demo(settings: Settings, *, loans: int, business_date: date, seed: int
     with unit_of_work(factory) as s:
         import_payments(s, files / "payments.csv", actor="demo", today=business_date)
     step("end of day")
-    run_date(factory, SnapshotStore(settings.data_dir / "snapshots"), business_date, today=business_date,
-             calendar=demo_calendar(business_date))
-    step("creating sign-ins")
-    logins = _users(factory, portfolio.behaviours)
-    engine.dispose()
-    return DemoSummary(len(portfolio.borrowers), len(portfolio.loans), len(portfolio.payments), logins, files)
+    run_date(factory, store, business_date, today=business_date, calendar=calendar)
+    return portfolio
 
 
 def _users(factory, behaviours: dict[str, str]) -> list[tuple[str, str, str]]:  # noqa: ANN001

@@ -92,6 +92,9 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         negotiation_api.router,
         queues_api.router,
         credit_api.router,
+        cases_api.router,
+        case_work_api.router,
+        complaints_api.router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:
