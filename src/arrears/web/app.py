@@ -22,6 +22,9 @@ from starlette.responses import HTMLResponse
 from arrears.audit import api as audit_api
 from arrears.auth import api as auth_api
 from arrears.auth.service import DEFAULT_TOKEN_TTL
+from arrears.cases import api as cases_api
+from arrears.cases import work_api as case_work_api
+from arrears.complaints import api as complaints_api
 from arrears.credit import api as credit_api
 from arrears.db.engine import make_engine, make_session_factory
 from arrears.delinquency import api as delinquency_api
