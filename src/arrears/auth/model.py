@@ -39,6 +39,7 @@ class Permission(StrEnum):
     negotiations_approve = "negotiations:approve"
     legal_manage = "legal:manage"
     reports_read = "reports:read"
+    scores_read = "scores:read"  # risk scores and their reasons (early warning, propensity)
 
 
 P = Permission
@@ -51,13 +52,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.supervisor: frozenset(_STAFF_BASE | {
         P.borrowers_read_pii, P.loans_write, P.payments_write, P.payments_reverse, P.events_read,
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
-        P.reports_read,
+        P.reports_read, P.scores_read,
     }),
-    Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose}),
+    Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose, P.scores_read}),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
-    Role.collector: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work}),
+    Role.collector: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.scores_read}),
     Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage}),
-    Role.compliance: frozenset(_STAFF_BASE | {P.events_read, P.cases_read, P.reports_read}),
+    # Compliance reads scores to audit how they are used (and that they explain themselves).
+    Role.compliance: frozenset(_STAFF_BASE | {P.events_read, P.cases_read, P.reports_read, P.scores_read}),
     # A borrower's permissions apply to their own records only (see SELF_SCOPED_ROLES).
     Role.borrower: frozenset({P.account_self, P.loans_read, P.borrowers_read, P.borrowers_read_pii}),
     Role.advisor: frozenset(_STAFF_BASE | {P.cases_read}),

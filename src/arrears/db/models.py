@@ -9,6 +9,7 @@ from arrears.db.base import Base
 from arrears.delinquency import tables as _delinquency  # noqa: F401
 from arrears.ledger import tables as _ledger  # noqa: F401
 from arrears.loans import tables as _loans  # noqa: F401
+from arrears.scores import tables as _scores  # noqa: F401
 
 from arrears.db.append_only import APPEND_ONLY, install
 

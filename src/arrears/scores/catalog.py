@@ -15,6 +15,7 @@ from arrears.products.catalog import PolicyError, read_yaml, validate_model
 
 PACKAGED = Path(__file__).parent / "features.yaml"
 KINDS = ("early_warning", "propensity", "completion")
+PORTFOLIO_KINDS = ("early_warning", "propensity")  # scored per loan; completion scores plans
 
 
 class Feature(BaseModel):

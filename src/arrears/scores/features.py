@@ -68,13 +68,14 @@ def load_sources(session: Session, until: date, loan_ids: list[int] | None = Non
 
 
 def _contacts(raw: pa.Table) -> pa.Table:
-    con = duckdb.connect()
-    con.register("raw", raw)
     if raw.num_rows == 0:
         return SOURCES["contacts"].empty_table()
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("raw", raw)
     reached = ", ".join(f"'{o}'" for o in REACHED)
     # A contact's day is its UTC date: the day boundary is the same for every source and every backend.
-    return con.sql(f"SELECT loan_id, CAST(CAST(at AS TIMESTAMP) AS DATE) AS on_date, "
+    return con.sql(f"SELECT loan_id, CAST(CAST(\"at\" AS TIMESTAMPTZ) AS DATE) AS on_date, "
                    f"coalesce(allowed AND outcome IN ({reached}), false) AS reached FROM raw "
                    "WHERE allowed").to_arrow_table()
 
@@ -95,16 +96,17 @@ WITH p AS (SELECT DISTINCT loan_id, as_of FROM points),
 inst AS (
     SELECT p.loan_id, p.as_of, i.seq, i.due_on, i.due_fen
     FROM p JOIN instalments i ON i.loan_id = p.loan_id AND i.due_on <= p.as_of),
-paid AS (  -- what settled each instalment by the assessment date, day by day (penalties apart)
-    SELECT p.loan_id, p.as_of, s.seq, s.value_date, sum(s.amount_fen) AS amount_fen
-    FROM p JOIN settlements s ON s.loan_id = p.loan_id AND s.value_date <= p.as_of AND s.component <> 'penalty'
-    GROUP BY p.loan_id, p.as_of, s.seq, s.value_date),
-cum AS (SELECT *, sum(amount_fen) OVER (PARTITION BY loan_id, as_of, seq ORDER BY value_date) AS cum_fen FROM paid),
+daily AS MATERIALIZED (  -- settlements per instalment and value date; cumulated once (a running total up to a date needs
+            -- nothing after it), then each point reads the rows on or before its own date
+    SELECT loan_id, seq, value_date, coalesce(sum(amount_fen) FILTER (WHERE component <> 'penalty'), 0) AS amount_fen,
+           sum(amount_fen) AS all_fen
+    FROM settlements WHERE loan_id IN (SELECT loan_id FROM p) GROUP BY loan_id, seq, value_date),
+cum AS (SELECT *, sum(amount_fen) OVER (PARTITION BY loan_id, seq ORDER BY value_date) AS cum_fen FROM daily),
 per_inst AS (
     SELECT i.loan_id, i.as_of, i.seq, i.due_on, i.due_fen,
            least(coalesce(max(c.cum_fen), 0), i.due_fen) AS paid_fen,
            min(c.value_date) FILTER (WHERE c.cum_fen >= i.due_fen) AS settled_on
-    FROM inst i LEFT JOIN cum c ON c.loan_id = i.loan_id AND c.as_of = i.as_of AND c.seq = i.seq
+    FROM inst i LEFT JOIN cum c ON c.loan_id = i.loan_id AND c.seq = i.seq AND c.value_date <= i.as_of
     GROUP BY i.loan_id, i.as_of, i.seq, i.due_on, i.due_fen),
 lateness AS (SELECT *, date_diff('day', due_on, coalesce(settled_on, as_of)) AS days_late FROM per_inst),
 agg AS (
@@ -116,9 +118,9 @@ agg AS (
            max(due_on) AS last_due_on
     FROM lateness GROUP BY loan_id, as_of),
 pay AS (
-    SELECT p.loan_id, p.as_of, max(s.value_date) AS last_paid_on,
-           sum(s.amount_fen) FILTER (WHERE s.value_date > p.as_of - INTERVAL 90 DAY) AS paid_90d_fen
-    FROM p JOIN settlements s ON s.loan_id = p.loan_id AND s.value_date <= p.as_of GROUP BY p.loan_id, p.as_of),
+    SELECT p.loan_id, p.as_of, max(d.value_date) AS last_paid_on,
+           sum(d.all_fen) FILTER (WHERE d.value_date > p.as_of - INTERVAL 90 DAY) AS paid_90d_fen
+    FROM p JOIN daily d ON d.loan_id = p.loan_id AND d.value_date <= p.as_of GROUP BY p.loan_id, p.as_of),
 con AS (
     SELECT p.loan_id, p.as_of, count(*) AS contacts_30d, count(*) FILTER (WHERE c.reached) AS reached_30d,
            max(c.on_date) AS last_contact_on
@@ -155,7 +157,6 @@ LEFT JOIN agg a ON a.loan_id = p.loan_id AND a.as_of = p.as_of
 LEFT JOIN pay y ON y.loan_id = p.loan_id AND y.as_of = p.as_of
 LEFT JOIN con c ON c.loan_id = p.loan_id AND c.as_of = p.as_of
 LEFT JOIN prom r ON r.loan_id = p.loan_id AND r.as_of = p.as_of
-ORDER BY p.loan_id, p.as_of
 """
 
 
@@ -170,6 +171,6 @@ def connect(sources: dict[str, pa.Table], points: pa.Table | None = None) -> duc
 
 
 def build_features(sources: dict[str, pa.Table], points: pa.Table) -> pa.Table:
-    """One row per point (loans not yet disbursed at ``as_of`` drop out), every column of the allow-list that
-    is computed from the loan book, plus ``active`` and ``source_max_date``."""
+    """One row per point (loans not yet disbursed at ``as_of`` drop out; rows in no particular order), every
+    column of the allow-list that is computed from the loan book, plus ``active`` and ``source_max_date``."""
     return connect(sources, points).sql(FEATURES_SQL).to_arrow_table()

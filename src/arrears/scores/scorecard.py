@@ -47,6 +47,8 @@ class Binned:
 def numeric_values(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Floats with NaN for anything missing, not a number, or infinite (never raises on bad input)."""
     t = column.type
+    if pa.types.is_null(t):
+        return np.full(len(column), np.nan)
     if pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t):
         values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
     else:  # text, decimals, anything else: TRY_CAST turns the unreadable into NULL
@@ -81,11 +83,10 @@ def bin_index(b: Binned, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
         x = numeric_values(column)
         idx = 1 + np.searchsorted(np.asarray(b.edges, dtype=np.float64), x, side="right")
         return np.where(np.isnan(x), 0, idx).astype(np.int32)
-    lookup = {c: i + 1 for i, c in enumerate(b.categories)}
-    values = text_values(column)
-    codes = pc.index_in(pa.array(values.astype(str)), value_set=pa.array(list(lookup) or [""], pa.string()))
-    return (pc.fill_null(codes, -1).to_numpy(zero_copy_only=False) + 1).astype(np.int32) if lookup else \
-        np.zeros(len(values), dtype=np.int32)
+    if not b.categories:
+        return np.zeros(len(column), dtype=np.int32)
+    codes = pc.index_in(pc.cast(column, pa.string()), value_set=pa.array(b.categories, pa.string()))
+    return (pc.fill_null(codes, -1).to_numpy(zero_copy_only=False) + 1).astype(np.int32)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

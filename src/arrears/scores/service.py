@@ -21,10 +21,11 @@ from arrears.db.base import utcnow
 from arrears.db.bulk import insert_arrow
 from arrears.errors import InvalidInput, NotFound
 from arrears.scores import registry
+from arrears.scores.catalog import PORTFOLIO_KINDS
 from arrears.scores.features import build_features, load_sources, points_for
+from arrears.scores.features_one import as_table, features_one
 from arrears.scores.model import ScoreModel
 
-PORTFOLIO_KINDS = ("early_warning", "propensity")
 # Who each portfolio score is for: early warning for loans not overdue, propensity for loans overdue.
 POPULATION = {"early_warning": "active AND dpd = 0", "propensity": "dpd > 0"}
 
@@ -80,15 +81,14 @@ def score_portfolio(session: Session, as_of: date, kind: str, models_root: Path,
 
 def score_one(session: Session, loan_id: int, as_of: date, kind: str, models_root: Path,
               model: tuple[ScoreModel, dict] | None = None) -> Scored:
-    """One loan's score now (not stored): the same features and model as the bulk path."""
+    """One loan's score now (not stored): the same features (per-loan twin of the SQL) and model as the bulk path."""
     if kind not in PORTFOLIO_KINDS:
         raise InvalidInput(f"{kind} scores plans, not loans", field="kind", rule="portfolio_score")
     scorer, manifest = model or registry.load(models_root, kind)
-    sources = load_sources(session, as_of, [loan_id])
-    features = build_features(sources, points_for([loan_id], as_of))
-    if features.num_rows == 0:
+    row = features_one(load_sources(session, as_of, [loan_id]), loan_id, as_of)
+    if row is None:
         raise NotFound(f"loan {loan_id} does not exist or was not disbursed by {as_of}", field="loan_id")
-    return scored_row(score_table(scorer, features, kind, manifest["version"]))
+    return scored_row(score_table(scorer, as_table(row), kind, manifest["version"]))
 
 
 def scored_row(table: pa.Table) -> Scored:

@@ -26,6 +26,7 @@ from arrears.db.engine import make_engine, make_session_factory
 from arrears.delinquency import api as delinquency_api
 from arrears.loans import api as loans_api
 from arrears.privacy import PersonalDataCipher
+from arrears.scores import api as scores_api
 from arrears.settings import Settings, load_settings
 from arrears.web import pages
 from arrears.web.deps import check_guarded
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
     app.state.cipher = PersonalDataCipher(settings.secret_key)
     app.state.token_ttl = token_ttl or _token_ttl()
     install_error_handlers(app)
-    for router in (auth_api.router, loans_api.router, audit_api.router, delinquency_api.router, pages.router):
+    for router in (auth_api.router, loans_api.router, audit_api.router, delinquency_api.router, scores_api.router,
+                   pages.router):
         app.include_router(router)
     app.add_route(f"{API}/docs", _api_docs, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
