@@ -19,6 +19,7 @@ ALLOWED = {
     "scores/model.py": "score model coefficients, logits and probabilities",
     "scores/metrics.py": "AUC, KS, Brier score and calibration figures",
     "scores/train.py": "split shares and evaluation figures",
+    "scores/features_one.py": "one loan's feature ratios (as the feature SQL computes them) and its rate as a number",
     "scores/sources.py": "synthetic plan terms (ratios) and their completion probabilities",
     "scores/bench.py": "wall-clock seconds of benchmark runs and synthetic feature values",
 }

@@ -19,7 +19,7 @@ class Score(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    loan_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    loan_id: Mapped[int] = mapped_column(BigInteger)  # the unique key (loan_id, kind, as_of) serves look-ups
     kind: Mapped[str] = mapped_column(String(20))  # early_warning | propensity | completion
     as_of: Mapped[date] = mapped_column(Date)
     probability: Mapped[Decimal] = mapped_column(Numeric(7, 6))  # a probability, not money; 6 places
