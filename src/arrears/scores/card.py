@@ -12,7 +12,7 @@ LIMITS = {
             "instalment due dates and settlement value dates (no grace or holiday shift).",
     "synthetic": "Trained on synthetic plans shaped by published redefault evidence (DOMAIN.md §5), not on this "
                  "institution's plan outcomes: replace it once agreements record completions.",
-    "sba": "US SBA small-business loans (1962–2014 approvals), a different market, currency and product from "
+    "sba": "US SBA small-business loans (approved up to 2014), a different market, currency and product from "
            "Chinese inclusive finance: it shows the pipeline on real labels, it is not a model for this portfolio. "
            "Term is recorded after the fact for some charged-off loans and flatters the figures.",
     "lendingclub": "10,000 Lending Club loans issued January–March 2018 and observed shortly after: few bad "
