@@ -9,7 +9,7 @@ No borrower record is read: protected attributes and their proxies cannot reach 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
 
 import duckdb
 import pyarrow as pa
@@ -33,36 +33,30 @@ SOURCES = {
 POINTS = pa.schema([("loan_id", pa.int64()), ("as_of", pa.date32())])
 REACHED = ("connected", "refused", "promise", "dispute", "hardship")  # compliance.model.Outcome: the borrower answered
 
-_SQL = {  # the same columns from either backend; dates and flags as the database stores them
-    "loans": "SELECT id AS loan_id, product_code, annual_rate, principal_fen, term, disbursed_on, restructured_on "
-             "FROM loans WHERE disbursed_on <= :until {and_loans}",
-    "instalments": "SELECT loan_id, seq, due_on, principal_due_fen + interest_due_fen + fee_due_fen + cost_due_fen "
-                   "AS due_fen FROM instalments WHERE due_on <= :until {and_loans}",
-    "settlements": "SELECT a.loan_id, i.seq, a.component, a.amount_fen, a.value_date FROM payment_allocations a "
-                   "JOIN instalments i ON i.id = a.instalment_id WHERE a.value_date <= :until {and_a_loans}",
-    "contacts": "SELECT loan_id, at, allowed, outcome FROM contact_log WHERE at < :until_next {and_loans}",
-    "promises": "SELECT loan_id, promised_on, due_on, amount_fen, status, resolved_on FROM promises_to_pay "
-                "WHERE promised_on <= :until {and_loans}",
+# (query, the column naming the loan) — the same columns from either backend, dates as the database stores them.
+# A promise resolved after ``until`` is read with its later status; the feature SQL only trusts a resolution
+# dated on or before the assessment date.
+_SQL = {
+    "loans": ("SELECT id AS loan_id, product_code, annual_rate, principal_fen, term, disbursed_on, restructured_on "
+              "FROM loans WHERE disbursed_on <= :until", "id"),
+    "instalments": ("SELECT loan_id, seq, due_on, principal_due_fen + interest_due_fen + fee_due_fen + "
+                    "cost_due_fen AS due_fen FROM instalments WHERE due_on <= :until", "loan_id"),
+    "settlements": ("SELECT a.loan_id, i.seq, a.component, a.amount_fen, a.value_date FROM payment_allocations a "
+                    "JOIN instalments i ON i.id = a.instalment_id WHERE a.value_date <= :until", "a.loan_id"),
+    "contacts": ("SELECT loan_id, at, allowed, outcome FROM contact_log WHERE at < :until_next", "loan_id"),
+    "promises": ("SELECT loan_id, promised_on, due_on, amount_fen, status, resolved_on FROM promises_to_pay "
+                 "WHERE promised_on <= :until", "loan_id"),
 }
 
 
 def load_sources(session: Session, until: date, loan_ids: list[int] | None = None) -> dict[str, pa.Table]:
     """Source tables from the database, nothing dated after ``until``. ``loan_ids`` narrows to a few loans."""
-    from datetime import datetime, time, timedelta, timezone
-
-    ids = ",".join(str(int(i)) for i in loan_ids) if loan_ids is not None else None
-    filters = {k: (f"AND {col} IN ({ids})" if ids else "") for k, col in
-               (("and_loans", "loan_id"), ("and_a_loans", "a.loan_id"))}
-    if ids is not None and not ids:
-        filters = {k: "AND 1 = 0" for k in filters}
     params = {"until": until, "until_next": datetime.combine(until + timedelta(days=1), time(), timezone.utc)}
     out = {}
-    for name, sql in _SQL.items():
-        sql = sql.format(**filters)
-        if name == "loans":
-            sql = sql.replace("AND loan_id IN", "AND id IN")
+    for name, (sql, column) in _SQL.items():
+        if loan_ids is not None:
+            sql += f" AND {column} IN ({','.join(str(int(i)) for i in loan_ids) or 'NULL'})"
         out[name] = fetch_arrow(session, sql, params)
-    # Resolutions after ``until`` are not known yet: such a promise is still open as far as ``until`` goes.
     out["contacts"] = _contacts(out["contacts"])
     return {name: _conform(table, SOURCES[name]) for name, table in out.items()}
 

@@ -74,9 +74,7 @@ class ScoreModel:
         """Probabilities and reason codes (comma-separated feature names, the costliest first), set-based."""
         contrib, _ = self._contributions(table)
         probability = sigmoid(self.platt_a * (self.intercept + contrib.sum(axis=1)) + self.platt_b)
-        sign = (1 if self.adverse == "high" else -1) * (1 if self.platt_a >= 0 else -1)
-        best = np.array([min(sign * c for c, n in zip(b.coef, b.counts) if n) if any(b.counts) else 0
-                         for b in self.bins])
+        sign, best = self._best()
         gap = sign * contrib - best  # how much each feature's bin costs against the borrower vs its best bin
         order = np.argsort(-gap, axis=1, kind="stable")[:, :TOP_REASONS]
         names = np.asarray(self.feature_names + [""], dtype=object)
@@ -89,6 +87,15 @@ class ScoreModel:
             return probability, pa.array([""] * table.num_rows, pa.string())
         reasons = pc.binary_join_element_wise(*parts, ",", null_handling="skip")
         return probability, reasons
+
+    def _best(self) -> tuple[int, np.ndarray]:
+        """The adverse direction and, per feature, its most favourable bin seen in training (computed once)."""
+        if getattr(self, "_best_cache", None) is None:
+            sign = (1 if self.adverse == "high" else -1) * (1 if self.platt_a >= 0 else -1)
+            best = np.array([min(sign * c for c, n in zip(b.coef, b.counts) if n) if any(b.counts) else 0
+                             for b in self.bins])
+            self._best_cache = (sign, best)
+        return self._best_cache
 
     # --- storage -----------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
