@@ -109,3 +109,42 @@ def test_one_loan_features_equal_the_bulk_sql(as_of):
             else:
                 assert one[key] == value, (row["loan_id"], key)
     assert features_one(sources, 1, date(2000, 1, 1)) is None  # not disbursed yet: no row, as in bulk
+
+
+@pytest.fixture(scope="module")
+def small_book():
+    con = duckdb.connect()
+    generate(con, 120, date(2026, 10, 31))
+    sources = bench_sources(con)
+    sources.update(_random_contacts_and_promises(np.arange(1, 121), date(2025, 10, 1), np.random.default_rng(9)))
+    return sources
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(offset=st.integers(0, 500), extra=st.lists(st.tuples(st.integers(1, 120), st.integers(1, 400),
+                                                           st.integers(1, 10_000_000)), min_size=1, max_size=20))
+def test_any_rows_dated_after_the_assessment_date_change_no_feature(small_book, offset, extra):
+    as_of = date(2025, 6, 1) + timedelta(days=offset)
+    points = points_for(pa.array(range(1, 121), pa.int64()), as_of)
+    before = build_features(small_book, points).sort_by("loan_id")
+    later = [as_of + timedelta(days=d) for _, d, _ in extra]
+    ids = pa.array([i for i, _, _ in extra], pa.int64())
+    grown = dict(small_book)
+    grown["settlements"] = pa.concat_tables([small_book["settlements"], pa.table({
+        "loan_id": ids, "seq": pa.array([1] * len(extra), pa.int32()),
+        "component": pa.array(["principal"] * len(extra)), "amount_fen": pa.array([a for *_, a in extra], pa.int64()),
+        "value_date": pa.array(later, pa.date32())}).cast(SOURCES["settlements"])])
+    grown["contacts"] = pa.concat_tables([small_book["contacts"], pa.table({
+        "loan_id": ids, "on_date": pa.array(later, pa.date32()),
+        "reached": pa.array([True] * len(extra))}).cast(SOURCES["contacts"])])
+    grown["promises"] = pa.concat_tables([small_book["promises"], pa.table({
+        "loan_id": ids, "promised_on": pa.array(later, pa.date32()), "due_on": pa.array(later, pa.date32()),
+        "amount_fen": pa.array([a for *_, a in extra], pa.int64()), "status": pa.array(["open"] * len(extra)),
+        "resolved_on": pa.array([None] * len(extra), pa.date32())}).cast(SOURCES["promises"])])
+    after = build_features(grown, points).sort_by("loan_id")
+    assert after.equals(before)
+    assert all(d <= as_of for d in before.column("source_max_date").to_pylist())

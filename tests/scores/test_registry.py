@@ -107,3 +107,22 @@ def test_plan_features_are_exact_ratios_of_fen():
     assert f == CompletionFeatures(Decimal("0.2"), 3, Decimal("0.04"), Decimal("0.8"), 75, "consumer_loan")
     with pytest.raises(ValueError):
         plan_features(plan, old_payment_fen=0, dpd=75, product_code="consumer_loan")
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(old=st.integers(1, 10**9), cut=st.integers(0, 10**9), waived=st.integers(0, 10**8), dpd=st.integers(0, 3000))
+def test_plan_feature_ratios_are_exact_decimals_of_fen(old, cut, waived, dpd):
+    first = max(1, old - cut)
+    debt = Amounts(principal=first * 2, penalty=waived)
+    schedule = (PlanInstalment(1, date(2024, 2, 1), Amounts(principal=first)),
+                PlanInstalment(2, date(2024, 3, 1), Amounts(principal=first)))
+    plan = Plan("waiver", 1, date(2024, 1, 1), debt, schedule, waiver=Amounts(penalty=waived)).check()
+    f = plan_features(plan, old_payment_fen=old, dpd=dpd, product_code="consumer_loan")
+    six = Decimal("0.000001")
+    assert f.payment_relief == (1 - Decimal(first) / Decimal(old)).quantize(six)
+    assert f.burden == (Decimal(first) / Decimal(old)).quantize(six)
+    assert f.waiver_share == (Decimal(waived) / Decimal(first * 2 + waived)).quantize(six)
+    assert f.payment_relief + f.burden in (Decimal(1), Decimal(1) + six, Decimal(1) - six)
