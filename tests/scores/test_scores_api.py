@@ -13,7 +13,7 @@ from arrears.settings import Settings
 from arrears.web.app import create_app
 from scores_book import AS_OF, build_book
 from support import PASSWORD
-from test_service import models  # noqa: F401  (the module fixture: models saved in a temporary folder)
+from test_scoring_service import models  # noqa: F401  (the module fixture: models saved in a temporary folder)
 
 
 def _headers(db, username: str) -> dict[str, str]:
