@@ -50,11 +50,12 @@ def test_latest_stored_scores_with_reasons_in_both_languages(client, db):
         assert reason["code"] and reason["zh"] and reason["en"] and reason["zh"] != reason["en"]
 
 
-def test_a_live_score_is_computed_for_both_kinds(client, db):
-    r = client.get(f"/api/v1/loans/{client.book['L1']}/scores?live=true", headers=_headers(db, "collector"))
-    assert r.status_code == 200, r.text
-    assert [s["kind"] for s in r.json()] == ["early_warning", "propensity"]
-    assert all(s["stored"] is False and s["as_of"] == AS_OF.isoformat() for s in r.json())
+def test_a_live_score_is_the_one_that_applies_now(client, db):
+    for loan, kind in (("L1", "early_warning"), ("L3", "propensity")):  # L1 is current, L3 overdue
+        r = client.get(f"/api/v1/loans/{client.book[loan]}/scores?live=true", headers=_headers(db, "collector"))
+        assert r.status_code == 200, r.text
+        (score,) = r.json()
+        assert (score["kind"], score["stored"], score["as_of"]) == (kind, False, AS_OF.isoformat())
 
 
 def test_a_role_without_scores_read_is_refused_and_an_unknown_loan_is_404(client, db):

@@ -93,3 +93,16 @@ def test_completion_is_not_a_portfolio_score_and_an_unknown_loan_is_not_found(db
         with pytest.raises(NotFound):
             score_one(s, 999_999, AS_OF, "early_warning", models)
 
+
+
+def test_score_now_picks_the_score_that_applies(db, models):
+    from arrears.loans.payments import post_payment
+    from arrears.scores.service import score_now
+
+    with db.session() as s:
+        book = build_book(s)
+        assert score_now(s, book["L1"], AS_OF, models).kind == "early_warning"
+        assert score_now(s, book["L3"], AS_OF, models).kind == "propensity"
+        post_payment(s, loan_id=book["L1"], amount_fen=102_500, received_on=date(2024, 3, 30),
+                     idempotency_key="L1-3", actor="t", today=date(2024, 6, 30))
+        assert score_now(s, book["L1"], date(2024, 4, 15), models) is None  # paid off: nothing to score

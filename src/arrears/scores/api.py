@@ -14,9 +14,9 @@ from arrears.auth.model import Permission as P
 from arrears.auth.model import Principal
 from arrears.errors import NotFound
 from arrears.loans.tables import Loan
-from arrears.scores.catalog import PORTFOLIO_KINDS, feature_catalog
+from arrears.scores.catalog import feature_catalog
 from arrears.scores.registry import models_dir
-from arrears.scores.service import score_one
+from arrears.scores.service import score_now
 from arrears.scores.tables import Score
 from arrears.settings import business_date
 from arrears.web.deps import SessionDep, require
@@ -49,18 +49,16 @@ def loan_scores(loan_id: int, request: Request, session: SessionDep,
                 principal: Annotated[Principal, Depends(require(P.scores_read))],
                 live: Annotated[bool, Query(description="Score now with the active models (not stored).")] = False,
                 ) -> list[ScoreOut]:
-    """The latest stored score of each kind; with ``live=true`` the loan is scored now instead."""
+    """The latest stored score of each kind; with ``live=true`` the score that applies now (propensity when overdue,
+    early warning when current), computed and not stored."""
     loan = session.get(Loan, loan_id)
     if loan is None or not principal.may_see(loan.borrower_id):
         raise NotFound(f"no loan {loan_id}", field="loan_id", rule="loan.exists")
     if live:
-        root = models_dir(request.app.state.settings.data_dir)
-        out = []
-        for kind in PORTFOLIO_KINDS:
-            s = score_one(session, loan_id, business_date(), kind, root)
-            out.append(ScoreOut(kind=kind, as_of=s.as_of, probability=s.probability, model_version=s.model_version,
-                                reasons=reasons_out(s.reasons, kind), stored=False))
-        return out
+        s = score_now(session, loan_id, business_date(), models_dir(request.app.state.settings.data_dir))
+        return [] if s is None else [ScoreOut(kind=s.kind, as_of=s.as_of, probability=s.probability,
+                                              model_version=s.model_version, reasons=reasons_out(s.reasons, s.kind),
+                                              stored=False)]
     latest = {}
     for row in session.scalars(select(Score).where(Score.loan_id == loan_id).order_by(Score.as_of)):
         latest[row.kind] = row

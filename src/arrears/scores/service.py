@@ -91,6 +91,19 @@ def score_one(session: Session, loan_id: int, as_of: date, kind: str, models_roo
     return scored_row(score_table(scorer, as_table(row), kind, manifest["version"]))
 
 
+def score_now(session: Session, loan_id: int, as_of: date, models_root: Path) -> Scored | None:
+    """The score that applies to the loan today: propensity if it is overdue, early warning if it is current and
+    not finished, None if it is finished (the populations of ``score_portfolio``)."""
+    row = features_one(load_sources(session, as_of, [loan_id]), loan_id, as_of)
+    if row is None:
+        raise NotFound(f"loan {loan_id} does not exist or was not disbursed by {as_of}", field="loan_id")
+    kind = "propensity" if row["dpd"] > 0 else "early_warning" if row["active"] else None
+    if kind is None:
+        return None
+    scorer, manifest = registry.load(models_root, kind)
+    return scored_row(score_table(scorer, as_table(row), kind, manifest["version"]))
+
+
 def scored_row(table: pa.Table) -> Scored:
     row = table.to_pylist()[0]
     return Scored(row["loan_id"], row["kind"], row["as_of"], Decimal(row["probability"]),
