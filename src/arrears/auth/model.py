@@ -53,6 +53,7 @@ class Permission(StrEnum):
     cases_manage = "cases:manage"  # close cases, assign owners and teams, set do-not-contact
     complaints_file = "complaints:file"  # file a complaint (a borrower only for themselves)
     complaints_manage = "complaints:manage"  # read, assign, resolve complaints and their statistics
+    scores_read = "scores:read"  # risk scores and their reasons (early warning, propensity)
 
 
 P = Permission
@@ -67,15 +68,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
         P.legal_read, P.reports_read, P.negotiations_read, P.hardship_file, P.hardship_verify,
         P.queues_work, P.queues_supervise, P.credit_manage, P.writeoff_approve, P.transfer_manage,
-        P.cases_manage, P.complaints_file, P.complaints_manage,
+        P.cases_manage, P.complaints_file, P.complaints_manage, P.scores_read,
     }),
     Role.negotiator: frozenset(_STAFF_BASE | {
         P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_read, P.hardship_file,
-        P.hardship_verify, P.queues_work, P.complaints_file,
+        P.hardship_verify, P.queues_work, P.complaints_file, P.scores_read,
     }),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
     Role.collector: frozenset(_STAFF_BASE | {
-        P.cases_read, P.cases_work, P.queues_work, P.complaints_file,
+        P.cases_read, P.cases_work, P.queues_work, P.complaints_file, P.scores_read,
     }),
     Role.legal: frozenset(_STAFF_BASE | {
         P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage, P.legal_read, P.legal_evidence,
@@ -83,7 +84,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     }),
     Role.compliance: frozenset(_STAFF_BASE | {
         P.events_read, P.cases_read, P.legal_read, P.reports_read, P.credit_manage, P.complaints_file,
-        P.complaints_manage,
+        P.complaints_manage, P.scores_read,
     }),
     # A borrower's permissions apply to their own records only (see SELF_SCOPED_ROLES).
     Role.borrower: frozenset({

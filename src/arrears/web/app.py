@@ -33,6 +33,7 @@ from arrears.loans import api as loans_api
 from arrears.negotiation import api as negotiation_api
 from arrears.privacy import PersonalDataCipher
 from arrears.queues import api as queues_api
+from arrears.scores import api as scores_api
 from arrears.settings import Settings, load_settings
 from arrears.web import pages
 from arrears.web.deps import check_guarded
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         cases_api.router,
         case_work_api.router,
         complaints_api.router,
+        scores_api.router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:
