@@ -482,7 +482,8 @@ def bench_negotiation(runs: Annotated[int, typer.Option(help="Timed runs of the 
     """Plan options with recommendation for one case (target ≤ 20 ms p95 for about 50 candidates)."""
     from arrears.negotiation.bench import run_options_bench
 
-    figures = run_options_bench(runs, product)
+    _print_figures(run_options_bench(runs, product), as_json)
+
 
 @strategy_app.command("run")
 @clear_errors
@@ -549,8 +550,8 @@ def bench_cases(loans: Annotated[int, typer.Option(help="Open cases to evaluate.
     """Strategy evaluation after end of day for N open cases, and the compliance guard (bulk and single)."""
     from arrears.strategy.bench import run_cases_bench
 
-    figures = run_cases_bench(loans, guard_requests=guard_requests, db_cases=db_cases,
-                              progress=None if as_json else err)
+    _print_figures(run_cases_bench(loans, guard_requests=guard_requests, db_cases=db_cases,
+                                   progress=None if as_json else err), as_json)
 
 @credit_app.command("month-end")
 @clear_errors
