@@ -3,9 +3,8 @@
 - An agreement instalment is *missed* once it is unpaid (principal, interest, fee or cost outstanding) more than
   ``grace_days`` after its due date; paying inside the grace cures it. The agreement is *breached* when
   ``missed_instalments`` are missed at once, or one is unpaid more than ``days_late`` days (policy.yaml).
-- Breach ends the agreement, reinstates a conditional waiver (the waiver allocations are removed, the waived
-  amounts owed again on the old instalments, and a reversal entry mirrors the waiver entry; what was paid under
-  the agreement stays paid), lifts the collection stop, and decides what follows: ``renegotiate`` while the loan
+- Breach ends the agreement, reinstates a conditional waiver (see ``_reinstate_waivers``; a reversal entry
+  mirrors the waiver entry; what was paid under the agreement stays paid and counts against the debt), lifts the collection stop, and decides what follows: ``renegotiate`` while the loan
   has had fewer than ``max_agreements_per_loan`` agreements, else ``legal``: the loan's open case moves to the
   ``legal`` stage where the lifecycle allows it (from phone or field visit), or the agreement is marked
   ``legal_pending`` for the legal team.
@@ -24,7 +23,7 @@ from arrears.agreements.bulk_events import append_events
 from arrears.agreements.policy import policy
 from arrears.cases.model import lifecycle
 from arrears.db.base import UTCDateTime, utcnow
-from arrears.ledger.model import EntryKind
+from arrears.ledger.model import Account, EntryKind
 from arrears.negotiation.plan import COMPONENTS
 
 ACTOR = "eod"
@@ -91,17 +90,35 @@ def agreements_after_eod(session: Session, business_date: date, *, cipher=None) 
 
 
 def _reinstate_waivers(session: Session, d: date) -> int:
-    """Conditional waivers of breached agreements are owed again (instalments, allocations, ledger)."""
+    """Conditional waivers of breached agreements are owed again, with a reversal entry mirroring the waiver.
+
+    Principal, interest, fee and cost go back onto the old instalments they were waived from (their waiver
+    allocations removed), so the engine sees them overdue from their original dates again. Penalty cannot:
+    the engine recomputes penalties from principal lateness and the old principal now sits on the agreement's
+    instalments, so a penalty put back there would be recomputed away. The waived penalty is therefore owed
+    as a fixed amount on one new instalment due on the breach date (fee component, like a carried penalty)."""
     w = ("SELECT coalesce(sum(pa.amount_fen), 0) FROM payment_allocations pa JOIN agr_breach b "
          "ON b.waiver_entry_id = pa.entry_id WHERE b.reinstate = 1 AND pa.source = 'waiver' "
          "AND pa.instalment_id = instalments.id AND pa.component = '{c}'")
-    sets = ", ".join(f"{c}_waived_fen = {c}_waived_fen - ({w.format(c=c)})" for c in COMPONENTS)
+    undo = [c for c in COMPONENTS if c != "penalty"]
+    sets = ", ".join(f"{c}_waived_fen = {c}_waived_fen - ({w.format(c=c)})" for c in undo)
     session.execute(text(f"""
         UPDATE instalments SET {sets}
         WHERE id IN (SELECT pa.instalment_id FROM payment_allocations pa JOIN agr_breach b
-                     ON b.waiver_entry_id = pa.entry_id WHERE b.reinstate = 1 AND pa.source = 'waiver')"""))
-    session.execute(text("""DELETE FROM payment_allocations WHERE source = 'waiver'
+                     ON b.waiver_entry_id = pa.entry_id WHERE b.reinstate = 1 AND pa.source = 'waiver'
+                     AND pa.component <> 'penalty')"""))
+    session.execute(text("""DELETE FROM payment_allocations WHERE source = 'waiver' AND component <> 'penalty'
                             AND entry_id IN (SELECT waiver_entry_id FROM agr_breach WHERE reinstate = 1)"""))
+    _exec(session, """
+        INSERT INTO instalments (loan_id, borrower_id, seq, due_on, principal_due_fen, interest_due_fen,
+                                 penalty_due_fen, fee_due_fen, cost_due_fen, principal_paid_fen, interest_paid_fen,
+                                 penalty_paid_fen, fee_paid_fen, cost_paid_fen, principal_waived_fen,
+                                 interest_waived_fen, penalty_waived_fen, fee_waived_fen, cost_waived_fen)
+        SELECT b.loan_id, b.borrower_id, (SELECT max(i.seq) FROM instalments i WHERE i.loan_id = b.loan_id) + 1, :d,
+               0, 0, 0, sum(pa.amount_fen), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+        FROM agr_breach b JOIN payment_allocations pa ON pa.entry_id = b.waiver_entry_id
+        WHERE b.reinstate = 1 AND pa.source = 'waiver' AND pa.component = 'penalty'
+        GROUP BY b.loan_id, b.borrower_id""", {"d": d})
     before = session.execute(text("SELECT coalesce(max(id), 0) FROM journal_entries")).scalar_one()
     _exec(session, """
         INSERT INTO journal_entries (loan_id, borrower_id, kind, business_date, reverses_entry_id, memo, created_at)
@@ -111,10 +128,12 @@ def _reinstate_waivers(session: Session, d: date) -> int:
           {"kind": EntryKind.reversal.value, "d": d, "now": utcnow()})
     session.execute(text("""
         INSERT INTO postings (entry_id, loan_id, borrower_id, account, debit_fen, credit_fen)
-        SELECT e.id, p.loan_id, p.borrower_id, p.account, p.credit_fen, p.debit_fen
+        SELECT e.id, p.loan_id, p.borrower_id,
+               CASE WHEN p.account = :penalty THEN :fee ELSE p.account END, p.credit_fen, p.debit_fen
         FROM journal_entries e JOIN postings p ON p.entry_id = e.reverses_entry_id
         WHERE e.id > :before AND e.kind = :kind ORDER BY e.id, p.id"""),
-                    {"before": before, "kind": EntryKind.reversal.value})
+                    {"before": before, "kind": EntryKind.reversal.value,
+                     "penalty": Account.penalty_receivable.value, "fee": Account.fee_receivable.value})
     return int(session.execute(text("SELECT count(*) FROM agr_breach WHERE reinstate = 1")).scalar_one())
 
 
