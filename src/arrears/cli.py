@@ -290,14 +290,20 @@ def audit_verify(data_dir: DataDir = None, database_url: DbUrl = None) -> None:
     from arrears.audit.service import verify_events
     from arrears.db.engine import unit_of_work
 
+    from arrears.agreements.verify import verify_agreements
+
     with unit_of_work(_factory(_settings(data_dir, database_url))) as session:
         checked, problems = verify_events(session)
+        agreements, altered = verify_agreements(session)  # stored terms and documents against the chain
     for p in problems:
         err.print(f"[red]✗[/red] event {p.event_id} ({p.subject}): {p.problem}", highlight=False)
-    if problems:
-        err.print(f"[red]audit verify failed: {len(problems)} problem(s) in {checked} events[/red]")
+    for a in altered:
+        err.print(f"[red]✗[/red] agreement {a.agreement_id}: {a.problem}", highlight=False)
+    if problems or altered:
+        err.print(f"[red]audit verify failed: {len(problems) + len(altered)} problem(s) in {checked} events "
+                  f"and {agreements} agreements[/red]")
         raise typer.Exit(1)
-    console.print(f"[green]audit verify passed: {checked} events[/green]")
+    console.print(f"[green]audit verify passed: {checked} events, {agreements} agreements[/green]")
 
 
 @users_app.command("add")
