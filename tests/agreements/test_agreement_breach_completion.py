@@ -5,19 +5,22 @@ import io
 from datetime import timedelta
 
 import pypdf
-from agreement_helpers import (CHECKER, PLAN_DATE, PREPARER, TODAY, debt_of, make_plan, overdue_loan,
+import pytest
+from agreement_helpers import (PLAN_DATE, PREPARER, TODAY, debt_of, make_plan, overdue_loan,
                                signed_and_countersigned)
 from sqlalchemy import func, select
 from support import CIPHER
 
 from arrears.agreements import documents
 from arrears.agreements.certificates import issue_certificates
+from arrears.agreements.service import create_agreement
 from arrears.agreements.policy import policy
 from arrears.agreements.tables import Agreement
 from arrears.audit.service import verify_events
 from arrears.cases.service import move_stage
 from arrears.cases.tables import Case
 from arrears.delinquency.service import run_date
+from arrears.errors import Conflict
 from arrears.ledger.service import check_ledger
 from arrears.loans.payments import post_payment
 from arrears.loans.tables import Instalment, Loan
@@ -85,9 +88,6 @@ def test_paying_inside_grace_cures_and_two_breaches_end_in_legal(db, store):
         assert s.get(Case, case_id).stage == "legal"
         assert check_ledger(s).ok and not verify_events(s)[1]
         # No third agreement: the limit is reached.
-        import pytest
-        from arrears.agreements.service import create_agreement
-        from arrears.errors import Conflict
         with pytest.raises(Conflict) as err:
             create_agreement(s, plan=make_plan(debt_of(s, lid), lid, as_of=legal_day), loan_id=lid,
                              prepared_by=PREPARER, cipher=CIPHER)

@@ -15,6 +15,7 @@ from arrears.agreements.policy import policy
 from arrears.agreements.tables import Agreement, SigningCode
 from arrears.db.base import utcnow
 from arrears.errors import Conflict, Forbidden, InvalidInput, NotFound
+from arrears.loans.payments import post_payment
 from arrears.money import format_yuan
 from arrears.products.catalog import catalog
 
@@ -109,11 +110,9 @@ def test_one_live_agreement_per_loan_and_a_stale_plan_is_refused(db, store):
         service.terminate(s, agreement_id=a.id, actor=PREPARER, reason="borrower withdrew", business_date=a.as_of)
         stale = make_plan(debt_of(s, lid), lid)
         b = service.create_agreement(s, plan=stale, loan_id=lid, prepared_by=PREPARER, cipher=CIPHER)
-        b.signing_method = "portal"
         service.send_for_signature(s, agreement_id=b.id, actor=PREPARER, cipher=CIPHER)
         service.borrower_sign(s, agreement_id=b.id, borrower_id=b.borrower_id, code=last_code(s, b.id), consent=True,
                               cipher=CIPHER)
-        from arrears.loans.payments import post_payment
         post_payment(s, loan_id=lid, amount_fen=1_000, received_on=a.as_of, idempotency_key="between",
                      actor="t", today=a.as_of)
         with pytest.raises(Conflict) as err:  # paid since the plan date: the plan no longer restates the debt

@@ -9,6 +9,7 @@ from sqlalchemy import text, update
 from typer.testing import CliRunner
 
 from arrears.agreements.tables import Agreement, StoredDocument
+from arrears.agreements.terms import digest
 from arrears.agreements.verify import verify_agreements
 from arrears.audit.service import verify_events
 from arrears.audit.tables import Event
@@ -91,7 +92,6 @@ def test_updating_the_terms_and_their_digest_together_is_still_caught(db, agreem
         _alter_term(s, agreement)
         a = s.get(Agreement, agreement)
         s.refresh(a)
-        from arrears.agreements.terms import digest
         s.execute(update(Agreement).where(Agreement.id == agreement).values(terms_sha256=digest(a.terms_json)))
         s.commit()
         _, problems = verify_agreements(s)

@@ -265,7 +265,7 @@ def terminate(session: Session, *, agreement_id: int, actor: str, reason: str, b
     if not reason.strip():
         raise InvalidInput("give the reason", field="reason", rule="agreement.reason_required")
     if renegotiated:
-        _expect(a, "countersigned", "breached")
+        _expect(a, "countersigned")
     else:
         _expect(a, "draft", "sent_for_signature", "borrower_signed")
     before = a.status

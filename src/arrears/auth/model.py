@@ -38,6 +38,8 @@ class Permission(StrEnum):
     negotiations_propose = "negotiations:propose"
     negotiations_approve = "negotiations:approve"
     legal_manage = "legal:manage"
+    agreements_prepare = "agreements:prepare"  # send for signature, record an oral agreement, withdraw
+    agreements_countersign = "agreements:countersign"  # the checker: brings an agreement into force
     reports_read = "reports:read"
 
 
@@ -51,9 +53,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.supervisor: frozenset(_STAFF_BASE | {
         P.borrowers_read_pii, P.loans_write, P.payments_write, P.payments_reverse, P.events_read,
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
-        P.reports_read,
+        P.reports_read, P.agreements_prepare, P.agreements_countersign,
     }),
-    Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose}),
+    # Agreements are read with loans:read (a borrower reads and signs their own: loans:read, account:self).
+    Role.negotiator: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work, P.negotiations_propose,
+                                              P.agreements_prepare}),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
     Role.collector: frozenset(_STAFF_BASE | {P.cases_read, P.cases_work}),
     Role.legal: frozenset(_STAFF_BASE | {P.borrowers_read_pii, P.events_read, P.cases_read, P.legal_manage}),

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from arrears.agreements import api as agreements_api
 from arrears.audit import api as audit_api
 from arrears.auth import api as auth_api
 from arrears.auth.service import DEFAULT_TOKEN_TTL
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
     app.state.cipher = PersonalDataCipher(settings.secret_key)
     app.state.token_ttl = token_ttl or _token_ttl()
     install_error_handlers(app)
-    for router in (auth_api.router, loans_api.router, audit_api.router, delinquency_api.router, pages.router):
+    for router in (auth_api.router, loans_api.router, audit_api.router, delinquency_api.router, agreements_api.router,
+                   pages.router):
         app.include_router(router)
     app.add_route(f"{API}/docs", _api_docs, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
