@@ -341,6 +341,21 @@ def bench_import(loans: Annotated[int, typer.Option(help="Loans to import.")] = 
             console.print(f"{key:>24}: {value}")
 
 
+@bench_app.command("agreements")
+@clear_errors
+def bench_agreements(count: Annotated[int, typer.Option("--count", help="Agreements in the batch.")] = 1000,
+                     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """One agreement PDF, and a batch of agreements prepared, signed and executed (fresh SQLite database)."""
+    from arrears.agreements.bench import run_agreement_bench
+
+    figures = run_agreement_bench(count)
+    if as_json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            console.print(f"{key:>24}: {value}")
+
+
 @bench_app.command("eod")
 @clear_errors
 def bench_eod(loans: Annotated[int, typer.Option(help="Loans in the generated portfolio.")] = 1_000_000,
