@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from support import CIPHER, add_borrower, add_loan
 
-from arrears.agreements import service
+from arrears.agreements import service, signing
 from arrears.agreements.execution import outstanding
 from arrears.contact.tables import OutboxMessage
 from arrears.delinquency.service import run_date
@@ -62,8 +62,8 @@ def last_code(s, agreement_id: int) -> str:
 
 def signed_and_countersigned(s, plan: Plan, loan_id: int, borrower_id: int, on: date = PLAN_DATE):
     a = service.create_agreement(s, plan=plan, loan_id=loan_id, prepared_by=PREPARER, cipher=CIPHER)
-    service.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
-    out = service.borrower_sign(s, agreement_id=a.id, borrower_id=borrower_id, code=last_code(s, a.id),
+    signing.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
+    out = signing.borrower_sign(s, agreement_id=a.id, borrower_id=borrower_id, code=last_code(s, a.id),
                                 consent=True, cipher=CIPHER)
     assert out.signed, out
     return service.countersign(s, agreement_id=a.id, officer=CHECKER, business_date=on)

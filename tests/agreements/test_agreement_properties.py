@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from support import CIPHER, add_borrower, add_loan
 
-from arrears.agreements import service
+from arrears.agreements import service, signing
 from arrears.agreements.eod import agreements_after_eod
 from arrears.agreements.tables import Agreement
 from arrears.db.engine import unit_of_work
@@ -76,8 +76,8 @@ def test_executing_any_valid_plan_keeps_the_ledger_and_matches_the_schedule(db, 
         loan = _book(s, number, penalty, paid)
         plan = _plan(loan.id, debt_of(s, loan.id), waive, added, cuts, gaps, conditional)
         a = service.create_agreement(s, plan=plan, loan_id=loan.id, prepared_by=PREPARER, cipher=CIPHER)
-        service.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
-        assert service.borrower_sign(s, agreement_id=a.id, borrower_id=loan.borrower_id, code=last_code(s, a.id),
+        signing.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
+        assert signing.borrower_sign(s, agreement_id=a.id, borrower_id=loan.borrower_id, code=last_code(s, a.id),
                                      consent=True, cipher=CIPHER).signed
         a = service.countersign(s, agreement_id=a.id, officer=CHECKER, business_date=AS_OF)
     with db.session() as s:

@@ -10,7 +10,7 @@ from agreement_helpers import CHECKER, PREPARER, debt_of, last_code, make_plan, 
 from sqlalchemy import select
 from support import CIPHER, add_borrower, add_loan
 
-from arrears.agreements import documents, service
+from arrears.agreements import documents, service, signing
 from arrears.agreements.policy import policy
 from arrears.agreements.tables import Agreement, SigningCode
 from arrears.db.base import utcnow
@@ -48,36 +48,36 @@ def test_the_document_is_chinese_text_a_reader_extracts(db, store):
 def test_happy_path_code_is_stored_as_digest_and_signs_once(db, store):
     with db.session() as s:
         bid, _, _, a = _draft(s, store, db.factory)
-        service.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
+        signing.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
         s.commit()
         code = last_code(s, a.id)
         row = s.scalar(select(SigningCode).where(SigningCode.agreement_id == a.id))
         assert code not in row.code_digest and len(row.code_digest) == 64
-        out = service.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=code, consent=True, cipher=CIPHER)
+        out = signing.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=code, consent=True, cipher=CIPHER)
         assert out.signed and s.get(Agreement, a.id).status == "borrower_signed"
         with pytest.raises(Conflict):  # signed already: the code cannot be used again
-            service.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=code, consent=True, cipher=CIPHER)
+            signing.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=code, consent=True, cipher=CIPHER)
 
 
 def test_wrong_expired_and_exhausted_codes_do_not_sign(db, store):
     limit = policy().signing.code_max_attempts
     with db.session() as s:
         bid, _, _, a = _draft(s, store, db.factory)
-        service.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
+        signing.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
         s.commit()
         code = last_code(s, a.id)
         wrong = "0" * len(code) if code != "0" * len(code) else "1" * len(code)
         for k in range(limit):
-            out = service.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=wrong, consent=True, cipher=CIPHER)
+            out = signing.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=wrong, consent=True, cipher=CIPHER)
             assert (out.signed, out.rule, out.attempts_left) == (False, "signing.code_wrong", limit - k - 1)
             s.commit()  # each failed attempt is counted and kept
-        out = service.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=code, consent=True, cipher=CIPHER)
+        out = signing.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=code, consent=True, cipher=CIPHER)
         assert (out.signed, out.rule) == (False, "signing.attempts_exhausted")
         # A new code; used after it expires it does not sign either.
-        service.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
+        signing.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
         s.commit()
         later = utcnow() + timedelta(minutes=policy().signing.code_valid_minutes, seconds=1)
-        out = service.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=last_code(s, a.id), consent=True,
+        out = signing.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=last_code(s, a.id), consent=True,
                                     cipher=CIPHER, now=later)
         assert (out.signed, out.rule) == (False, "signing.code_expired")
         assert s.get(Agreement, a.id).status == "sent_for_signature"
@@ -86,14 +86,14 @@ def test_wrong_expired_and_exhausted_codes_do_not_sign(db, store):
 def test_consent_and_own_agreement_and_maker_checker(db, store):
     with db.session() as s:
         bid, _, _, a = _draft(s, store, db.factory)
-        service.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
+        signing.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
         code = last_code(s, a.id)
         with pytest.raises(InvalidInput) as err:
-            service.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=code, consent=False, cipher=CIPHER)
+            signing.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=code, consent=False, cipher=CIPHER)
         assert err.value.rule == "agreement.consent"
         with pytest.raises(NotFound):  # another borrower cannot see, let alone sign, it
-            service.borrower_sign(s, agreement_id=a.id, borrower_id=bid + 999, code=code, consent=True, cipher=CIPHER)
-        assert service.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=code, consent=True,
+            signing.borrower_sign(s, agreement_id=a.id, borrower_id=bid + 999, code=code, consent=True, cipher=CIPHER)
+        assert signing.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=code, consent=True,
                                      cipher=CIPHER).signed
         with pytest.raises(Forbidden) as err:
             service.countersign(s, agreement_id=a.id, officer=PREPARER, business_date=a.as_of)
@@ -110,8 +110,8 @@ def test_one_live_agreement_per_loan_and_a_stale_plan_is_refused(db, store):
         service.terminate(s, agreement_id=a.id, actor=PREPARER, reason="borrower withdrew", business_date=a.as_of)
         stale = make_plan(debt_of(s, lid), lid)
         b = service.create_agreement(s, plan=stale, loan_id=lid, prepared_by=PREPARER, cipher=CIPHER)
-        service.send_for_signature(s, agreement_id=b.id, actor=PREPARER, cipher=CIPHER)
-        service.borrower_sign(s, agreement_id=b.id, borrower_id=b.borrower_id, code=last_code(s, b.id), consent=True,
+        signing.send_for_signature(s, agreement_id=b.id, actor=PREPARER, cipher=CIPHER)
+        signing.borrower_sign(s, agreement_id=b.id, borrower_id=b.borrower_id, code=last_code(s, b.id), consent=True,
                               cipher=CIPHER)
         post_payment(s, loan_id=lid, amount_fen=1_000, received_on=a.as_of, idempotency_key="between",
                      actor="t", today=a.as_of)
@@ -124,7 +124,7 @@ def test_oral_agreements_only_for_cards_and_only_with_a_recording(db, store):
     with db.session() as s:
         _, _, _, a = _draft(s, store, db.factory)
         with pytest.raises(Conflict):
-            service.record_oral_agreement(s, agreement_id=a.id, officer=PREPARER, call_recording_ref="REC-1")
+            signing.record_oral_agreement(s, agreement_id=a.id, officer=PREPARER, call_recording_ref="REC-1")
         with pytest.raises(InvalidInput) as err:  # a consumer loan: written agreements only
             service.create_agreement(s, plan=make_plan(debt_of(s, a.loan_id), a.loan_id), loan_id=a.loan_id,
                                      prepared_by=PREPARER, cipher=CIPHER, signing_method="oral")
@@ -136,10 +136,10 @@ def test_oral_agreements_only_for_cards_and_only_with_a_recording(db, store):
         oral = service.create_agreement(s, plan=plan, loan_id=card.id, prepared_by=PREPARER, cipher=CIPHER,
                                         signing_method="oral")
         with pytest.raises(InvalidInput) as err:
-            service.record_oral_agreement(s, agreement_id=oral.id, officer=PREPARER, call_recording_ref="  ")
+            signing.record_oral_agreement(s, agreement_id=oral.id, officer=PREPARER, call_recording_ref="  ")
         assert err.value.rule == "agreement.recording_required"
         with pytest.raises(Conflict):  # no code for an oral agreement
-            service.send_for_signature(s, agreement_id=oral.id, actor=PREPARER, cipher=CIPHER)
-        service.record_oral_agreement(s, agreement_id=oral.id, officer=PREPARER, call_recording_ref="REC-2026-0001")
+            signing.send_for_signature(s, agreement_id=oral.id, actor=PREPARER, cipher=CIPHER)
+        signing.record_oral_agreement(s, agreement_id=oral.id, officer=PREPARER, call_recording_ref="REC-2026-0001")
         done = service.countersign(s, agreement_id=oral.id, officer=CHECKER, business_date=plan.as_of)
         assert done.stops_collection and service.collection_stopped_borrowers(s) == {b.id}

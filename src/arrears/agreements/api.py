@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from arrears.agreements import documents, service
+from arrears.agreements import documents, service, signing
 from arrears.agreements.certificates import issue_certificates
 from arrears.agreements.tables import Agreement
 from arrears.auth.model import Permission, Principal
@@ -104,7 +104,7 @@ def get_certificate(agreement_id: int, session: SessionDep, principal: Reader, c
 
 @router.post("/agreements/{agreement_id}/send", response_model=AgreementOut)
 def send_for_signature(agreement_id: int, session: SessionDep, principal: Preparer, cipher: CipherDep) -> AgreementOut:
-    return _out(service.send_for_signature(session, agreement_id=agreement_id, actor=principal.actor,
+    return _out(signing.send_for_signature(session, agreement_id=agreement_id, actor=principal.actor,
                                            cipher=cipher).agreement)
 
 
@@ -120,7 +120,7 @@ def sign(agreement_id: int, body: SignIn, request: Request, session: SessionDep,
     (the answer is returned, not raised, so the request's transaction commits it)."""
     if principal.borrower_id is None:
         raise NotFound(f"no agreement {agreement_id}", field="agreement_id", rule="agreement.exists")
-    out = service.borrower_sign(session, agreement_id=agreement_id, borrower_id=principal.borrower_id,
+    out = signing.borrower_sign(session, agreement_id=agreement_id, borrower_id=principal.borrower_id,
                                 code=body.code, consent=body.consent, cipher=cipher)
     if not out.signed:
         return problem_response(request, 422, "Invalid input", out.detail, field="code", rule=out.rule)
@@ -133,7 +133,7 @@ class OralIn(BaseModel):
 
 @router.post("/agreements/{agreement_id}/oral", response_model=AgreementOut)
 def record_oral(agreement_id: int, body: OralIn, session: SessionDep, principal: Preparer) -> AgreementOut:
-    return _out(service.record_oral_agreement(session, agreement_id=agreement_id, officer=principal.actor,
+    return _out(signing.record_oral_agreement(session, agreement_id=agreement_id, officer=principal.actor,
                                               call_recording_ref=body.call_recording_ref))
 
 

@@ -22,6 +22,8 @@ from datetime import date
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 
 from arrears.audit.service import append_event
 from arrears.errors import Conflict, InvalidInput
@@ -46,6 +48,15 @@ def execute(session: Session, *, loan: Loan, plan: Plan, business_date: date, ac
     if plan.added.principal:
         raise InvalidInput("a plan cannot add principal (the loan's instalments must repay exactly its principal)",
                            field="plan.added.principal", rule="agreement.added_principal")
+    # Touch the loan first: its version check runs and (PostgreSQL) its row is locked before the debt is read,
+    # so a payment posted at the same time either lands before (then the debt check fails) or waits.
+    loan_no = loan.loan_no
+    try:
+        flag_modified(loan, "restructured")
+        session.flush()
+    except StaleDataError:
+        raise Conflict(f"loan {loan_no} was changed by someone else; reload and try again", field="loan_id",
+                       rule="loan.version") from None
     insts = list(session.scalars(select(Instalment).where(Instalment.loan_id == loan.id).order_by(Instalment.seq)))
     now_owed = outstanding(insts)
     if now_owed != plan.debt:

@@ -1,23 +1,20 @@
-"""Agreement use cases: prepare (create), send for signature, sign (borrower, or oral with a recording),
-countersign (executes), terminate. Each takes the caller's session, never commits, and appends an
+"""Agreement use cases: prepare (create), countersign (executes), terminate; signing is in ``signing.py``. Each takes the caller's session, never commits, and appends an
 ``agreement`` event; the terms' and document's SHA-256 are in the chain from the first event on."""
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from arrears.agreements import documents, render, terms
 from arrears.agreements.execution import execute
 from arrears.agreements.policy import policy
-from arrears.agreements.tables import LIVE, Agreement, SigningCode
+from arrears.agreements.tables import LIVE, Agreement
 from arrears.audit.service import append_event
-from arrears.contact.outbox import queue_message
 from arrears.contact.templates import catalog as template_catalog
 from arrears.db.base import utcnow
 from arrears.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -29,7 +26,7 @@ from arrears.privacy import PersonalDataCipher, mask_id_number, mask_phone
 SUBJECT = "agreement"
 
 
-def _event(session: Session, a: Agreement, action: str, actor: str, after: dict, before: dict | None = None,
+def record_event(session: Session, a: Agreement, action: str, actor: str, after: dict, before: dict | None = None,
            reason: str = "") -> None:
     append_event(session, actor=actor, action=action, subject_type=SUBJECT, subject_id=a.id,
                  borrower_id=a.borrower_id, before=before, after={"status": a.status, **after}, reason=reason)
@@ -42,7 +39,7 @@ def get_agreement(session: Session, agreement_id: int) -> Agreement:
     return a
 
 
-def _expect(a: Agreement, *statuses: str) -> None:
+def expect_status(a: Agreement, *statuses: str) -> None:
     if a.status not in statuses:
         raise Conflict(f"agreement {a.id} is {a.status}; this needs {' or '.join(statuses)}", field="status",
                        rule="agreement.status")
@@ -98,7 +95,7 @@ def create_agreement(session: Session, *, plan: Plan, loan_id: int, prepared_by:
                        rule="agreement.one_live") from None
     a.document_sha256 = documents.put(session, agreement_pdf(a, plan, loan, borrower, cipher))
     session.flush()
-    _event(session, a, "agreement.created", prepared_by, {
+    record_event(session, a, "agreement.created", prepared_by, {
         "loan_id": loan_id, "plan_kind": plan.kind, "terms_sha256": a.terms_sha256,
         "document_sha256": a.document_sha256, "signing_method": signing_method, "prepared_by": prepared_by})
     return a
@@ -122,114 +119,6 @@ def agreement_pdf(a: Agreement, plan: Plan, loan: Loan, borrower: Borrower, ciph
     return render.render_pdf(render.AGREEMENT, data, a.language)
 
 
-@dataclass(frozen=True)
-class CodeSent:
-    agreement: Agreement
-    message_id: int
-    expires_at: datetime
-
-
-def send_for_signature(session: Session, *, agreement_id: int, actor: str, cipher: PersonalDataCipher,
-                       now: datetime | None = None) -> CodeSent:
-    """Queues a one-time code to the borrower (the outbox) and stores only its keyed digest. Sending again
-    (a lost SMS) replaces the earlier code."""
-    a = get_agreement(session, agreement_id)
-    if a.signing_method != "portal":
-        raise Conflict("an oral agreement is confirmed with its call recording, not a code",
-                       field="signing_method", rule="agreement.oral_no_code")
-    _expect(a, "draft", "sent_for_signature")
-    at, cfg = now or utcnow(), policy().signing
-    for old in session.scalars(select(SigningCode).where(SigningCode.agreement_id == a.id,
-                                                         SigningCode.used_at.is_(None))):
-        old.used_at = at  # superseded
-    code = "".join(secrets.choice("0123456789") for _ in range(cfg.code_digits))
-    expires = at + timedelta(minutes=cfg.code_valid_minutes)
-    row = SigningCode(agreement_id=a.id, code_digest=_code_digest(cipher, a.id, code), expires_at=expires,
-                      attempts=0, max_attempts=cfg.code_max_attempts, created_at=at)
-    session.add(row)
-    session.flush()
-    msg = queue_message(session, cipher=cipher, borrower_id=a.borrower_id, channel=cfg.code_channel,
-                        template="one_time_code", variables={"code": code, "valid_minutes": cfg.code_valid_minutes},
-                        dedupe_key=f"agreement:{a.id}:code:{row.id}", loan_id=a.loan_id, expires_at=expires,
-                        actor=actor, now=at)
-    row.message_id = msg.id
-    before = a.status
-    a.status = "sent_for_signature"
-    session.flush()
-    _event(session, a, "agreement.sent_for_signature", actor, {"code_id": row.id, "message_id": msg.id,
-                                                               "expires_at": expires.isoformat()},
-           before={"status": before})
-    return CodeSent(a, msg.id, expires)
-
-
-def _code_digest(cipher: PersonalDataCipher, agreement_id: int, code: str) -> str:
-    return cipher.digest(f"agreement-code:{agreement_id}:{code}")
-
-
-@dataclass(frozen=True)
-class SignOutcome:
-    """A wrong code is an outcome, not an exception, so the attempt is counted when the caller commits."""
-
-    signed: bool
-    rule: str = ""
-    detail: str = ""
-    attempts_left: int = 0
-
-
-def borrower_sign(session: Session, *, agreement_id: int, borrower_id: int, code: str, consent: bool,
-                  cipher: PersonalDataCipher, now: datetime | None = None) -> SignOutcome:
-    """The borrower signs their own agreement with the code and explicit consent."""
-    a = session.get(Agreement, agreement_id)
-    if a is None or a.borrower_id != borrower_id:  # another borrower's agreement does not exist for them
-        raise NotFound(f"no agreement {agreement_id}", field="agreement_id", rule="agreement.exists")
-    _expect(a, "sent_for_signature")
-    if consent is not True:
-        raise InvalidInput("signing needs your explicit consent to the agreement's terms", field="consent",
-                           rule="agreement.consent")
-    at = now or utcnow()
-    row = session.scalar(select(SigningCode).where(SigningCode.agreement_id == a.id, SigningCode.used_at.is_(None))
-                         .order_by(SigningCode.id.desc()).limit(1))
-    if row is None:
-        return SignOutcome(False, "signing.no_code", "no code is waiting: ask for a new one")
-    if at >= row.expires_at:
-        return SignOutcome(False, "signing.code_expired", "the code has expired: ask for a new one")
-    if row.attempts >= row.max_attempts:
-        return SignOutcome(False, "signing.attempts_exhausted", "too many wrong codes: ask for a new one")
-    row.attempts += 1
-    if not secrets.compare_digest(row.code_digest, _code_digest(cipher, a.id, str(code).strip())):
-        left = row.max_attempts - row.attempts
-        _event(session, a, "agreement.sign_failed", f"borrower:{borrower_id}", {"code_id": row.id,
-                                                                               "attempts_left": left})
-        return SignOutcome(False, "signing.code_wrong", "the code is not right", left)
-    row.used_at = at
-    a.status, a.borrower_signed_at = "borrower_signed", at
-    session.flush()
-    _event(session, a, "agreement.borrower_signed", f"borrower:{borrower_id}", {
-        "code_id": row.id, "consent": True, "document_sha256": a.document_sha256, "terms_sha256": a.terms_sha256},
-           before={"status": "sent_for_signature"})
-    return SignOutcome(True)
-
-
-def record_oral_agreement(session: Session, *, agreement_id: int, officer: str, call_recording_ref: str,
-                          now: datetime | None = None) -> Agreement:
-    """An oral agreement (credit cards): the borrower agreed on a recorded call; the reference is kept."""
-    a = get_agreement(session, agreement_id)
-    if a.signing_method != "oral":
-        raise Conflict("this agreement is signed by the borrower in the portal", field="signing_method",
-                       rule="agreement.not_oral")
-    _expect(a, "draft")
-    ref = (call_recording_ref or "").strip()
-    if not ref or len(ref) > 200:
-        raise InvalidInput("an oral agreement needs the call recording's reference (1-200 characters)",
-                           field="call_recording_ref", rule="agreement.recording_required")
-    a.status, a.call_recording_ref, a.borrower_signed_at = "borrower_signed", ref, now or utcnow()
-    session.flush()
-    _event(session, a, "agreement.oral_recorded", officer, {"call_recording_ref": ref,
-                                                            "document_sha256": a.document_sha256},
-           before={"status": "draft"})
-    return a
-
-
 def countersign(session: Session, *, agreement_id: int, officer: str, business_date: date,
                 expected_version: int | None = None) -> Agreement:
     """An authorised officer other than the preparer countersigns; the agreement comes into force and is
@@ -237,7 +126,7 @@ def countersign(session: Session, *, agreement_id: int, officer: str, business_d
     a = get_agreement(session, agreement_id)
     if expected_version is not None and a.version != expected_version:
         raise Conflict(f"agreement {a.id} changed (version {a.version})", field="version", rule="version.stale")
-    _expect(a, "borrower_signed")
+    expect_status(a, "borrower_signed")
     if officer == a.prepared_by:
         raise Forbidden("the officer who prepared the agreement cannot countersign it (maker-checker)",
                         field="officer", rule="agreement.maker_checker")
@@ -251,8 +140,12 @@ def countersign(session: Session, *, agreement_id: int, officer: str, business_d
     a.executed_on, a.seq_from, a.seq_to = business_date, done["seq_from"], done["seq_to"]
     a.waiver_entry_id = done["waiver_entry_id"]
     a.stops_collection = policy().product(a.product_code).stops_collection
-    session.flush()
-    _event(session, a, "agreement.countersigned", officer, {**done, "stops_collection": a.stops_collection},
+    try:  # two checkers at once: the second loses on the agreement's version
+        session.flush()
+    except StaleDataError:
+        raise Conflict(f"agreement {agreement_id} was changed by someone else; reload and try again",
+                       field="version", rule="version.stale") from None
+    record_event(session, a, "agreement.countersigned", officer, {**done, "stops_collection": a.stops_collection},
            before={"status": "borrower_signed"})
     return a
 
@@ -265,14 +158,14 @@ def terminate(session: Session, *, agreement_id: int, actor: str, reason: str, b
     if not reason.strip():
         raise InvalidInput("give the reason", field="reason", rule="agreement.reason_required")
     if renegotiated:
-        _expect(a, "countersigned")
+        expect_status(a, "countersigned")
     else:
-        _expect(a, "draft", "sent_for_signature", "borrower_signed")
+        expect_status(a, "draft", "sent_for_signature", "borrower_signed")
     before = a.status
     a.status = "renegotiated" if renegotiated else "terminated"
     a.ended_on, a.end_reason, a.stops_collection = business_date, reason.strip()[:200], False
     session.flush()
-    _event(session, a, f"agreement.{a.status}", actor, {"ended_on": business_date.isoformat()},
+    record_event(session, a, f"agreement.{a.status}", actor, {"ended_on": business_date.isoformat()},
            before={"status": before}, reason=reason.strip()[:300])
     return a
 
