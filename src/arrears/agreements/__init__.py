@@ -1,1 +1,2 @@
-"""Repayment agreements: document, signing with tamper evidence, execution, breach and completion (docs/agreements.md)."""
+"""Repayment agreements: document, signing with tamper evidence, execution, breach and completion
+(docs/agreements.md)."""

@@ -3,8 +3,9 @@
 ``agreement_pdf_ms`` is the median of 20 renders of one agreement (Typst, CJK font); ``agreements_1000_s`` is
 the wall time to create (terms + PDF stored by SHA-256), send a code, sign and countersign (ledger entries and
 the new schedule) ``n`` agreements in one transaction on a fresh SQLite database, scaled to 1,000 when ``n``
-differs (``agreements_1000_cpu_s``: the process's CPU time for the same, which a loaded machine does not inflate). Loans are booked before the
-clock starts. Each agreement is its own document, so the batch loops over agreements (not over a book of loans).
+differs (``agreements_1000_cpu_s``: the process's CPU time for the same, which a loaded machine does not
+inflate). Loans are booked before the clock starts. Each agreement is its own document, so the batch loops
+over agreements (not over a book of loans).
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """After each end of day, set-based: agreements in force that are breached or completed.
 
-- An agreement instalment is *missed* once it is unpaid (principal, interest, fee or cost outstanding) more than
-  ``grace_days`` after its due date; paying inside the grace cures it. The agreement is *breached* when
+- An agreement instalment is *missed* once it is unpaid (principal, interest, fee or cost outstanding) more
+  than ``grace_days`` after its due date; paying inside the grace cures it. The agreement is *breached* when
   ``missed_instalments`` are missed at once, or one is unpaid more than ``days_late`` days (policy.yaml).
 - Breach ends the agreement, reinstates a conditional waiver (see ``_reinstate_waivers``; a reversal entry
-  mirrors the waiver entry; what was paid under the agreement stays paid and counts against the debt), lifts the collection stop, and decides what follows: ``renegotiate`` while the loan
-  has had fewer than ``max_agreements_per_loan`` agreements, else ``legal``: the loan's open case moves to the
-  ``legal`` stage where the lifecycle allows it (from phone or field visit), or the agreement is marked
-  ``legal_pending`` for the legal team.
+  mirrors the waiver entry; what was paid under the agreement stays paid and counts against the debt), lifts
+  the collection stop, and decides what follows: ``renegotiate`` while the loan has had fewer than
+  ``max_agreements_per_loan`` agreements, else ``legal``: the loan's open case moves to the ``legal`` stage
+  where the lifecycle allows it (from phone or field visit), or the agreement is marked ``legal_pending`` for
+  the legal team.
 - Completion (nothing outstanding on the loan, penalties included) closes the agreement and the loan; the
   settlement certificate is rendered by ``issue_certificates`` (it needs the cipher for the borrower's name).
 """
@@ -27,7 +28,8 @@ from arrears.ledger.model import Account, EntryKind
 from arrears.negotiation.plan import COMPONENTS
 
 ACTOR = "eod"
-_OUT4 = " + ".join(f"i.{c}_due_fen - i.{c}_paid_fen - i.{c}_waived_fen" for c in ("principal", "interest", "fee", "cost"))
+_OUT4 = " + ".join(f"i.{c}_due_fen - i.{c}_paid_fen - i.{c}_waived_fen"
+                  for c in ("principal", "interest", "fee", "cost"))
 _OUT5 = " + ".join(f"i.{c}_due_fen - i.{c}_paid_fen - i.{c}_waived_fen" for c in COMPONENTS)
 _PLAN = "i.loan_id = a.loan_id AND i.seq BETWEEN a.seq_from AND a.seq_to"
 
@@ -156,7 +158,8 @@ def _escalate(session: Session, d: date, stage: str) -> int:
     append_events(session, subject="case", ids_table="agr_case_move", action="case.stage_moved", actor=ACTOR,
                   reason="agreement breached: escalation to legal", cols="s.id, s.borrower_id, s.stage",
                   before="""'{"stage":"' || stage || '"}'""",
-                  after=f"""'{{"next_action":"{target.next_action}","next_action_due":"{due.isoformat()}","stage":"{stage}"}}'""")
+                  after=f"""'{{"next_action":"{target.next_action}","next_action_due":"{due.isoformat()}","""
+                        f""""stage":"{stage}"}}'""")
     session.execute(text("""
         UPDATE agr_breach SET escalation = 'legal_pending'
         WHERE escalation = 'legal' AND NOT EXISTS (

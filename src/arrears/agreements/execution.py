@@ -95,14 +95,16 @@ def execute(session: Session, *, loan: Loan, plan: Plan, business_date: date, ac
     session.flush()
     if moved_penalty:
         post_entry(session, loan=loan, kind=EntryKind.fee, business_date=business_date,
-                   legs=[debit(Account.fee_receivable, moved_penalty), credit(Account.penalty_receivable, moved_penalty)],
+                   legs=[debit(Account.fee_receivable, moved_penalty),
+                         credit(Account.penalty_receivable, moved_penalty)],
                    memo=f"{memo}: penalty carried as a fixed amount")
     for c in COMPONENTS:
         amount = getattr(plan.added, c)
         if amount:
             kind = EntryKind.interest if c == "interest" else EntryKind.fee
             post_entry(session, loan=loan, kind=kind, business_date=business_date,
-                       legs=[debit(RECEIVABLE[Component(TARGET[c])], amount), credit(CHARGE_OFFSET[Component(c)], amount)],
+                       legs=[debit(RECEIVABLE[Component(TARGET[c])], amount),
+                             credit(CHARGE_OFFSET[Component(c)], amount)],
                        memo=f"{memo}: charged by the plan")
     base = _drop_empty_tail(session, loan.id, insts, plan.as_of)
     new = []

@@ -1,5 +1,6 @@
-"""Agreement use cases: prepare (create), countersign (executes), terminate; signing is in ``signing.py``. Each takes the caller's session, never commits, and appends an
-``agreement`` event; the terms' and document's SHA-256 are in the chain from the first event on."""
+"""Agreement use cases: prepare (create), countersign (executes), terminate; signing is in ``signing.py``. Each
+takes the caller's session, never commits, and appends an ``agreement`` event; the terms' and document's
+SHA-256 are in the chain from the first event on."""
 
 from __future__ import annotations
 
