@@ -3,9 +3,12 @@ restructured, and the end-of-day engine following the new schedule."""
 
 from datetime import timedelta
 
-from agreement_helpers import PLAN_DATE, TODAY, debt_of, make_plan, signed_and_countersigned, overdue_loan
-from sqlalchemy import select
+from agreement_helpers import (CHECKER, PLAN_DATE, PREPARER, TODAY, debt_of, last_code, make_plan, overdue_loan,
+                               signed_and_countersigned)
+from sqlalchemy import func, select
+from support import CIPHER
 
+from arrears.agreements import service, signing
 from arrears.delinquency.service import run_date
 from arrears.delinquency.tables import LoanDelinquency
 from arrears.ledger.service import check_ledger
@@ -47,3 +50,26 @@ def test_execution_replaces_the_schedule_and_keeps_the_ledger_proven(db, store):
         assert state.dpd == (day - first).days
         assert state.overdue_principal_fen == plan.schedule[0].amounts.principal
         assert check_ledger(s).ok
+
+
+def test_penalty_accrued_between_signing_and_countersigning_is_superseded(db, store):
+    with db.session() as s:
+        bid, lid = overdue_loan(s, store, db.factory)
+        plan = make_plan(debt_of(s, lid), lid, waive_penalty=False)
+        a = service.create_agreement(s, plan=plan, loan_id=lid, prepared_by=PREPARER, cipher=CIPHER)
+        signing.send_for_signature(s, agreement_id=a.id, actor=PREPARER, cipher=CIPHER)
+        assert signing.borrower_sign(s, agreement_id=a.id, borrower_id=bid, code=last_code(s, a.id), consent=True,
+                                     cipher=CIPHER).signed
+        s.commit()
+    later = PLAN_DATE + timedelta(days=3)
+    run_date(db.factory, store, later, today=TODAY)  # the old schedule keeps accruing penalty meanwhile
+    with db.session() as s:
+        grown = debt_of(s, lid).penalty - plan.debt.penalty
+        assert grown > 0
+        a = service.countersign(s, agreement_id=a.id, officer=CHECKER, business_date=later)
+        s.commit()
+        assert check_ledger(s).ok
+        owed = debt_of(s, lid)
+        assert owed.total == plan.total_to_pay  # exactly the plan: the later penalty is waived
+        waived = s.scalar(select(func.sum(Instalment.penalty_waived_fen)).where(Instalment.loan_id == lid))
+        assert waived == grown and a.waiver_entry_id is None  # not the plan's (conditional) waiver

@@ -45,6 +45,16 @@ def test_the_document_is_chinese_text_a_reader_extracts(db, store):
     assert format_yuan(plan.debt.penalty) in text and str(policy().default_clause.days_late) in text
 
 
+def test_the_english_document_says_the_same(db, store):
+    with db.session() as s:
+        bid, lid = overdue_loan(s, store, db.factory, name="王小明")
+        plan = make_plan(debt_of(s, lid), lid)
+        a = service.create_agreement(s, plan=plan, loan_id=lid, prepared_by=PREPARER, cipher=CIPHER, language="en")
+        text = _text(documents.get(s, a.document_sha256)).replace("\n", " ")
+    for phrase in ("Repayment Agreement", "Party B", "王小明", "Default", "Disputes", format_yuan(plan.total_to_pay)):
+        assert phrase in text, phrase
+
+
 def test_happy_path_code_is_stored_as_digest_and_signs_once(db, store):
     with db.session() as s:
         bid, _, _, a = _draft(s, store, db.factory)

@@ -2,6 +2,8 @@
 new schedule in the loan's instalments, so the end-of-day engine follows the agreement.
 
 How the schedule is replaced (the engine's inputs are the instalments and their dated settlements):
+- penalty the end of day accrued after the plan date is waived for good (the agreement supersedes it; its own
+  entry, never reinstated); any other change of the debt since the plan date is a 409;
 - waived amounts are *waived* on the old instalments, oldest first (``<c>_waived_fen`` + a ``waiver``
   allocation dated the execution date + one balanced waiver entry: Dr waiver_expense / Cr receivables);
 - the rest of each old instalment's principal, interest, fee and cost is *moved*: its due amount is lowered
@@ -59,38 +61,37 @@ def execute(session: Session, *, loan: Loan, plan: Plan, business_date: date, ac
                        rule="loan.version") from None
     insts = list(session.scalars(select(Instalment).where(Instalment.loan_id == loan.id).order_by(Instalment.seq)))
     now_owed = outstanding(insts)
-    if now_owed != plan.debt:
+    # Penalty that end of day accrued between the plan date and now is superseded by the agreement (waived
+    # for good); any other change (a payment, a new charge) means the plan no longer restates the debt.
+    since = now_owed.penalty - plan.debt.penalty
+    if since < 0 or any(getattr(now_owed, c) != getattr(plan.debt, c) for c in COMPONENTS if c != "penalty"):
         raise Conflict(f"the loan's debt changed since the plan date (plan {plan.debt.total} fen, now "
                        f"{now_owed.total} fen): prepare a new agreement", field="plan.debt",
                        rule="agreement.debt_changed")
     memo = f"agreement {agreement_id}"
+    if since:
+        superseded = post_entry(session, loan=loan, kind=EntryKind.waiver, business_date=business_date,
+                                legs=settlement_legs(Account.waiver_expense, {Component.penalty: since}),
+                                memo=f"{memo}: penalty accrued after the plan date")
+        _waive(session, loan, insts, {"penalty": since}, superseded.id, business_date)
     waiver_entry = None
     if plan.waived:
         waiver_entry = post_entry(session, loan=loan, kind=EntryKind.waiver, business_date=business_date,
                                   legs=settlement_legs(Account.waiver_expense,
                                                        {Component(c): getattr(plan.waiver, c) for c in COMPONENTS}),
                                   memo=f"{memo}: waiver")
-    left = {c: getattr(plan.waiver, c) for c in COMPONENTS}
+        _waive(session, loan, insts, {c: getattr(plan.waiver, c) for c in COMPONENTS}, waiver_entry.id,
+               business_date)
     moved_penalty = 0
     for inst in insts:
         for c in COMPONENTS:
-            owed = getattr(inst, f"{c}_due_fen") - getattr(inst, f"{c}_paid_fen") - getattr(inst, f"{c}_waived_fen")
-            if owed <= 0:
-                continue
-            w = min(owed, left[c])
-            if w:
-                left[c] -= w
-                setattr(inst, f"{c}_waived_fen", getattr(inst, f"{c}_waived_fen") + w)
-                session.add(PaymentAllocation(source="waiver", entry_id=waiver_entry.id, loan_id=loan.id,
-                                              instalment_id=inst.id, component=c, amount_fen=w,
-                                              value_date=business_date))
-            m = owed - w
-            if m and c == "penalty":
+            m = getattr(inst, f"{c}_due_fen") - getattr(inst, f"{c}_paid_fen") - getattr(inst, f"{c}_waived_fen")
+            if m > 0 and c == "penalty":
                 moved_penalty += m
                 inst.penalty_paid_fen += m
                 session.add(PaymentAllocation(source="restructure", loan_id=loan.id, instalment_id=inst.id,
                                               component=c, amount_fen=m, value_date=business_date))
-            elif m:
+            elif m > 0:
                 setattr(inst, f"{c}_due_fen", getattr(inst, f"{c}_due_fen") - m)
     session.flush()
     if moved_penalty:
@@ -117,11 +118,27 @@ def execute(session: Session, *, loan: Loan, plan: Plan, business_date: date, ac
     loan.restructured, loan.restructured_on = True, business_date
     session.flush()
     done = {"agreement_id": agreement_id, "waiver_entry_id": waiver_entry.id if waiver_entry else None,
-            "waived_fen": plan.waived, "penalty_carried_fen": moved_penalty, "added_fen": plan.added.total,
+            "waived_fen": plan.waived, "penalty_since_plan_waived_fen": since,
+            "penalty_carried_fen": moved_penalty, "added_fen": plan.added.total,
             "seq_from": base + 1, "seq_to": base + len(plan.schedule), "restructured_on": business_date.isoformat()}
     append_event(session, actor=actor, action="loan.restructured", subject_type="loan", subject_id=loan.id,
                  borrower_id=loan.borrower_id, after=done)
     return done
+
+
+def _waive(session: Session, loan: Loan, insts: list[Instalment], amounts: dict[str, int], entry_id: int,
+           on: date) -> None:
+    """Waives ``amounts`` on the instalments, oldest first, with a ``waiver`` allocation per piece."""
+    left = dict(amounts)
+    for inst in insts:
+        for c, want in left.items():
+            owed = getattr(inst, f"{c}_due_fen") - getattr(inst, f"{c}_paid_fen") - getattr(inst, f"{c}_waived_fen")
+            w = min(max(owed, 0), want)
+            if w:
+                left[c] -= w
+                setattr(inst, f"{c}_waived_fen", getattr(inst, f"{c}_waived_fen") + w)
+                session.add(PaymentAllocation(source="waiver", entry_id=entry_id, loan_id=loan.id,
+                                              instalment_id=inst.id, component=c, amount_fen=w, value_date=on))
 
 
 def _drop_empty_tail(session: Session, loan_id: int, insts: list[Instalment], as_of: date) -> int:
