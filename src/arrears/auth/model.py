@@ -54,6 +54,8 @@ class Permission(StrEnum):
     complaints_file = "complaints:file"  # file a complaint (a borrower only for themselves)
     complaints_manage = "complaints:manage"  # read, assign, resolve complaints and their statistics
     scores_read = "scores:read"  # risk scores and their reasons (early warning, propensity)
+    agreements_prepare = "agreements:prepare"  # send for signature, record an oral agreement, withdraw
+    agreements_countersign = "agreements:countersign"  # the checker: brings an agreement into force
 
 
 P = Permission
@@ -68,11 +70,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.imports_run, P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_approve,
         P.legal_read, P.reports_read, P.negotiations_read, P.hardship_file, P.hardship_verify,
         P.queues_work, P.queues_supervise, P.credit_manage, P.writeoff_approve, P.transfer_manage,
-        P.cases_manage, P.complaints_file, P.complaints_manage, P.scores_read,
+        P.cases_manage, P.complaints_file, P.complaints_manage, P.scores_read, P.agreements_prepare,
+        P.agreements_countersign,
     }),
     Role.negotiator: frozenset(_STAFF_BASE | {
         P.cases_read, P.cases_work, P.negotiations_propose, P.negotiations_read, P.hardship_file,
-        P.hardship_verify, P.queues_work, P.complaints_file, P.scores_read,
+        P.hardship_verify, P.queues_work, P.complaints_file, P.scores_read, P.agreements_prepare,
     }),
     # Collectors see masked identities; revealing a phone number to dial is a separate audited action.
     Role.collector: frozenset(_STAFF_BASE | {

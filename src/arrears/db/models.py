@@ -1,5 +1,6 @@
 """Imports every capability's tables so the metadata (and Alembic) sees them all."""
 
+from arrears.agreements import tables as _agreements  # noqa: F401
 from arrears.audit import tables as _audit  # noqa: F401
 from arrears.auth import tables as _auth  # noqa: F401
 from arrears.cases import tables as _cases  # noqa: F401

@@ -20,6 +20,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 from sqlalchemy.orm import Session, sessionmaker
 
+from arrears.agreements.eod import agreements_after_eod
 from arrears.calendar import BusinessCalendar, default_calendar
 from arrears.cases.service import sync_cases_after_eod
 from arrears.db.base import utcnow
@@ -108,6 +109,7 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
                                 summary={k: v for k, v in summary.__dict__.items() if k != "business_date"})
         # Cases follow the day's transitions in the same transaction: all of the run lands, or none of it.
         summary.cases = sync_cases_after_eod(session, business_date)
+        agreements_after_eod(session, business_date)  # breaches and completions before the strategy acts
         run_strategy(session, business_date)  # the collection strategy acts on the day's open cases
         _pause("before_commit")
     summary.penalty_changes, summary.penalty_delta_fen = written["penalty_changes"], written["penalty_delta_fen"]

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from arrears.agreements import api as agreements_api
 from arrears.audit import api as audit_api
 from arrears.auth import api as auth_api
 from arrears.auth.service import DEFAULT_TOKEN_TTL
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         case_work_api.router,
         complaints_api.router,
         scores_api.router,
+        agreements_api.router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:
