@@ -8,7 +8,7 @@ the steps after it, and the four ``OUTPUTS`` are read back as Arrow. Inputs the 
 of money, days and rate numerators are HUGEINT (DECIMAL(38,0) on Spark) and every division is an integer
 division with the product's rounding (``round_ratio_sql``); no DOUBLE, no decimal division.
 
-Order of work: ``main.py`` (two grouped scans of every loan), ``detail.py`` and ``restructured.py`` (per
+Order of work: ``main.py`` (one grouped scan of the instalments), ``detail.py`` and ``restructured.py`` (per
 instalment, only for the loans that are not plain), ``outputs.py``.
 """
 
@@ -46,11 +46,11 @@ def steps(business_date: date, rules: RestructuringRules, top: int) -> list[Step
     return [
         Step("eod_due", main.due_sql(d)),
         Step("eod_loan", main.loan_sql(d)),
-        Step("eod_a", main.a_sql(d), view=True),
-        Step("eod_ild", main.ild_sql(d)),
-        Step("eod_a2", main.a2_sql(d), view=True),
-        Step("eod_b", main.b_sql(d), view=True),
-        Step("eod_pre", main.pre_sql(), keep_join_sides=True),
+        Step("eod_a", main.a_sql(d)),
+        Step("eod_b", main.b_sql(d)),
+        Step("eod_missing", main.missing_sql(d)),
+        Step("eod_noeff", main.noeff_sql()),
+        Step("eod_pre", main.pre_sql(d)),
         Step("eod_prm", detail.prm_sql()),
         Step("eod_dib", detail.dib_sql(d)),
         Step("eod_ds", detail.ds_sql(d)),
@@ -60,7 +60,6 @@ def steps(business_date: date, rules: RestructuringRules, top: int) -> list[Step
         Step("eod_pen", detail.pen_sql()),
         Step("eod_pl", detail.pl_sql()),
         Step("eod_dl", detail.dl_sql(d)),
-        Step("eod_dsl", detail.dsl_sql()),
         Step("eod_dup", detail.dup_sql()),
         Step("eod_rsd", restructured.rsd_sql(d)),
         Step("eod_rsi", restructured.rsi_sql(d)),
