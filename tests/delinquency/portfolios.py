@@ -29,9 +29,9 @@ import pyarrow.compute as pc
 from hypothesis import strategies as st
 
 from arrears.calendar import default_calendar
-from arrears.delinquency.contract import DUE, from_history
+from arrears.delinquency.contract import DUE, HISTORY, from_history
 from arrears.delinquency.due_dates import build_due_dates
-from arrears.delinquency.model import LOANS, SETTLEMENTS, SNAPSHOT, EngineInputs
+from arrears.delinquency.model import LOANS, SNAPSHOT, EngineInputs
 from arrears.delinquency.reference import (
     BEFORE_DISBURSEMENT,
     NEGATIVE_DUE,
@@ -306,7 +306,7 @@ def build_portfolio(ch: Chooser, n_loans: int, business_date: date, *, broken: i
     shuffle = random.Random(ch.int(0, 2**32))  # row order must not matter
     for rows in (loans, instalments, settlements):
         shuffle.shuffle(rows)
-    loans_t, history = pa.Table.from_pylist(loans, schema=LOANS), pa.Table.from_pylist(settlements, schema=SETTLEMENTS)
+    loans_t, history = pa.Table.from_pylist(loans, schema=LOANS), pa.Table.from_pylist(settlements, schema=HISTORY)
     inputs = contract_inputs(loans_t, pa.Table.from_pylist(instalments, schema=DUE), history, d)
     portfolio = Portfolio(inputs, d, expected, history=history)
     if previous == "reference" or (previous == "random" and ch.chance(75)):
@@ -372,7 +372,7 @@ def inputs(loans: list[Loan], d: date, previous: list[dict] | None = None) -> En
             "disbursed_on": ln.disbursed, "restructured_on": ln.restructured} for ln in loans], schema=LOANS),
         pa.Table.from_pylist(rows, schema=DUE),
         pa.Table.from_pylist([{"loan_id": ln.loan_id, "seq": s, "component": c, "amount_fen": a,
-                               "value_date": v} for ln in loans for s, c, a, v in ln.paid], schema=SETTLEMENTS),
+                               "value_date": v} for ln in loans for s, c, a, v in ln.paid], schema=HISTORY),
         d, pa.Table.from_pylist(previous or [], schema=SNAPSHOT))
 
 

@@ -75,7 +75,8 @@ def settle(con: duckdb.DuckDBPyConnection, business_date: date) -> None:
         GROUP BY ALL ORDER BY i.loan_id, i.seq""")
     con.execute("""
         CREATE OR REPLACE TABLE bench_one_by_one AS
-        SELECT s.* FROM bench_settlements s JOIN bench_instalments i USING (loan_id, seq)
+        SELECT s.loan_id, s.seq, i.due_on, s.component, s.amount_fen, s.value_date
+        FROM bench_settlements s JOIN bench_instalments i USING (loan_id, seq)
         WHERE s.value_date > i.due_on ORDER BY s.loan_id, s.seq, s.value_date""")
 
 

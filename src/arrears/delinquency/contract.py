@@ -16,6 +16,7 @@ from arrears.delinquency.model import INSTALMENTS, SETTLEMENTS, conform
 
 DUE = pa.schema([f for f in INSTALMENTS if not f.name.endswith("_settled_fen")])  # a schedule, nothing paid
 DUE_COLUMNS = DUE.names
+HISTORY = pa.schema([f for f in SETTLEMENTS if f.name != "due_on"])  # every settlement, any value date
 
 
 def settled_sums(alias: str = "s") -> str:
@@ -32,7 +33,7 @@ def from_history(loans: pa.Table, instalments: pa.Table, settlements: pa.Table,
     con = duckdb.connect()
     con.register("l", loans.select(["loan_id", "disbursed_on"]))
     con.register("i", instalments.select(DUE_COLUMNS))
-    con.register("s", conform(settlements, SETTLEMENTS))
+    con.register("s", conform(settlements, HISTORY))
     totals = con.sql(f"""
         SELECT i.*, {', '.join(f'coalesce(t.{c}_settled_fen, 0) AS {c}_settled_fen'
                                 for c in ('principal', 'interest', 'fee', 'cost', 'penalty'))}
@@ -40,7 +41,7 @@ def from_history(loans: pa.Table, instalments: pa.Table, settlements: pa.Table,
                           GROUP BY loan_id, seq) t ON t.loan_id = i.loan_id AND t.seq = i.seq""").to_arrow_table()
     # A seq named twice by the instalments (a broken schedule) matches by its first due date.
     one_by_one = con.sql("""
-        SELECT s.* FROM s
+        SELECT s.loan_id, s.seq, i.due_on, s.component, s.amount_fen, s.value_date FROM s
         LEFT JOIN (SELECT loan_id, seq, min(due_on) AS due_on FROM i GROUP BY loan_id, seq) i
                ON i.loan_id = s.loan_id AND i.seq = s.seq
         LEFT JOIN l ON l.loan_id = s.loan_id

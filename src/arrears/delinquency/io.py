@@ -38,7 +38,7 @@ INSTALMENTS_SQL = f"""SELECT i.loan_id, i.seq, i.due_on, i.principal_due_fen, i.
                       ORDER BY i.loan_id, i.seq"""
 # The settlements the engine sees one by one (docs/eod.md, Inputs): live, dated ≤ D and after their
 # instalment's due date (penalty weight), or before the disbursement, or of an unknown component.
-SETTLEMENTS_SQL = f"""SELECT a.loan_id, i.seq, a.component, a.amount_fen, a.value_date
+SETTLEMENTS_SQL = f"""SELECT a.loan_id, i.seq, i.due_on, a.component, a.amount_fen, a.value_date
                       FROM payment_allocations a
                       JOIN instalments i ON i.id = a.instalment_id
                       JOIN loans l ON l.id = a.loan_id

@@ -52,6 +52,7 @@ def steps(business_date: date, rules: RestructuringRules, top: int) -> list[Step
         Step("eod_noeff", main.noeff_sql()),
         Step("eod_pre", main.pre_sql(d)),
         Step("eod_prm", detail.prm_sql()),
+        Step("eod_dsel", detail.dsel_sql(d)),
         Step("eod_dib", detail.dib_sql(d)),
         Step("eod_ds", detail.ds_sql(d)),
         Step("eod_di", detail.di_sql(d)),

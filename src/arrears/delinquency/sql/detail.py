@@ -7,7 +7,7 @@ the instalments (``eod_dl``). Restructured loans get their observation period (`
 
 from __future__ import annotations
 
-from arrears.delinquency.sql.main import settled_rows
+from arrears.delinquency.sql.main import owing, settled_rows
 from arrears.loans.schedules_sql import round_ratio_sql
 
 
@@ -28,18 +28,44 @@ def prm_sql() -> str:
 SELECT pid, mode, has_cap, {ratios} FROM eod_params"""
 
 
+def dsel_sql(d: str) -> str:
+    """The instalments that can weigh in a detail loan's results: those due by D still owing or with a
+    penalty settled (a filter, no join), and every instalment of the loans that need them all (restructured:
+    the observation counts them; more than 63: the seq check). An instalment fully settled by its due date
+    adds nothing to dpd, overdue amounts or penalties; one settled after it is added by ``dib_sql``."""
+    picked = f"(i.due_on <= {d} AND {owing('i')} > 0) OR i.penalty_settled_fen <> 0"
+    columns = ("i.loan_id, i.seq, i.due_on, i.principal_due_fen AS pd, i.interest_due_fen AS id_, "
+               "i.fee_due_fen AS fd, i.cost_due_fen AS cd, i.principal_settled_fen AS sp, "
+               "i.interest_settled_fen AS si, i.fee_settled_fen AS sf, i.cost_settled_fen AS sc, "
+               "i.penalty_settled_fen AS spen")
+    return f"""
+SELECT {columns} FROM eod_instalments i WHERE {picked}
+UNION ALL
+SELECT {columns} FROM eod_instalments i
+JOIN eod_pre p ON p.loan_id = i.loan_id AND p.needs_detail AND (p.restructured_on IS NOT NULL OR p.seq_state IS NULL)
+WHERE NOT ({picked})"""
+
+
 def dib_sql(d: str) -> str:
-    """The instalments of the detail loans, with E, past-due, settled totals and the loan's parameters."""
+    """The instalments of the detail loans, with E, past-due, settled totals and the loan's parameters.
+
+    Besides ``eod_dsel``: each instalment named by a settlement seen one by one, as a fully settled one
+    (due and settled amounts 0: it owes nothing, and what was settled after E + g comes from ``eod_ds``)."""
     return f"""
 SELECT loan_id, seq, due_on, pd, id_, fd, cd, sp, si, sf, sc, spen, g, kind, compound, pid, restructured_on, eff,
        coalesce(eff, due_on) AS e, coalesce(date_diff('day', eff, {d}) > g, FALSE) AS past_due
 FROM (
-    SELECT i.loan_id, i.seq, i.due_on, i.principal_due_fen AS pd, i.interest_due_fen AS id_,
-           i.fee_due_fen AS fd, i.cost_due_fen AS cd, i.principal_settled_fen AS sp, i.interest_settled_fen AS si,
-           i.fee_settled_fen AS sf, i.cost_settled_fen AS sc, i.penalty_settled_fen AS spen,
-           p.g, p.kind, p.compound, p.pid, p.restructured_on,
+    SELECT i.*, p.g, p.kind, p.compound, p.pid, p.restructured_on,
            CASE WHEN i.due_on <= {d} THEN (CASE WHEN p.nbd THEN x.e_nbd ELSE x.e_none END) END AS eff
-    FROM eod_instalments i
+    FROM (
+        SELECT * FROM eod_dsel
+        UNION ALL
+        SELECT s.loan_id, s.seq, s.due_on, 0, 0, 0, 0, 0, 0, 0, 0, 0
+        FROM (SELECT DISTINCT loan_id, seq, due_on FROM eod_settlements
+              WHERE value_date <= {d} AND due_on IS NOT NULL) s
+        LEFT JOIN eod_dsel k ON k.loan_id = s.loan_id AND k.seq = s.seq
+        WHERE k.loan_id IS NULL
+    ) i
     JOIN eod_pre p ON p.loan_id = i.loan_id AND p.needs_detail
     LEFT JOIN eod_due x ON x.due_on = i.due_on
 ) t"""

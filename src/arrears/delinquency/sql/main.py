@@ -21,8 +21,15 @@ from __future__ import annotations
 COMPONENT_CODE = ("CASE component WHEN 'principal' THEN 1 WHEN 'interest' THEN 2 WHEN 'fee' THEN 3 "
                   "WHEN 'cost' THEN 4 WHEN 'penalty' THEN 5 ELSE 0 END")
 MASK_BITS = 63  # seqs 1..63 fit a BIGINT bitmask
-OWING = ("(principal_due_fen - principal_settled_fen) + (interest_due_fen - interest_settled_fen)"
-         " + (fee_due_fen - fee_settled_fen) + (cost_due_fen - cost_settled_fen)")
+
+
+def owing(alias: str = "") -> str:
+    """SQL: what an instalment row (of eod_instalments, as ``alias``) still owes of its four due components."""
+    a = f"{alias}." if alias else ""
+    return " + ".join(f"({a}{c}_due_fen - {a}{c}_settled_fen)" for c in ("principal", "interest", "fee", "cost"))
+
+
+OWING = owing()
 
 
 def seq_bit(seq: str) -> str:
