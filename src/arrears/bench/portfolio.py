@@ -18,8 +18,9 @@ _PRODUCTS = "['consumer_loan', 'inclusive_loan', 'internet_loan', 'micro_busines
 _RATES = "['0.0435', '0.0580', '0.0720', '0.0365', '0.1825']"
 
 
-def generate(con: duckdb.DuckDBPyConnection, n: int, business_date: date) -> None:
-    """Creates tables bench_loans, bench_instalments, bench_settlements on ``con``."""
+def generate(con: duckdb.DuckDBPyConnection, n: int, business_date: date, first: int = 1) -> None:
+    """Creates tables bench_loans, bench_instalments, bench_settlements on ``con`` for loans
+    ``first`` .. ``first + n - 1`` (a large portfolio is generated and run range by range)."""
     d = business_date.isoformat()
     con.execute(f"""
         CREATE OR REPLACE TABLE bench_loans AS
@@ -31,7 +32,7 @@ def generate(con: duckdb.DuckDBPyConnection, n: int, business_date: date) -> Non
                CAST(DATE '{d}' - INTERVAL 30 DAY * (2 + (hash(i * 13) % 16)::INT)
                     - INTERVAL 1 DAY * (hash(i * 17) % 28)::INT AS DATE) AS disbursed_on,
                (hash(i * 19) % 100)::INT AS behaviour  -- < 80 on time, < 88 late/partial, else stopped
-        FROM range(1, {n} + 1) t(i)""")
+        FROM range({first}, {first} + {n}) t(i)""")
     con.execute("""
         CREATE OR REPLACE TABLE bench_instalments AS
         SELECT l.loan_id, s.seq::INT AS seq,
@@ -78,6 +79,23 @@ def settle(con: duckdb.DuckDBPyConnection, business_date: date) -> None:
         SELECT s.loan_id, s.seq, i.due_on, s.component, s.amount_fen, s.value_date
         FROM bench_settlements s JOIN bench_instalments i USING (loan_id, seq)
         WHERE s.value_date > i.due_on ORDER BY s.loan_id, s.seq, s.value_date""")
+
+
+def next_day_payments(con: duckdb.DuckDBPyConnection, next_date: date) -> None:
+    """Payments arriving on ``next_date`` for 1 % of the loans (the interest of their first instalment still
+    owing it) — what an incremental run must pick up. Call ``settle`` for ``next_date`` afterwards."""
+    con.execute(f"""
+        INSERT INTO bench_settlements
+        SELECT loan_id, seq, 'interest', interest_due_fen - interest_settled_fen, DATE '{next_date.isoformat()}'
+        FROM (SELECT *, row_number() OVER (PARTITION BY loan_id ORDER BY seq) AS k FROM bench_instalments
+              WHERE loan_id % 100 = 7 AND interest_settled_fen < interest_due_fen) t
+        WHERE k = 1""")
+
+
+def changed_on(con: duckdb.DuckDBPyConnection, day: date) -> pa.Array:
+    """The loans a payment reached on ``day``."""
+    return con.sql(f"SELECT DISTINCT loan_id FROM bench_settlements WHERE value_date = DATE '{day.isoformat()}'"
+                   ).to_arrow_table().column("loan_id").combine_chunks()
 
 
 def as_inputs(con: duckdb.DuckDBPyConnection, business_date: date, where: str = "") -> EngineInputs:
