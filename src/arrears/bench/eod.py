@@ -24,7 +24,7 @@ from arrears.delinquency.incremental import run_incremental
 from arrears.products.catalog import catalog
 
 BUSINESS_DATE = date(2026, 10, 31)
-RANGE_LOANS = 2_000_000
+RANGE_LOANS = 1_000_000
 
 
 def _timed(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
