@@ -26,9 +26,10 @@ def settled_sums(alias: str = "s") -> str:
 
 
 def from_history(loans: pa.Table, instalments: pa.Table, settlements: pa.Table,
-                 business_date: date) -> tuple[pa.Table, pa.Table]:
+                 business_date: date, *, every: bool = False) -> tuple[pa.Table, pa.Table]:
     """(instalments with their settled totals as of ``business_date``, the settlements the engine sees one
-    by one) from the loans, the instalments' due amounts and every settlement (any value date)."""
+    by one) from the loans, the instalments' due amounts and every settlement (any value date).
+    ``every``: pass every settlement one by one (the contract allows more rows; the result is the same)."""
     d = f"DATE '{business_date.isoformat()}'"
     con = duckdb.connect()
     con.register("l", loans.select(["loan_id", "disbursed_on"]))
@@ -40,11 +41,11 @@ def from_history(loans: pa.Table, instalments: pa.Table, settlements: pa.Table,
         FROM i LEFT JOIN (SELECT loan_id, seq, {settled_sums()} FROM s WHERE value_date <= {d}
                           GROUP BY loan_id, seq) t ON t.loan_id = i.loan_id AND t.seq = i.seq""").to_arrow_table()
     # A seq named twice by the instalments (a broken schedule) matches by its first due date.
-    one_by_one = con.sql("""
+    one_by_one = con.sql(f"""
         SELECT s.loan_id, s.seq, i.due_on, s.component, s.amount_fen, s.value_date FROM s
         LEFT JOIN (SELECT loan_id, seq, min(due_on) AS due_on FROM i GROUP BY loan_id, seq) i
                ON i.loan_id = s.loan_id AND i.seq = s.seq
         LEFT JOIN l ON l.loan_id = s.loan_id
-        WHERE i.due_on IS NULL OR s.value_date > i.due_on OR s.value_date < l.disbursed_on
+        WHERE {str(every).upper()} OR i.due_on IS NULL OR s.value_date > i.due_on OR s.value_date < l.disbursed_on
            OR s.component NOT IN ('principal', 'interest', 'fee', 'cost', 'penalty')""").to_arrow_table()
     return conform(totals, INSTALMENTS), conform(one_by_one, SETTLEMENTS)

@@ -26,7 +26,6 @@ class Step:
     name: str
     sql: str
     view: bool = False
-    keep_join_sides: bool = False  # DuckDB: build the hash table on the join's right side, as written
 
 
 INPUTS = ("eod_loans", "eod_instalments", "eod_settlements", "eod_due_dates", "eod_previous")
