@@ -394,13 +394,17 @@ def bench_import(loans: Annotated[int, typer.Option(help="Loans to import.")] = 
 @clear_errors
 def bench_eod(loans: Annotated[int, typer.Option(help="Loans in the generated portfolio.")] = 1_000_000,
               sample: Annotated[int, typer.Option(help="Loans the reference runs on (scaled to N).")] = 2000,
-              incremental: Annotated[bool, typer.Option(help="Also time the next business date (a full run for "
-                                                                 "now: no incremental engine yet).")] = False,
+              incremental: Annotated[bool, typer.Option(help="Also time the next business date: an incremental "
+                                                                 "run, then a full one to compare.")] = False,
+              database: Annotated[str | None, typer.Option(
+                  "--database", help="A PostgreSQL URL: also time the round trip (read inputs, engine, write "
+                                     "results) in a fresh schema there.")] = None,
               as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
     """End-of-day engine vs its floor and the reference implementation."""
     from arrears.bench.eod import run_eod_bench
 
-    figures = run_eod_bench(loans, sample=sample, incremental=incremental, progress=None if as_json else err)
+    figures = run_eod_bench(loans, sample=sample, incremental=incremental, database_url=database,
+                            progress=None if as_json else err)
     if as_json:
         print(json.dumps(figures))
     else:

@@ -29,8 +29,9 @@ import pyarrow.compute as pc
 from hypothesis import strategies as st
 
 from arrears.calendar import default_calendar
+from arrears.delinquency.contract import DUE, HISTORY, from_history
 from arrears.delinquency.due_dates import build_due_dates
-from arrears.delinquency.model import INSTALMENTS, LOANS, SETTLEMENTS, SNAPSHOT, EngineInputs
+from arrears.delinquency.model import LOANS, SNAPSHOT, EngineInputs
 from arrears.delinquency.reference import (
     BEFORE_DISBURSEMENT,
     NEGATIVE_DUE,
@@ -108,6 +109,14 @@ class Portfolio:
     expected_rejections: dict[int, str]  # loan_id → reason, for the deliberately broken loans
     previous_date: date | None = None
     catalog: Catalog = CATALOG
+    history: pa.Table | None = None  # every settlement, whatever its date (inputs hold the contract's part)
+
+    def on(self, d: date, *, last: date | None = None, previous: pa.Table | None = None) -> EngineInputs:
+        """The inputs for business date ``d`` (settlements dated after ``last`` left out, if given)."""
+        history = self.history
+        if last is not None:
+            history = history.filter(pc.less_equal(history["value_date"], pa.scalar(last, pa.date32())))
+        return contract_inputs(self.inputs.loans, self.inputs.instalments, history, d, previous)
 
 
 def effective_due(product: Product, due_on: date) -> date:
@@ -297,13 +306,9 @@ def build_portfolio(ch: Chooser, n_loans: int, business_date: date, *, broken: i
     shuffle = random.Random(ch.int(0, 2**32))  # row order must not matter
     for rows in (loans, instalments, settlements):
         shuffle.shuffle(rows)
-    inputs = EngineInputs(
-        loans=pa.Table.from_pylist(loans, schema=LOANS),
-        instalments=pa.Table.from_pylist(instalments, schema=INSTALMENTS),
-        settlements=pa.Table.from_pylist(settlements, schema=SETTLEMENTS),
-        due_dates=build_due_dates({r["due_on"] for r in instalments}, d, CALENDAR),
-        previous=EngineInputs.empty_previous())
-    portfolio = Portfolio(inputs, d, expected)
+    loans_t, history = pa.Table.from_pylist(loans, schema=LOANS), pa.Table.from_pylist(settlements, schema=HISTORY)
+    inputs = contract_inputs(loans_t, pa.Table.from_pylist(instalments, schema=DUE), history, d)
+    portfolio = Portfolio(inputs, d, expected, history=history)
     if previous == "reference" or (previous == "random" and ch.chance(75)):
         portfolio = with_previous(portfolio, days(d, -ch.int(1, 30)), drop_every=ch.pick((0, 0, 7, 3)))
     return portfolio
@@ -312,17 +317,20 @@ def build_portfolio(ch: Chooser, n_loans: int, business_date: date, *, broken: i
 def with_previous(portfolio: Portfolio, previous_date: date, drop_every: int = 0) -> Portfolio:
     """The portfolio with ``previous`` = the reference's snapshot on ``previous_date`` (optionally without
     every ``drop_every``-th loan, which then compares as a loan new to the run)."""
-    snap = evaluate(replace(portfolio.inputs, previous=EngineInputs.empty_previous()), previous_date,
-                    portfolio.catalog).snapshot
+    snap = evaluate(portfolio.on(previous_date), previous_date, portfolio.catalog).snapshot
     if drop_every:
         snap = snap.filter(pa.array([k % drop_every != 0 for k in range(snap.num_rows)], pa.bool_()))
     return replace(portfolio, inputs=replace(portfolio.inputs, previous=snap), previous_date=previous_date)
 
 
-def settlements_until(inputs: EngineInputs, last: date) -> EngineInputs:
-    """The inputs without settlements dated after ``last`` (as if nothing more had arrived)."""
-    s = inputs.settlements
-    return replace(inputs, settlements=s.filter(pc.less_equal(s["value_date"], pa.scalar(last, pa.date32()))))
+def contract_inputs(loans: pa.Table, instalments: pa.Table, history: pa.Table, d: date,
+                    previous: pa.Table | None = None) -> EngineInputs:
+    """EngineInputs for D from the instalments' due amounts and every settlement (``contract.from_history``)."""
+    due = instalments.select(DUE.names)
+    totals, one_by_one = from_history(loans, due, history, d)
+    return EngineInputs(loans=loans, instalments=totals, settlements=one_by_one,
+                        due_dates=build_due_dates(due["due_on"].to_pylist(), d, CALENDAR),
+                        previous=EngineInputs.empty_previous() if previous is None else previous)
 
 
 def generate_portfolio(seed: int, n_loans: int = 200, business_date: date | None = None, *, broken: int = 0,
@@ -357,17 +365,15 @@ def inputs(loans: list[Loan], d: date, previous: list[dict] | None = None) -> En
     rows = [{"loan_id": ln.loan_id, "seq": seq, "due_on": r[0], "principal_due_fen": r[1],
              "interest_due_fen": r[2], "fee_due_fen": (r + (0, 0))[3], "cost_due_fen": (r + (0, 0))[4]}
             for ln in loans for seq, r in zip(ln.seqs or range(1, len(ln.rows) + 1), ln.rows)]
-    return EngineInputs(
-        loans=pa.Table.from_pylist([{
+    return contract_inputs(
+        pa.Table.from_pylist([{
             "loan_id": ln.loan_id, "borrower_id": 7, "product_code": ln.product, "annual_rate": ln.rate,
             "principal_fen": ln.principal if ln.principal is not None else sum(r[1] for r in ln.rows),
             "disbursed_on": ln.disbursed, "restructured_on": ln.restructured} for ln in loans], schema=LOANS),
-        instalments=pa.Table.from_pylist(rows, schema=INSTALMENTS),
-        settlements=pa.Table.from_pylist([{"loan_id": ln.loan_id, "seq": s, "component": c, "amount_fen": a,
-                                           "value_date": v} for ln in loans for s, c, a, v in ln.paid],
-                                         schema=SETTLEMENTS),
-        due_dates=build_due_dates({r["due_on"] for r in rows}, d, CALENDAR),
-        previous=pa.Table.from_pylist(previous or [], schema=SNAPSHOT))
+        pa.Table.from_pylist(rows, schema=DUE),
+        pa.Table.from_pylist([{"loan_id": ln.loan_id, "seq": s, "component": c, "amount_fen": a,
+                               "value_date": v} for ln in loans for s, c, a, v in ln.paid], schema=HISTORY),
+        d, pa.Table.from_pylist(previous or [], schema=SNAPSHOT))
 
 
 # ---- hypothesis ----------------------------------------------------------------------------------------

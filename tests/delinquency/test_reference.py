@@ -14,9 +14,8 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from portfolios import CALENDAR, CATALOG, Loan, inputs, portfolios, settlements_until, small_portfolios, tweaked, previous_row
+from portfolios import CATALOG, Loan, inputs, portfolios, small_portfolios, tweaked, previous_row
 
-from arrears.delinquency.due_dates import build_due_dates
 from arrears.delinquency.reference import evaluate, run
 from arrears.errors import InvalidInput
 
@@ -322,7 +321,7 @@ def effective(due_dates: pa.Table) -> dict:
 def test_dpd_is_zero_exactly_when_nothing_is_past_due(p):
     d, e = p.business_date, effective(p.inputs.due_dates)
     paid: dict[tuple, int] = {}
-    for s in p.inputs.settlements.to_pylist():
+    for s in p.history.to_pylist():  # every settlement, not just those the engine sees one by one
         if s["value_date"] <= d and s["component"] != "penalty":
             paid[s["loan_id"], s["seq"]] = paid.get((s["loan_id"], s["seq"]), 0) + s["amount_fen"]
     products = {ln["loan_id"]: CATALOG.products.get(ln["product_code"]) for ln in p.inputs.loans.to_pylist()}
@@ -345,11 +344,8 @@ def test_dpd_is_zero_exactly_when_nothing_is_past_due(p):
 def test_penalty_is_never_negative_and_grows_with_the_date_when_no_settlement_arrives(p, later):
     d1 = p.business_date
     d2 = min(d1 + timedelta(days=later), D(2026, 12, 31))
-    frozen = settlements_until(p.inputs, d1)
-    frozen = dataclasses.replace(frozen, due_dates=build_due_dates(
-        frozen.instalments.column("due_on").to_pylist(), d2, CALENDAR))
-    first, _ = run(frozen, d1, CATALOG)
-    second, _ = run(frozen, d2, CATALOG)
+    first, _ = run(p.on(d1, last=d1), d1, CATALOG)
+    second, _ = run(p.on(d2, last=d1), d2, CATALOG)  # nothing arrived after d1
     for a, b in zip(first, second, strict=True):
         assert min(a.uncapped + a.penalty_due, default=0) >= 0
         assert all(x <= y for x, y in zip(a.uncapped, b.uncapped))  # per instalment, before the cap
@@ -361,7 +357,7 @@ def test_penalty_is_never_negative_and_grows_with_the_date_when_no_settlement_ar
 @given(portfolios(50, 150))
 def test_principal_is_conserved(p):
     settled: dict[int, int] = {}
-    for s in p.inputs.settlements.to_pylist():
+    for s in p.history.to_pylist():
         if s["component"] == "principal" and s["value_date"] <= p.business_date:
             settled[s["loan_id"]] = settled.get(s["loan_id"], 0) + s["amount_fen"]
     principal = {ln["loan_id"]: ln["principal_fen"] for ln in p.inputs.loans.to_pylist()}

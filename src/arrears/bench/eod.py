@@ -1,20 +1,30 @@
 """`arrears bench eod`: the end-of-day engine on a generated portfolio, against its floor (DuckDB
 scanning and grouping the same instalment columns once) and the per-loan reference (timed on a
-sample and scaled to N)."""
+sample and scaled to N); optionally the next business date as an incremental run, and the PostgreSQL
+round trip (``eod_pg.py``).
+
+A portfolio above ``RANGE_LOANS`` is generated and run range by range of loan_ids (every result is per
+loan, as the engine's own chunks): the figures are the sums over the ranges, and memory holds one range's
+inputs at a time, as a database read streamed by loan range would.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 
 import duckdb
+import pyarrow.compute as pc
 
 from arrears.bench.common import peak_rss_bytes
-from arrears.bench.portfolio import as_inputs, describe, generate
+from arrears.bench.portfolio import as_inputs, changed_on, describe, generate, next_day_payments, settle
 from arrears.delinquency import engine, reference
+from arrears.delinquency.incremental import run_incremental
 from arrears.products.catalog import catalog
 
 BUSINESS_DATE = date(2026, 10, 31)
+RANGE_LOANS = 1_000_000
 
 
 def _timed(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
@@ -31,42 +41,64 @@ def floor_seconds(con: duckdb.DuckDBPyConnection) -> float:
     return seconds
 
 
-def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, progress=None) -> dict:  # noqa: ANN001
+def _add(figures: dict, key: str, value) -> None:  # noqa: ANN001
+    figures[key] = figures.get(key, 0) + value
+
+
+def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, database_url: str | None = None,
+                  progress=None) -> dict:  # noqa: ANN001
     say = progress.print if progress else (lambda *_: None)
     cat = catalog()
-    con = duckdb.connect()
-    say(f"generating {n:,} loans …")
-    generate(con, n, BUSINESS_DATE)
-    figures: dict = describe(con)
-    inputs = as_inputs(con, BUSINESS_DATE)
-    say("running the engine …")
-    outputs, figures["engine_s"] = _timed(engine.run, inputs, BUSINESS_DATE, cat)
-    figures["floor_s"] = min(floor_seconds(con) for _ in range(3))
-    figures["overdue_loans"] = _overdue(outputs)
-    if incremental:  # a full run of the next date: no incremental engine yet (docs/performance.md)
-        say("next business date (full run) …")
-        nxt = BUSINESS_DATE + timedelta(days=1)
-        follow = as_inputs(con, nxt)
-        follow = follow.__class__(follow.loans, follow.instalments, follow.settlements, follow.due_dates,
-                                  outputs.snapshot)
-        _, figures["next_date_full_s"] = _timed(engine.run, follow, nxt, cat)
-    say(f"reference on a {sample:,}-loan sample …")
-    step = max(1, n // sample)
-    sampled = as_inputs(con, BUSINESS_DATE, where=f"loan_id % {step} = 0")
-    _, ref_seconds = _timed(reference.evaluate, sampled, BUSINESS_DATE, cat)
-    figures["reference_sample_loans"] = sampled.loans.num_rows
-    figures["reference_s"] = round(ref_seconds * n / max(1, sampled.loans.num_rows), 3)
-    figures["engine_s"] = round(figures["engine_s"], 3)
-    figures["floor_s"] = round(figures["floor_s"], 3)
+    nxt = BUSINESS_DATE + timedelta(days=1)  # end of day runs every calendar day
+    figures: dict = {}
+    for first in range(1, n + 1, RANGE_LOANS):
+        size = min(RANGE_LOANS, n + 1 - first)
+        con = duckdb.connect()
+        say(f"generating loans {first:,} … {first + size - 1:,} …")
+        generate(con, size, BUSINESS_DATE, first=first)
+        for key, value in describe(con).items():
+            _add(figures, key, value)
+        inputs = as_inputs(con, BUSINESS_DATE)
+        say("running the engine …")
+        outputs, seconds = _timed(engine.run, inputs, BUSINESS_DATE, cat)
+        _add(figures, "engine_s", seconds)
+        _add(figures, "floor_s", min(floor_seconds(con) for _ in range(3)))
+        _add(figures, "overdue_loans", int(pc.sum(pc.greater(outputs.snapshot.column("dpd"), 0)).as_py() or 0))
+        if first == 1:
+            say(f"reference on a {sample:,}-loan sample …")
+            step = max(1, size // sample)
+            sampled = as_inputs(con, BUSINESS_DATE, where=f"loan_id % {step} = 0")
+            _, ref_seconds = _timed(reference.evaluate, sampled, BUSINESS_DATE, cat)
+            figures["reference_sample_loans"] = sampled.loans.num_rows
+            figures["reference_s"] = ref_seconds * n / max(1, sampled.loans.num_rows)
+            if database_url:
+                from arrears.bench.eod_pg import pg_round_trip
+
+                say("PostgreSQL round trip …")
+                figures.update(pg_round_trip(con, database_url, BUSINESS_DATE, cat, progress))
+        del inputs
+        if incremental:
+            say("next business date: incremental, then full …")
+            next_day_payments(con, nxt)
+            settle(con, nxt)
+            follow = replace(as_inputs(con, nxt), previous=outputs.snapshot)
+            changed = changed_on(con, nxt)
+            del outputs
+            result, seconds = _timed(run_incremental, follow, nxt, cat, changed=changed)
+            _add(figures, "incremental_s", seconds)
+            _add(figures, "incremental_recomputed_loans", result.recomputed)
+            full, seconds = _timed(engine.run, follow, nxt, cat)
+            _add(figures, "next_date_full_s", seconds)
+            same = all(getattr(full, t).equals(getattr(result.outputs, t))
+                       for t in ("snapshot", "penalties", "transitions", "rejected"))
+            figures["incremental_equals_full"] = figures.get("incremental_equals_full", True) and same
+            del follow, full, result
+        con.close()
+    for key in ("engine_s", "floor_s", "reference_s", "incremental_s", "next_date_full_s"):
+        if key in figures:
+            figures[key] = round(figures[key], 3)
     figures["engine_over_floor"] = round(figures["engine_s"] / figures["floor_s"], 2)
     figures["reference_over_engine"] = round(figures["reference_s"] / figures["engine_s"], 1)
-    if "next_date_full_s" in figures:
-        figures["next_date_full_s"] = round(figures["next_date_full_s"], 3)
+    figures["ranges"] = -(-n // RANGE_LOANS)
     figures["peak_rss_bytes"] = peak_rss_bytes()
     return figures
-
-
-def _overdue(outputs) -> int:  # noqa: ANN001
-    import pyarrow.compute as pc
-
-    return int(pc.sum(pc.greater(outputs.snapshot.column("dpd"), 0)).as_py() or 0)

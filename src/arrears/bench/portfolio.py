@@ -18,8 +18,9 @@ _PRODUCTS = "['consumer_loan', 'inclusive_loan', 'internet_loan', 'micro_busines
 _RATES = "['0.0435', '0.0580', '0.0720', '0.0365', '0.1825']"
 
 
-def generate(con: duckdb.DuckDBPyConnection, n: int, business_date: date) -> None:
-    """Creates tables bench_loans, bench_instalments, bench_settlements on ``con``."""
+def generate(con: duckdb.DuckDBPyConnection, n: int, business_date: date, first: int = 1) -> None:
+    """Creates tables bench_loans, bench_instalments, bench_settlements on ``con`` for loans
+    ``first`` .. ``first + n - 1`` (a large portfolio is generated and run range by range)."""
     d = business_date.isoformat()
     con.execute(f"""
         CREATE OR REPLACE TABLE bench_loans AS
@@ -31,7 +32,7 @@ def generate(con: duckdb.DuckDBPyConnection, n: int, business_date: date) -> Non
                CAST(DATE '{d}' - INTERVAL 30 DAY * (2 + (hash(i * 13) % 16)::INT)
                     - INTERVAL 1 DAY * (hash(i * 17) % 28)::INT AS DATE) AS disbursed_on,
                (hash(i * 19) % 100)::INT AS behaviour  -- < 80 on time, < 88 late/partial, else stopped
-        FROM range(1, {n} + 1) t(i)""")
+        FROM range({first}, {first} + {n}) t(i)""")
     con.execute("""
         CREATE OR REPLACE TABLE bench_instalments AS
         SELECT l.loan_id, s.seq::INT AS seq,
@@ -57,6 +58,44 @@ def generate(con: duckdb.DuckDBPyConnection, n: int, business_date: date) -> Non
         FROM paid WHERE paid_on <= DATE '{d}'
         UNION ALL
         SELECT loan_id, seq, 'principal', principal_due_fen // part, paid_on FROM paid WHERE paid_on <= DATE '{d}'""")
+    settle(con, business_date)
+
+
+def settle(con: duckdb.DuckDBPyConnection, business_date: date) -> None:
+    """The engine's view of bench_settlements on ``business_date`` (docs/eod.md, Inputs): the instalments'
+    settled totals (bench_instalments) and the settlements seen one by one (bench_one_by_one)."""
+    d = business_date.isoformat()
+    sums = ", ".join(f"coalesce(sum(CASE WHEN s.component = '{c}' THEN s.amount_fen END), 0)::BIGINT "
+                     f"AS {c}_settled_fen" for c in ("principal", "interest", "fee", "cost", "penalty"))
+    con.execute(f"""
+        CREATE OR REPLACE TABLE bench_instalments AS
+        SELECT i.loan_id, i.seq, i.due_on, i.principal_due_fen, i.interest_due_fen, i.fee_due_fen, i.cost_due_fen,
+               {sums}
+        FROM bench_instalments i
+        LEFT JOIN bench_settlements s ON s.loan_id = i.loan_id AND s.seq = i.seq AND s.value_date <= DATE '{d}'
+        GROUP BY ALL ORDER BY i.loan_id, i.seq""")
+    con.execute("""
+        CREATE OR REPLACE TABLE bench_one_by_one AS
+        SELECT s.loan_id, s.seq, i.due_on, s.component, s.amount_fen, s.value_date
+        FROM bench_settlements s JOIN bench_instalments i USING (loan_id, seq)
+        WHERE s.value_date > i.due_on ORDER BY s.loan_id, s.seq, s.value_date""")
+
+
+def next_day_payments(con: duckdb.DuckDBPyConnection, next_date: date) -> None:
+    """Payments arriving on ``next_date`` for 1 % of the loans (the interest of their first instalment still
+    owing it) — what an incremental run must pick up. Call ``settle`` for ``next_date`` afterwards."""
+    con.execute(f"""
+        INSERT INTO bench_settlements
+        SELECT loan_id, seq, 'interest', interest_due_fen - interest_settled_fen, DATE '{next_date.isoformat()}'
+        FROM (SELECT *, row_number() OVER (PARTITION BY loan_id ORDER BY seq) AS k FROM bench_instalments
+              WHERE loan_id % 100 = 7 AND interest_settled_fen < interest_due_fen) t
+        WHERE k = 1""")
+
+
+def changed_on(con: duckdb.DuckDBPyConnection, day: date) -> pa.Array:
+    """The loans a payment reached on ``day``."""
+    return con.sql(f"SELECT DISTINCT loan_id FROM bench_settlements WHERE value_date = DATE '{day.isoformat()}'"
+                   ).to_arrow_table().column("loan_id").combine_chunks()
 
 
 def as_inputs(con: duckdb.DuckDBPyConnection, business_date: date, where: str = "") -> EngineInputs:
@@ -65,7 +104,7 @@ def as_inputs(con: duckdb.DuckDBPyConnection, business_date: date, where: str = 
     loans = con.sql(f"SELECT loan_id, borrower_id, product_code, annual_rate, principal_fen, disbursed_on, "
                     f"NULL::DATE AS restructured_on FROM bench_loans {filt} ORDER BY loan_id").to_arrow_table()
     instalments = con.sql(f"SELECT * FROM bench_instalments {filt} ORDER BY loan_id, seq").to_arrow_table()
-    settlements = con.sql(f"SELECT * FROM bench_settlements {filt} ORDER BY loan_id, seq, value_date"
+    settlements = con.sql(f"SELECT * FROM bench_one_by_one {filt} ORDER BY loan_id, seq, value_date"
                           ).to_arrow_table()
     due = con.sql("SELECT DISTINCT due_on FROM bench_instalments").to_arrow_table().column("due_on").to_pylist()
     return EngineInputs(conform(loans, LOANS), conform(instalments, INSTALMENTS), conform(settlements, SETTLEMENTS),
@@ -74,8 +113,8 @@ def as_inputs(con: duckdb.DuckDBPyConnection, business_date: date, where: str = 
 
 def describe(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     row = con.sql("SELECT (SELECT count(*) FROM bench_loans), (SELECT count(*) FROM bench_instalments), "
-                  "(SELECT count(*) FROM bench_settlements)").fetchall()[0]
-    return {"loans": row[0], "instalments": row[1], "settlements": row[2]}
+                  "(SELECT count(*) FROM bench_settlements), (SELECT count(*) FROM bench_one_by_one)").fetchall()[0]
+    return {"loans": row[0], "instalments": row[1], "settlements": row[2], "settlements_one_by_one": row[3]}
 
 
 __all__ = ["generate", "as_inputs", "describe", "pa"]

@@ -64,15 +64,7 @@ def missing_due_dates(loan_id: int) -> InvalidInput:
 def execute(db: duckdb.DuckDBPyConnection, step: sql.Step) -> tuple[str, str]:
     """Stores one step as a temp table (or view); returns (kind, name) for the clean-up."""
     kind = "VIEW" if step.view else "TABLE"
-    before = None
-    if step.keep_join_sides:  # the planner's row estimate after the value_date filter picks the larger side
-        (before,), = db.execute("SELECT current_setting('disabled_optimizers')").fetchall()
-        db.execute("SET disabled_optimizers = 'build_side_probe_side'")
-    try:
-        db.execute(f"CREATE OR REPLACE TEMP {kind} {step.name} AS {step.sql}")
-    finally:
-        if before is not None:
-            db.execute(f"SET disabled_optimizers = '{before}'")
+    db.execute(f"CREATE OR REPLACE TEMP {kind} {step.name} AS {step.sql}")
     return kind, step.name
 
 

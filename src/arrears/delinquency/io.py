@@ -17,21 +17,35 @@ from sqlalchemy.orm import Session
 from arrears.delinquency.model import INSTALMENTS, LOANS, SETTLEMENTS, conform
 
 _ACTIVE = "l.status = 'active'"
+_LIVE = "(a.payment_id IS NULL OR p.status = 'posted')"  # allocations of payments not reversed, and credit
+_COMPONENTS = ("principal", "interest", "fee", "cost", "penalty")
 LOANS_SQL = f"""SELECT l.id AS loan_id, l.borrower_id, l.product_code, l.annual_rate, l.principal_fen,
                        l.disbursed_on, l.restructured_on
                 FROM loans l WHERE {_ACTIVE} ORDER BY l.id"""
+# Settled totals as of D: what the instalment row holds (paid + waived, kept current by every payment,
+# reversal and waiver) less the live allocations dated after D (none, unless the run is for a past date).
+_LATER = ", ".join(f"sum(CASE WHEN a.component = '{c}' THEN a.amount_fen ELSE 0 END) AS {c}" for c in _COMPONENTS)
+_SETTLED = ", ".join(f"i.{c}_paid_fen + i.{c}_waived_fen - coalesce(x.{c}, 0) AS {c}_settled_fen"
+                     for c in _COMPONENTS)
 INSTALMENTS_SQL = f"""SELECT i.loan_id, i.seq, i.due_on, i.principal_due_fen, i.interest_due_fen, i.fee_due_fen,
-                             i.cost_due_fen
-                      FROM instalments i JOIN loans l ON l.id = i.loan_id WHERE {_ACTIVE}
+                             i.cost_due_fen, {_SETTLED}
+                      FROM instalments i JOIN loans l ON l.id = i.loan_id
+                      LEFT JOIN (SELECT a.instalment_id, {_LATER}
+                                 FROM payment_allocations a LEFT JOIN payments p ON p.id = a.payment_id
+                                 WHERE {_LIVE} AND a.value_date > :business_date
+                                 GROUP BY a.instalment_id) x ON x.instalment_id = i.id
+                      WHERE {_ACTIVE}
                       ORDER BY i.loan_id, i.seq"""
-# Live settlements: allocations of payments not reversed, and applied credit.
-SETTLEMENTS_SQL = f"""SELECT a.loan_id, i.seq, a.component, a.amount_fen, a.value_date
+# The settlements the engine sees one by one (docs/eod.md, Inputs): live, dated ≤ D and after their
+# instalment's due date (penalty weight), or before the disbursement, or of an unknown component.
+SETTLEMENTS_SQL = f"""SELECT a.loan_id, i.seq, i.due_on, a.component, a.amount_fen, a.value_date
                       FROM payment_allocations a
                       JOIN instalments i ON i.id = a.instalment_id
                       JOIN loans l ON l.id = a.loan_id
                       LEFT JOIN payments p ON p.id = a.payment_id
-                      WHERE {_ACTIVE} AND (a.payment_id IS NULL OR p.status = 'posted')
-                        AND a.value_date <= :business_date
+                      WHERE {_ACTIVE} AND {_LIVE} AND a.value_date <= :business_date
+                        AND (a.value_date > i.due_on OR a.value_date < l.disbursed_on
+                             OR a.component NOT IN ({", ".join(f"'{c}'" for c in _COMPONENTS)}))
                       ORDER BY a.loan_id, i.seq, a.value_date, a.id"""
 
 
@@ -62,8 +76,9 @@ def _values(column, kind: pa.DataType) -> list:  # noqa: ANN001
 
 def read_inputs(session: Session, business_date: date) -> tuple[pa.Table, pa.Table, pa.Table]:
     """(loans, instalments, settlements) of every active loan, as the engine's input tables."""
-    return (_read(session, LOANS_SQL, LOANS), _read(session, INSTALMENTS_SQL, INSTALMENTS),
-            _read(session, SETTLEMENTS_SQL, SETTLEMENTS, {"business_date": business_date}))
+    on = {"business_date": business_date}
+    return (_read(session, LOANS_SQL, LOANS), _read(session, INSTALMENTS_SQL, INSTALMENTS, on),
+            _read(session, SETTLEMENTS_SQL, SETTLEMENTS, on))
 
 
 def stored_penalties(session: Session, loan_ids: pa.Array | None = None) -> pa.Table:

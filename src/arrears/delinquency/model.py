@@ -20,10 +20,19 @@ LOANS = pa.schema([
 INSTALMENTS = pa.schema([
     ("loan_id", pa.int64()), ("seq", pa.int32()), ("due_on", pa.date32()), ("principal_due_fen", FEN),
     ("interest_due_fen", FEN), ("fee_due_fen", FEN), ("cost_due_fen", FEN),
+    # what was settled (paid, credited, waived) of each component with value_date ≤ D
+    ("principal_settled_fen", FEN), ("interest_settled_fen", FEN), ("fee_settled_fen", FEN),
+    ("cost_settled_fen", FEN), ("penalty_settled_fen", FEN),
 ])
+SETTLED_COLUMNS = ("principal_settled_fen", "interest_settled_fen", "fee_settled_fen", "cost_settled_fen",
+                   "penalty_settled_fen")
+# Only the settlements the engine must see one by one (docs/eod.md, Inputs): value_date after their
+# instalment's due_on (they may carry penalty weight), before the loan's disbursement, or naming a seq or a
+# component the loan does not have. Their amounts are in the instalments' settled totals as well; due_on
+# is their instalment's (null when the seq names none).
 SETTLEMENTS = pa.schema([
-    ("loan_id", pa.int64()), ("seq", pa.int32()), ("component", pa.string()), ("amount_fen", FEN),
-    ("value_date", pa.date32()),
+    ("loan_id", pa.int64()), ("seq", pa.int32()), ("due_on", pa.date32()), ("component", pa.string()),
+    ("amount_fen", FEN), ("value_date", pa.date32()),
 ])
 DUE_DATES = pa.schema([("holiday_rule", pa.string()), ("due_on", pa.date32()), ("effective_due", pa.date32())])
 SNAPSHOT = pa.schema([

@@ -41,11 +41,19 @@ class Instalment:
     seq: int
     due_on: date
     due: dict[str, int]  # principal, interest, fee, cost
+    total: dict[str, int]  # settled by D, per component (penalty too): the caller's totals
     effective: date | None = None  # E(i); only known (and only needed) when due_on ≤ D
-    paid: dict[str, list[tuple[date, int]]] = field(default_factory=dict)  # value_date ≤ D, by date
+    # the settlements seen one by one (value_date ≤ D; every one dated after due_on is among them), by date
+    paid: dict[str, list[tuple[date, int]]] = field(default_factory=dict)
 
     def settled(self, component: str, by: date | None = None) -> int:
-        return sum(a for v, a in self.paid.get(component, ()) if by is None or v <= by)
+        """Settled by D, or by ``by`` ≥ due_on: the total less what was settled after ``by`` (all of
+        which the caller passed one by one)."""
+        total = self.total.get(component, 0)
+        if by is None:
+            return total
+        assert by >= self.due_on, "settled by a date before the due date is not in the contract"
+        return total - sum(a for v, a in self.paid.get(component, ()) if v > by)
 
     def outstanding(self, component: str) -> int:
         return self.due[component] - self.settled(component)
@@ -82,7 +90,8 @@ def is_past_due(i: Instalment, d: date, grace: int) -> bool:
 
 def weight(i: Instalment, component: str, d: date, grace: int) -> int:
     """W: each settlement is a chunk ending at its value date, the unsettled rest a chunk ending at D;
-    a late chunk weighs amount × days from E (within grace costs nothing, after it from day one)."""
+    a late chunk weighs amount × days from E (within grace costs nothing, after it from day one). A late
+    chunk ends after E + g ≥ due_on, so it is among the settlements passed one by one."""
     chunks = [(a, v) for v, a in i.paid.get(component, ())]
     if i.outstanding(component) > 0:
         chunks.append((i.outstanding(component), d))
@@ -143,13 +152,20 @@ def apply_cap(uncapped: list[int], insts: list[Instalment], loan: dict, product:
 
 # ---- restructured loans ---------------------------------------------------------------------------------
 
-def fully_settled_on(i: Instalment) -> date | None:
-    """First value date at which settled principal + interest reaches their due amount (None if not yet)."""
+def fully_settled_on(i: Instalment, d: date) -> date | None:
+    """First value date at which settled principal + interest reaches their due amount (None if not yet).
+
+    What was settled by due_on is the total less the settlements after it (passed one by one); if that
+    is enough, the date it was reached is some day ≤ min(due_on, D), which stands in for it: every use
+    compares it with E + g ≥ due_on and with D, and a stand-in in that range gives the same answers."""
     owed = i.due["principal"] + i.due["interest"]
     if owed <= 0:
         return i.e  # Reading: nothing to pay counts as paid on its due date
-    running = 0
-    for v, a in sorted(i.paid.get("principal", []) + i.paid.get("interest", [])):
+    running = i.settled("principal", i.due_on) + i.settled("interest", i.due_on)
+    if running >= owed:
+        return min(i.due_on, d)
+    later = [(v, a) for v, a in i.paid.get("principal", []) + i.paid.get("interest", []) if v > i.due_on]
+    for v, a in sorted(later):
         running += a
         if running >= owed:
             return v
@@ -157,7 +173,7 @@ def fully_settled_on(i: Instalment) -> date | None:
 
 
 def is_missed(i: Instalment, d: date, grace: int) -> bool:
-    settled_on = fully_settled_on(i)
+    settled_on = fully_settled_on(i, d)
     if settled_on is None or settled_on > d:
         return is_past_due(i, d, grace)
     return is_late(i, settled_on, grace)
@@ -184,7 +200,7 @@ def restructuring_floor(loan: dict, insts: list[Instalment], d: date, grace: int
     if not misses:
         return False, None
     last = max(misses, key=lambda i: (i.e, i.seq))
-    on_time = [j for j in insts if j.seq > last.seq and (s := fully_settled_on(j)) is not None and s <= d
+    on_time = [j for j in insts if j.seq > last.seq and (s := fully_settled_on(j, d)) is not None and s <= d
                and not is_late(j, s, grace)]
     recovered = dpd == 0 and (len(on_time) >= rules.recovery_periods
                               or (d - last.e).days >= rules.recovery_days)
@@ -241,7 +257,8 @@ def evaluate_loan(loan: dict, product: Product, insts: list[Instalment], d: date
 def rejection(loan: dict, product: Product | None, rows: list[dict], settlements: list[dict]) -> str | None:
     """The first reason (doc order) that keeps a loan out of the run, before the penalty is known.
 
-    ``settlements`` are only those with value_date ≤ D: the run does not see the others at all.
+    ``settlements`` are the ones passed one by one with value_date ≤ D (the run does not see later ones);
+    by the contract every settlement before disbursement or naming an unknown seq or component is among them.
     """
     if product is None:
         return UNKNOWN_PRODUCT
@@ -313,7 +330,8 @@ def instalments_of(rows: list[dict], settlements: list[dict], effective: dict[tu
                 missing = f"due_dates has no row for {r['due_on']} under {product.holiday_rule}"
                 raise InvalidInput(detail=missing,
                                    field="due_dates", rule="due_dates_complete") from None
-        insts.append(Instalment(r["seq"], r["due_on"], {c: r[f"{c}_due_fen"] for c in DUE_COMPONENTS}, e))
+        insts.append(Instalment(r["seq"], r["due_on"], {c: r[f"{c}_due_fen"] for c in DUE_COMPONENTS},
+                                {c: r[f"{c}_settled_fen"] for c in SETTLED_COMPONENTS}, e))
     by_seq = {i.seq: i for i in insts}
     for s in sorted(settlements, key=lambda s: s["value_date"]):
         by_seq[s["seq"]].paid.setdefault(s["component"], []).append((s["value_date"], s["amount_fen"]))

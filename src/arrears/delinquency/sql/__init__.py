@@ -8,7 +8,7 @@ the steps after it, and the four ``OUTPUTS`` are read back as Arrow. Inputs the 
 of money, days and rate numerators are HUGEINT (DECIMAL(38,0) on Spark) and every division is an integer
 division with the product's rounding (``round_ratio_sql``); no DOUBLE, no decimal division.
 
-Order of work: ``main.py`` (two grouped scans of every loan), ``detail.py`` and ``restructured.py`` (per
+Order of work: ``main.py`` (one grouped scan of the instalments), ``detail.py`` and ``restructured.py`` (per
 instalment, only for the loans that are not plain), ``outputs.py``.
 """
 
@@ -26,7 +26,6 @@ class Step:
     name: str
     sql: str
     view: bool = False
-    keep_join_sides: bool = False  # DuckDB: build the hash table on the join's right side, as written
 
 
 INPUTS = ("eod_loans", "eod_instalments", "eod_settlements", "eod_due_dates", "eod_previous")
@@ -45,22 +44,22 @@ def steps(business_date: date, rules: RestructuringRules, top: int) -> list[Step
     d = date_literal(business_date)
     return [
         Step("eod_due", main.due_sql(d)),
-        Step("eod_loan", main.loan_sql(d)),
+        Step("eod_loan", main.loan_sql(d), view=True),
         Step("eod_a", main.a_sql(d), view=True),
-        Step("eod_ild", main.ild_sql(d)),
-        Step("eod_a2", main.a2_sql(d), view=True),
         Step("eod_b", main.b_sql(d), view=True),
-        Step("eod_pre", main.pre_sql(), keep_join_sides=True),
+        Step("eod_missing", main.missing_sql(d)),
+        Step("eod_noeff", main.noeff_sql()),
+        Step("eod_pre", main.pre_sql(d)),
         Step("eod_prm", detail.prm_sql()),
+        Step("eod_dsel", detail.dsel_sql(d)),
         Step("eod_dib", detail.dib_sql(d)),
-        Step("eod_ds", detail.ds_sql(d)),
+        Step("eod_ds", detail.ds_sql(d), view=True),
         Step("eod_di", detail.di_sql(d)),
-        Step("eod_unc", detail.unc_sql()),
-        Step("eod_room", detail.room_sql(d)),
+        Step("eod_unc", detail.unc_sql(), view=True),
+        Step("eod_room", detail.room_sql(d), view=True),
         Step("eod_pen", detail.pen_sql()),
-        Step("eod_pl", detail.pl_sql()),
-        Step("eod_dl", detail.dl_sql(d)),
-        Step("eod_dsl", detail.dsl_sql()),
+        Step("eod_pl", detail.pl_sql(), view=True),
+        Step("eod_dl", detail.dl_sql(d), view=True),
         Step("eod_dup", detail.dup_sql()),
         Step("eod_rsd", restructured.rsd_sql(d)),
         Step("eod_rsi", restructured.rsi_sql(d)),

@@ -7,7 +7,7 @@ the instalments (``eod_dl``). Restructured loans get their observation period (`
 
 from __future__ import annotations
 
-from arrears.delinquency.sql.main import COMPONENT_CODE
+from arrears.delinquency.sql.main import owing, settled_rows
 from arrears.loans.schedules_sql import round_ratio_sql
 
 
@@ -28,45 +28,63 @@ def prm_sql() -> str:
 SELECT pid, mode, has_cap, {ratios} FROM eod_params"""
 
 
-def dib_sql(d: str) -> str:
-    """The instalments of the detail loans, with E, past-due and the loan's penalty parameters."""
+def dsel_sql(d: str) -> str:
+    """The instalments that can weigh in a detail loan's results: those due by D still owing or with a
+    penalty settled (a filter, no join), and every instalment of the loans that need them all (restructured:
+    the observation counts them; more than 63: the seq check). An instalment fully settled by its due date
+    adds nothing to dpd, overdue amounts or penalties; one settled after it is added by ``dib_sql``."""
+    picked = f"(i.due_on <= {d} AND {owing('i')} > 0) OR i.penalty_settled_fen <> 0"
+    columns = ("i.loan_id, i.seq, i.due_on, i.principal_due_fen AS pd, i.interest_due_fen AS id_, "
+               "i.fee_due_fen AS fd, i.cost_due_fen AS cd, i.principal_settled_fen AS sp, "
+               "i.interest_settled_fen AS si, i.fee_settled_fen AS sf, i.cost_settled_fen AS sc, "
+               "i.penalty_settled_fen AS spen")
     return f"""
-SELECT loan_id, seq, due_on, pd, id_, fd, cd, g, kind, compound, pid, restructured_on, eff,
+SELECT {columns} FROM eod_instalments i WHERE {picked}
+UNION ALL
+SELECT {columns} FROM eod_instalments i
+JOIN eod_pre p ON p.loan_id = i.loan_id AND p.needs_detail AND (p.restructured_on IS NOT NULL OR p.seq_state IS NULL)
+WHERE NOT ({picked})"""
+
+
+def dib_sql(d: str) -> str:
+    """The instalments of the detail loans, with E, past-due, settled totals and the loan's parameters.
+
+    Besides ``eod_dsel``: each instalment named by a settlement seen one by one, as a fully settled one
+    (due and settled amounts 0: it owes nothing, and what was settled after E + g comes from ``eod_ds``)."""
+    return f"""
+SELECT loan_id, seq, due_on, pd, id_, fd, cd, sp, si, sf, sc, spen, g, kind, compound, pid, restructured_on, eff,
        coalesce(eff, due_on) AS e, coalesce(date_diff('day', eff, {d}) > g, FALSE) AS past_due
 FROM (
-    SELECT i.loan_id, i.seq, i.due_on, i.principal_due_fen AS pd, i.interest_due_fen AS id_,
-           i.fee_due_fen AS fd, i.cost_due_fen AS cd, p.g, p.kind, p.compound, p.pid, p.restructured_on,
+    SELECT i.*, p.g, p.kind, p.compound, p.pid, p.restructured_on,
            CASE WHEN i.due_on <= {d} THEN (CASE WHEN p.nbd THEN x.e_nbd ELSE x.e_none END) END AS eff
-    FROM eod_instalments i
+    FROM (
+        SELECT * FROM eod_dsel
+        UNION ALL
+        SELECT s.loan_id, s.seq, s.due_on, 0, 0, 0, 0, 0, 0, 0, 0, 0
+        FROM (SELECT DISTINCT loan_id, seq, due_on FROM eod_settlements
+              WHERE value_date <= {d} AND due_on IS NOT NULL) s
+        LEFT JOIN eod_dsel k ON k.loan_id = s.loan_id AND k.seq = s.seq
+        WHERE k.loan_id IS NULL
+    ) i
     JOIN eod_pre p ON p.loan_id = i.loan_id AND p.needs_detail
     LEFT JOIN eod_due x ON x.due_on = i.due_on
 ) t"""
 
 
 def ds_sql(d: str) -> str:
-    """Per (loan, seq) named by a detail loan's settlements: settled amounts by component, the late-chunk
-    weights Σ a·(v − E) of principal and interest settled more than g days after E, principal + interest
-    settled by E + g, and whether the seq names no instalment or a component is unknown."""
+    """Per (loan, seq) of a detail loan's settlements seen one by one: the late-chunk weights Σ a·(v − E) of
+    principal and interest settled more than g days after E, principal + interest settled after E + g (the
+    card's minimum is judged by E + g) and after due_on (restructured loans: what was settled by due_on)."""
     days = "date_diff('day', i.eff, s.value_date)"
+    pi = "s.code IN (1, 2)"
     return f"""
 SELECT s.loan_id, s.seq,
-       max(CASE WHEN i.loan_id IS NULL THEN 1 ELSE 0 END) AS bad_seq,
-       max(CASE WHEN s.code = 0 THEN 1 ELSE 0 END) AS bad_comp,
-       sum(CASE WHEN s.code = 1 THEN s.amount_fen ELSE 0 END) AS sp,
-       sum(CASE WHEN s.code = 2 THEN s.amount_fen ELSE 0 END) AS si,
-       sum(CASE WHEN s.code = 3 THEN s.amount_fen ELSE 0 END) AS sf,
-       sum(CASE WHEN s.code = 4 THEN s.amount_fen ELSE 0 END) AS sc,
-       sum(CASE WHEN s.code = 5 THEN s.amount_fen ELSE 0 END) AS spen,
        sum(CASE WHEN s.code = 1 AND {days} > i.g THEN {hugeint('s.amount_fen')} * {days} ELSE 0 END) AS wsp,
        sum(CASE WHEN s.code = 2 AND {days} > i.g THEN {hugeint('s.amount_fen')} * {days} ELSE 0 END) AS wsi,
-       sum(CASE WHEN s.code IN (1, 2) AND {days} <= i.g THEN s.amount_fen ELSE 0 END) AS card_s
-FROM (
-    SELECT x.loan_id, x.seq, {COMPONENT_CODE.replace("component", "x.component")} AS code, x.amount_fen, x.value_date
-    FROM eod_settlements x
-    JOIN eod_pre p ON p.loan_id = x.loan_id AND p.needs_detail
-    WHERE x.value_date <= {d}
-) s
-LEFT JOIN eod_dib i ON i.loan_id = s.loan_id AND i.seq = s.seq
+       sum(CASE WHEN {pi} AND {days} > i.g THEN s.amount_fen ELSE 0 END) AS pi_after_grace,
+       sum(CASE WHEN {pi} AND s.value_date > i.due_on THEN s.amount_fen ELSE 0 END) AS pi_after_due
+FROM {settled_rows(d)} s
+JOIN eod_dib i ON i.loan_id = s.loan_id AND i.seq = s.seq
 GROUP BY s.loan_id, s.seq"""
 
 
@@ -76,14 +94,13 @@ def di_sql(d: str) -> str:
     late_days = f"date_diff('day', i.eff, {d})"
     return f"""
 SELECT i.loan_id, i.seq, i.due_on, i.e, i.eff, i.past_due, i.g, i.kind, i.compound, i.pid, i.restructured_on,
-       i.pd, i.id_, i.fd, i.cd,
-       coalesce(s.sp, 0) AS sp, coalesce(s.si, 0) AS si, coalesce(s.sf, 0) AS sf, coalesce(s.sc, 0) AS sc,
-       coalesce(s.spen, 0) AS spen,
-       coalesce(s.wsp, 0) + CASE WHEN i.past_due AND i.pd - coalesce(s.sp, 0) > 0
-           THEN {hugeint('i.pd - coalesce(s.sp, 0)')} * {late_days} ELSE 0 END AS w_p,
-       coalesce(s.wsi, 0) + CASE WHEN i.past_due AND i.id_ - coalesce(s.si, 0) > 0
-           THEN {hugeint('i.id_ - coalesce(s.si, 0)')} * {late_days} ELSE 0 END AS w_i,
-       CASE WHEN i.past_due THEN greatest(0, i.pd + i.id_ - coalesce(s.card_s, 0)) ELSE 0 END AS card_base
+       i.pd, i.id_, i.fd, i.cd, i.sp, i.si, i.sf, i.sc, i.spen, coalesce(s.pi_after_due, 0) AS pi_after_due,
+       coalesce(s.wsp, 0) + CASE WHEN i.past_due AND i.pd - i.sp > 0
+           THEN {hugeint('i.pd - i.sp')} * {late_days} ELSE 0 END AS w_p,
+       coalesce(s.wsi, 0) + CASE WHEN i.past_due AND i.id_ - i.si > 0
+           THEN {hugeint('i.id_ - i.si')} * {late_days} ELSE 0 END AS w_i,
+       CASE WHEN i.past_due THEN greatest(0, i.pd + i.id_ - (i.sp + i.si - coalesce(s.pi_after_grace, 0)))
+            ELSE 0 END AS card_base
 FROM eod_dib i
 LEFT JOIN eod_ds s ON s.loan_id = i.loan_id AND s.seq = i.seq"""
 
@@ -112,17 +129,15 @@ FROM (
 
 def room_sql(d: str) -> str:
     """Per detail loan under a cap: its room, round(principal × C × (D − disbursed_on) / 365) less what is used
-    (interest and fees due by D)."""
+    (interest and fees due by D, from ``eod_pre``)."""
     return f"""
 SELECT loan_id, has_cap, greatest(0, {signed_round('a_cap', 'b_cap', 'mode')} - used) AS room
 FROM (
-    SELECT p.loan_id, u.used, q.has_cap, q.mode,
+    SELECT p.loan_id, p.used, q.has_cap, q.mode,
            {hugeint('p.principal_fen')} * q.cap_num * date_diff('day', p.disbursed_on, {d}) AS a_cap,
            q.cap_den AS b_cap
     FROM eod_pre p
     JOIN eod_prm q ON q.pid = p.pid
-    JOIN (SELECT loan_id, sum(CASE WHEN due_on <= {d} THEN id_ + fd ELSE 0 END) AS used
-          FROM eod_dib GROUP BY loan_id) u ON u.loan_id = p.loan_id
     WHERE p.needs_detail AND q.has_cap
 ) t"""
 
@@ -151,25 +166,16 @@ FROM eod_pen GROUP BY loan_id"""
 
 
 def dl_sql(d: str) -> str:
-    """Per detail loan: dpd (from the earliest E among past-due instalments still owing), the overdue amounts,
-    interest, fees and costs owed on instalments due by D, and over-settlement of a due component (a
-    penalty settled above the recomputed one is not: the floor keeps it)."""
+    """Per detail loan: dpd (from the earliest E among past-due instalments still owing) and the overdue
+    amounts."""
     return f"""
 SELECT loan_id,
        max(CASE WHEN past_due AND (pd - sp) + (id_ - si) + (fd - sf) + (cd - sc) > 0
                 THEN date_diff('day', eff, {d}) END) AS dpd,
        sum(CASE WHEN past_due THEN pd - sp ELSE 0 END) AS overdue_principal,
        sum(CASE WHEN past_due THEN id_ - si ELSE 0 END) AS overdue_interest,
-       sum(CASE WHEN past_due THEN fd - sf + cd - sc ELSE 0 END) AS overdue_fee,
-       sum(CASE WHEN due_on <= {d} THEN id_ - si + fd - sf + cd - sc ELSE 0 END) AS owed,
-       max(CASE WHEN sp > pd OR si > id_ OR sf > fd OR sc > cd THEN 1 ELSE 0 END) AS over_settled
+       sum(CASE WHEN past_due THEN fd - sf + cd - sc ELSE 0 END) AS overdue_fee
 FROM eod_di GROUP BY loan_id"""
-
-
-def dsl_sql() -> str:
-    """Per detail loan: does a settlement name a seq without instalment, or an unknown component?"""
-    return """
-SELECT loan_id, max(bad_seq) AS bad_seq, max(bad_comp) AS bad_comp FROM eod_ds GROUP BY loan_id"""
 
 
 def dup_sql() -> str:

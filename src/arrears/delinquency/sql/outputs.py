@@ -27,23 +27,19 @@ FROM (
     SELECT p.loan_id, p.borrower_id, p.product_code, p.prod_no,
            CASE WHEN NOT p.known THEN 'unknown_product'
                 WHEN p.seq_state = 0 OR (p.seq_state IS NULL AND NOT u.seq_ok) THEN '{REASON_SEQ}'
-                WHEN p.later_reason IS NOT NULL THEN p.later_reason
-                WHEN coalesce(f.bad_seq, 0) = 1 THEN 'settlement_unknown_seq'
-                WHEN coalesce(f.bad_comp, 0) = 1 THEN 'settlement_unknown_component'
-                WHEN coalesce(dl.over_settled, 0) = 1 THEN '{REASON_OVER}' END AS reason,
+                ELSE p.later_reason END AS reason,
            coalesce(dl.dpd, 0) AS dpd,
            coalesce(dl.overdue_principal, 0) AS overdue_principal,
            coalesce(dl.overdue_interest, 0) AS overdue_interest, coalesce(dl.overdue_fee, 0) AS overdue_fee,
            coalesce(pl.pen_open, 0) AS overdue_penalty, coalesce(pl.pen_due, 0) AS penalty_due,
            p.outstanding_principal,
-           p.outstanding_principal + coalesce(dl.owed, p.owed) + coalesce(pl.pen_open, 0) AS total_outstanding,
+           p.outstanding_principal + p.owed + coalesce(pl.pen_open, 0) AS total_outstanding,
            p.unsettled = 0 AND coalesce(pl.pen_open, 0) = 0 AS fully_paid,
            coalesce(r.obs_start IS NOT NULL AND {d} < r.obs_end, FALSE) AS in_observation,
            {floor_kind_sql(d, rules, 'coalesce(dl.dpd, 0)')} AS floor_kind,
            p.no_eff
     FROM eod_pre p
     LEFT JOIN eod_dl dl ON dl.loan_id = p.loan_id
-    LEFT JOIN eod_dsl f ON f.loan_id = p.loan_id
     LEFT JOIN eod_pl pl ON pl.loan_id = p.loan_id
     LEFT JOIN eod_dup u ON u.loan_id = p.loan_id
     LEFT JOIN eod_rs r ON r.loan_id = p.loan_id

@@ -1,7 +1,7 @@
 """Restructured loans (restructured_on ≤ D; always detail loans): the observation period and its floor.
 
-- ``eod_rsd``: per instalment, the first value date at which principal + interest settled reaches the due
-  principal + interest (settlements summed per date, then a running sum in date order);
+- ``eod_rsd``: per instalment, the first value date after due_on at which principal + interest settled
+  reaches the due principal + interest (settlements summed per date, then a running sum in date order);
 - ``eod_rsi``: per instalment: *missed*, *paid on time*, and its rank ``k`` among the instalments due after
   the restructuring;
 - ``eod_rso``: per loan: obs_start and obs_end;
@@ -17,6 +17,8 @@ from arrears.products.catalog import RestructuringRules
 
 
 def rsd_sql(d: str) -> str:
+    """Settled after due_on: the running sum starts from what was settled by due_on (the total less the
+    settlements after due_on, all of which are seen one by one)."""
     return f"""
 SELECT w.loan_id, w.seq, min(w.value_date) AS settled_on
 FROM (
@@ -26,18 +28,19 @@ FROM (
     FROM (
         SELECT s.loan_id, s.seq, s.value_date, sum(s.amount_fen) AS amt
         FROM {settled_rows(d)} s
-        JOIN eod_pre p ON p.loan_id = s.loan_id AND p.needs_detail AND p.restructured_on IS NOT NULL
-        WHERE s.code IN (1, 2)
+        JOIN eod_di i ON i.loan_id = s.loan_id AND i.seq = s.seq AND i.restructured_on IS NOT NULL
+        WHERE s.code IN (1, 2) AND s.value_date > i.due_on
         GROUP BY s.loan_id, s.seq, s.value_date
     ) v
 ) w
 JOIN eod_di i ON i.loan_id = w.loan_id AND i.seq = w.seq
-WHERE w.cum >= i.pd + i.id_
+WHERE (i.sp + i.si - i.pi_after_due) + w.cum >= i.pd + i.id_
 GROUP BY w.loan_id, w.seq"""
 
 
 def rsi_sql(d: str) -> str:
-    """``son``: when principal + interest were settled (nothing owed counts as settled on E)."""
+    """``son``: when principal + interest were settled (nothing owed counts as settled on E; settled by
+    due_on counts as settled on min(due_on, D): every use compares it with E + g ≥ due_on and with D)."""
     late = "coalesce(date_diff('day', eff, son) > g, FALSE)"
     return f"""
 SELECT loan_id, seq, e, due_on, restructured_on,
@@ -47,7 +50,9 @@ SELECT loan_id, seq, e, due_on, restructured_on,
 FROM (
     SELECT i.loan_id, i.seq, i.e, i.eff, i.g, i.due_on, i.restructured_on, i.past_due,
            i.due_on > i.restructured_on AS after_,
-           CASE WHEN i.pd + i.id_ <= 0 THEN i.e ELSE r.settled_on END AS son
+           CASE WHEN i.pd + i.id_ <= 0 THEN i.e
+                WHEN i.sp + i.si - i.pi_after_due >= i.pd + i.id_ THEN least(i.due_on, {d})
+                ELSE r.settled_on END AS son
     FROM eod_di i
     LEFT JOIN eod_rsd r ON r.loan_id = i.loan_id AND r.seq = i.seq
     WHERE i.restructured_on IS NOT NULL
