@@ -242,6 +242,7 @@ def eod(business: BusinessDate = None,
 
     from arrears.delinquency.service import dates_to_run, exclusive, run_date
     from arrears.delinquency.snapshots import SnapshotStore
+    from arrears.privacy import PersonalDataCipher
 
     if business and through:
         raise ValueError("give --date or --through, not both")
@@ -256,7 +257,7 @@ def eod(business: BusinessDate = None,
         task = progress.add_task("end of day", total=len(dates))
         for day in dates:
             progress.update(task, description=f"end of day {day}")
-            summary = run_date(factory, store, day, today=today)
+            summary = run_date(factory, store, day, today=today, cipher=PersonalDataCipher(settings.secret_key))
             progress.advance(task)
     _print_summary(summary)
 

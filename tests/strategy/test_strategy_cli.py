@@ -57,3 +57,18 @@ def test_check_refuses_a_bad_file_in_one_line(tmp_path):
     assert result.exit_code == 1
     assert "unknown template 'nope'" in result.output and "(r1)" in result.output
     assert runner.invoke(app, ["strategy", "check"]).exit_code == 0
+
+
+def test_end_of_day_from_the_command_line_queues_the_strategys_messages(tmp_path):
+    """`arrears eod` has the institution's key: what the strategy decides to send is in the outbox at once."""
+    folder = tmp_path / "eod-demo"
+    built = runner.invoke(app, ["demo", "--no-serve", "--loans", "300", "--data-dir", str(folder), "--date", DAY])
+    assert built.exit_code == 0, built.output
+    day = "2026-11-23"  # the next business date after the demo's
+    result = runner.invoke(app, ["eod", "--date", day, "--data-dir", str(folder)])
+    assert result.exit_code == 0, result.output
+    decided = _one(folder, f"SELECT count(*) FROM strategy_sends WHERE business_date = '{day}'")
+    assert decided > 0
+    assert _one(folder, f"SELECT count(*) FROM strategy_sends WHERE business_date = '{day}' AND status = 'staged'") == 0
+    assert _one(folder, "SELECT count(*) FROM outbox_messages WHERE dedupe_key LIKE 'strategy:%'") == \
+        _one(folder, f"SELECT count(*) FROM strategy_sends WHERE business_date = '{day}' AND status = 'queued'") > 0

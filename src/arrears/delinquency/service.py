@@ -32,6 +32,7 @@ from arrears.delinquency.snapshots import SnapshotStore
 from arrears.delinquency.store import completed_dates, write_results
 from arrears.errors import Conflict, InvalidInput
 from arrears.loans.bulk_credit import apply_credit_bulk
+from arrears.privacy import PersonalDataCipher
 from arrears.products.catalog import Catalog, catalog
 from arrears.strategy.service import run_strategy
 
@@ -51,6 +52,8 @@ class RunSummary:
     penalty_changes: int = 0
     penalty_delta_fen: int = 0
     cases: dict[str, int] = field(default_factory=dict)
+    agreements: dict = field(default_factory=dict)
+    strategy: dict[str, int] = field(default_factory=dict)
 
 
 def _pause(stage: str) -> None:
@@ -74,7 +77,10 @@ def exclusive(lock_dir: Path) -> Iterator[None]:
 
 def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date: date, *, today: date,
              cat: Catalog | None = None, calendar: BusinessCalendar | None = None,
-             engine: Engine | None = None) -> RunSummary:
+             engine: Engine | None = None, cipher: PersonalDataCipher | None = None) -> RunSummary:
+    """One business date, start to finish. With the institution's ``cipher`` the strategy's messages are rendered
+    into the outbox and settlement certificates issued in the same transaction; without it (tests, the demo
+    build) the messages stay staged for ``arrears strategy run``."""
     if business_date > today:
         raise InvalidInput(f"business date {business_date} is in the future (today is {today})",
                            field="date", rule="eod.date_not_future")
@@ -109,8 +115,8 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
                                 summary={k: v for k, v in summary.__dict__.items() if k != "business_date"})
         # Cases follow the day's transitions in the same transaction: all of the run lands, or none of it.
         summary.cases = sync_cases_after_eod(session, business_date)
-        agreements_after_eod(session, business_date)  # breaches and completions before the strategy acts
-        run_strategy(session, business_date)  # the collection strategy acts on the day's open cases
+        summary.agreements = agreements_after_eod(session, business_date, cipher=cipher)  # before the strategy
+        summary.strategy = run_strategy(session, business_date, cipher=cipher)  # acts on the day's open cases
         _pause("before_commit")
     summary.penalty_changes, summary.penalty_delta_fen = written["penalty_changes"], written["penalty_delta_fen"]
     lap("write_ms")
