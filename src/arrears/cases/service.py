@@ -22,6 +22,7 @@ from arrears.cases.model import can_move, lifecycle
 from arrears.cases.tables import Case
 from arrears.db.base import UTCDateTime, utcnow
 from arrears.db.bulk import execute_typed, temp_table
+from arrears.db.versioned import load_versioned
 from arrears.errors import Conflict, InvalidInput, NotFound
 
 SUBJECT = "case"
@@ -160,12 +161,7 @@ def assign(session: Session, *, case_id: int, owner_user_id: int | None, team: s
 
 
 def _open_case(session: Session, case_id: int, expected_version: int) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id}", field="case_id", rule="case.exists")
-    if case.version != expected_version:
-        raise Conflict(f"case {case_id} is at version {case.version}, not {expected_version}; reload and try again",
-                       field="expected_version", rule="case.version")
+    case = load_versioned(session, Case, case_id, expected_version, "case")
     if case.status != "open":
         raise Conflict(f"case {case_id} is {case.status}", field="case_id", rule="case.open")
     return case
