@@ -1,4 +1,6 @@
-"""The content-addressed document store (in the database, so both backends and backups carry it)."""
+"""The content-addressed document store for agreement PDFs and certificates, kept in a table rather than in
+``files.store`` on purpose: a document is written in the same transaction as the agreement that names it (a
+rollback leaves no orphan, a signed agreement never lacks its document) and database backups carry it."""
 
 from __future__ import annotations
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Date, bindparam, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from arrears.agreements.bulk_events import append_events
 from arrears.agreements.policy import policy
+from arrears.audit.bulk import append_events
 from arrears.cases.model import lifecycle
-from arrears.db.base import UTCDateTime, utcnow
+from arrears.db.base import utcnow
+from arrears.db.bulk import execute_typed, temp_table
 from arrears.ledger.model import Account, EntryKind
 from arrears.negotiation.plan import COMPONENTS
 
@@ -34,26 +35,14 @@ _OUT5 = " + ".join(f"i.{c}_due_fen - i.{c}_paid_fen - i.{c}_waived_fen" for c in
 _PLAN = "i.loan_id = a.loan_id AND i.seq BETWEEN a.seq_from AND a.seq_to"
 
 
-def _temp(session: Session, name: str, columns: str) -> None:
-    pg = session.connection().dialect.name == "postgresql"
-    session.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    session.execute(text(f"CREATE TEMP TABLE {name} ({columns})" + (" ON COMMIT DROP" if pg else "")))
-
-
-def _exec(session: Session, sql: str, params: dict) -> None:
-    types = {k: (Date() if isinstance(v, date) else UTCDateTime() if k == "now" else None) for k, v in params.items()}
-    stmt = text(sql).bindparams(*(bindparam(k, type_=t) for k, t in types.items() if t is not None))
-    session.execute(stmt, params)
-
-
 def agreements_after_eod(session: Session, business_date: date, *, cipher=None) -> dict:  # noqa: ANN001
     """Breaches and completions for ``business_date`` in the end-of-day transaction. Idempotent per date
     (a breached or completed agreement is no longer in force)."""
     pol, d = policy(), business_date
     clause, reneg = pol.default_clause, pol.renegotiation
-    _temp(session, "agr_breach", "id BIGINT PRIMARY KEY, loan_id BIGINT, borrower_id BIGINT, "
+    temp_table(session, "agr_breach", "id BIGINT PRIMARY KEY, loan_id BIGINT, borrower_id BIGINT, "
                                  "waiver_entry_id BIGINT, reinstate INTEGER, escalation VARCHAR(20)")
-    _exec(session, f"""
+    execute_typed(session, f"""
         INSERT INTO agr_breach (id, loan_id, borrower_id, waiver_entry_id, reinstate, escalation)
         SELECT a.id, a.loan_id, a.borrower_id, a.waiver_entry_id,
                CASE WHEN a.waiver_conditional AND a.waiver_entry_id IS NOT NULL THEN 1 ELSE 0 END,
@@ -66,12 +55,12 @@ def agreements_after_eod(session: Session, business_date: date, *, cipher=None) 
            "missed": clause.missed_instalments, "max": reneg.max_agreements_per_loan})
     reinstated = _reinstate_waivers(session, d)
     moved = _escalate(session, d, reneg.escalate_to_stage)
-    _exec(session, """
+    execute_typed(session, """
         UPDATE agreements SET status = 'breached', ended_on = :d, stops_collection = :f, version = version + 1,
                end_reason = 'default clause: missed instalments',
                escalation = (SELECT b.escalation FROM agr_breach b WHERE b.id = agreements.id)
         WHERE id IN (SELECT id FROM agr_breach)""", {"d": d, "f": False})
-    append_events(session, subject="agreement", ids_table="agr_breach", action="agreement.breached", actor=ACTOR,
+    append_events(session, subject="agreement", table="agr_breach", action="agreement.breached", actor=ACTOR,
                   reason=f"end of day {d.isoformat()}",
                   cols="s.id, s.borrower_id, s.escalation, s.reinstate",
                   before="""'{"status":"countersigned"}'""",
@@ -111,7 +100,7 @@ def _reinstate_waivers(session: Session, d: date) -> int:
                      AND pa.component <> 'penalty')"""))
     session.execute(text("""DELETE FROM payment_allocations WHERE source = 'waiver' AND component <> 'penalty'
                             AND entry_id IN (SELECT waiver_entry_id FROM agr_breach WHERE reinstate = 1)"""))
-    _exec(session, """
+    execute_typed(session, """
         INSERT INTO instalments (loan_id, borrower_id, seq, due_on, principal_due_fen, interest_due_fen,
                                  penalty_due_fen, fee_due_fen, cost_due_fen, principal_paid_fen, interest_paid_fen,
                                  penalty_paid_fen, fee_paid_fen, cost_paid_fen, principal_waived_fen,
@@ -122,7 +111,7 @@ def _reinstate_waivers(session: Session, d: date) -> int:
         WHERE b.reinstate = 1 AND pa.source = 'waiver' AND pa.component = 'penalty'
         GROUP BY b.loan_id, b.borrower_id""", {"d": d})
     before = session.execute(text("SELECT coalesce(max(id), 0) FROM journal_entries")).scalar_one()
-    _exec(session, """
+    execute_typed(session, """
         INSERT INTO journal_entries (loan_id, borrower_id, kind, business_date, reverses_entry_id, memo, created_at)
         SELECT b.loan_id, b.borrower_id, :kind, :d, b.waiver_entry_id,
                'agreement ' || CAST(b.id AS VARCHAR(20)) || ' breached: conditional waiver reinstated', :now
@@ -144,7 +133,7 @@ def _escalate(session: Session, d: date, stage: str) -> int:
     life = lifecycle()
     sources = [s for s in life.stage_codes if stage in life.targets(s)]
     target = life.stage(stage)
-    _temp(session, "agr_case_move", "id BIGINT PRIMARY KEY, borrower_id BIGINT, stage VARCHAR(20)")
+    temp_table(session, "agr_case_move", "id BIGINT PRIMARY KEY, borrower_id BIGINT, stage VARCHAR(20)")
     if sources:
         listed = ", ".join(f"'{s}'" for s in sources)
         session.execute(text(f"""
@@ -152,10 +141,10 @@ def _escalate(session: Session, d: date, stage: str) -> int:
             SELECT c.id, c.borrower_id, c.stage FROM cases c JOIN agr_breach b ON b.loan_id = c.loan_id
             WHERE b.escalation = 'legal' AND c.status = 'open' AND c.stage IN ({listed})"""))
     due = d + timedelta(days=target.next_action_days)
-    _exec(session, """
+    execute_typed(session, """
         UPDATE cases SET stage = :stage, next_action = :action, next_action_due = :due, version = version + 1
         WHERE id IN (SELECT id FROM agr_case_move)""", {"stage": stage, "action": target.next_action, "due": due})
-    append_events(session, subject="case", ids_table="agr_case_move", action="case.stage_moved", actor=ACTOR,
+    append_events(session, subject="case", table="agr_case_move", action="case.stage_moved", actor=ACTOR,
                   reason="agreement breached: escalation to legal", cols="s.id, s.borrower_id, s.stage",
                   before="""'{"stage":"' || stage || '"}'""",
                   after=f"""'{{"next_action":"{target.next_action}","next_action_due":"{due.isoformat()}","""
@@ -169,26 +158,26 @@ def _escalate(session: Session, d: date, stage: str) -> int:
 
 def _complete(session: Session, d: date) -> int:
     """Agreements in force whose loan owes nothing more: completed, and the loan closed."""
-    _temp(session, "agr_done", "id BIGINT PRIMARY KEY, loan_id BIGINT, borrower_id BIGINT")
-    _exec(session, f"""
+    temp_table(session, "agr_done", "id BIGINT PRIMARY KEY, loan_id BIGINT, borrower_id BIGINT")
+    execute_typed(session, f"""
         INSERT INTO agr_done (id, loan_id, borrower_id)
         SELECT a.id, a.loan_id, a.borrower_id FROM agreements a
         WHERE a.status = 'countersigned' AND a.executed_on <= :d
           AND NOT EXISTS (SELECT 1 FROM instalments i WHERE i.loan_id = a.loan_id AND ({_OUT5}) > 0)""", {"d": d})
-    _exec(session, """
+    execute_typed(session, """
         UPDATE agreements SET status = 'completed', ended_on = :d, stops_collection = :f, version = version + 1,
                end_reason = 'all instalments paid'
         WHERE id IN (SELECT id FROM agr_done)""", {"d": d, "f": False})
     session.execute(text("UPDATE loans SET status = 'closed', version = version + 1 "
                          "WHERE id IN (SELECT loan_id FROM agr_done)"))
-    append_events(session, subject="agreement", ids_table="agr_done", action="agreement.completed", actor=ACTOR,
+    append_events(session, subject="agreement", table="agr_done", action="agreement.completed", actor=ACTOR,
                   reason=f"end of day {d.isoformat()}", cols="s.id, s.borrower_id",
                   before="""'{"status":"countersigned"}'""",
                   after=f"""'{{"ended_on":"{d.isoformat()}","status":"completed"}}'""")
     session.execute(text("DROP TABLE IF EXISTS agr_loan_done"))
-    _temp(session, "agr_loan_done", "id BIGINT PRIMARY KEY, borrower_id BIGINT")
+    temp_table(session, "agr_loan_done", "id BIGINT PRIMARY KEY, borrower_id BIGINT")
     session.execute(text("INSERT INTO agr_loan_done (id, borrower_id) SELECT loan_id, borrower_id FROM agr_done"))
-    append_events(session, subject="loan", ids_table="agr_loan_done", action="loan.closed", actor=ACTOR,
+    append_events(session, subject="loan", table="agr_loan_done", action="loan.closed", actor=ACTOR,
                   reason="repayment agreement completed", cols="s.id, s.borrower_id",
                   before="""'{"status":"active"}'""", after="""'{"status":"closed"}'""")
     session.execute(text("DROP TABLE IF EXISTS agr_loan_done"))

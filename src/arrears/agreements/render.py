@@ -6,13 +6,11 @@ English available. The PDF carries no creation date, so the same terms give the 
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from functools import lru_cache
 
-import typst
 
-from arrears.contact.letters import LetterError, LetterRenderer
+from arrears.contact.letters import LetterRenderer
 from arrears.contact.templates import date_en, date_zh
 from arrears.money import format_yuan
 from arrears.negotiation.plan import COMPONENTS, Plan
@@ -160,11 +158,4 @@ def render_pdf(source: bytes, data: dict, language: str) -> bytes:
     """Typesets ``source`` with ``data``; any Typst warning (e.g. a missing glyph) is an error."""
     renderer, lang = _letters(), _lang(language)
     payload = {**data, "font": renderer.font, "lang": lang, "region": "cn" if lang == "zh" else "gb"}
-    try:
-        pdf, warnings = renderer.compiler.compile_with_warnings(
-            input=source, format="pdf", sys_inputs={"data": json.dumps(payload, ensure_ascii=False)})
-    except typst.TypstError as exc:
-        raise LetterError(f"typst: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    if warnings:
-        raise LetterError(f"typst warned: {'; '.join(str(w) for w in warnings)}")
-    return pdf
+    return renderer.compile(source, payload)

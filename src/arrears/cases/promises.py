@@ -16,11 +16,12 @@ import pyarrow as pa
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from arrears.audit.service import GENESIS, append_event
+from arrears.audit.bulk import append_events
+from arrears.audit.service import append_event
 from arrears.cases.contacts import open_case
 from arrears.cases.policy import policy
 from arrears.cases.tables import ContactLog, PromiseToPay
-from arrears.db.bulk import fetch_arrow, update_from_arrow
+from arrears.db.bulk import fetch_arrow, temp_table, update_from_arrow
 from arrears.errors import Conflict, InvalidInput, NotFound
 
 SUBJECT = "case"
@@ -89,8 +90,6 @@ def resolve_table(promises: pa.Table, payments: pa.Table, business_date: date, g
 
 def resolve_promises(session: Session, business_date: date, *, actor: str = "eod") -> dict:
     """Resolves the open promises due for it on ``business_date`` in bulk, with a case event each."""
-    from arrears.cases.service import _WITH_LAST_EVENT, _bulk_events, _temp  # one event writer for the batch
-
     grace = policy().promises.grace_days
     params = {"d": business_date}
     promises = fetch_arrow(session, "SELECT id, amount_fen, promised_on, due_on FROM promises_to_pay "
@@ -112,21 +111,20 @@ def resolve_promises(session: Session, business_date: date, *, actor: str = "eod
     update_from_arrow(session, "promises_to_pay", rows, assignments=(
         "status = u.status, paid_fen = u.paid_fen, resolved_on = u.resolved_on, version = version + 1"),
         where="AND promises_to_pay.status = 'open'")
-    _temp(session, "ptp_done", "id BIGINT PRIMARY KEY, borrower_id BIGINT, promise_id BIGINT, "
-                               "status VARCHAR(10), paid_fen BIGINT, amount_fen BIGINT")
+    temp_table(session, "ptp_done", "id BIGINT PRIMARY KEY, borrower_id BIGINT, promise_id BIGINT, "
+                                    "status VARCHAR(10), paid_fen BIGINT, amount_fen BIGINT")
     ids = ", ".join(str(i) for i in done.column("id").to_pylist())
     session.execute(text(f"""
         INSERT INTO ptp_done (id, borrower_id, promise_id, status, paid_fen, amount_fen)
         SELECT case_id, borrower_id, id, status, paid_fen, amount_fen FROM promises_to_pay WHERE id IN ({ids})"""))
     for status in ("kept", "broken"):
-        table = fetch_arrow(session, _WITH_LAST_EVENT.format(
-            cols="s.id, s.borrower_id, s.promise_id, s.paid_fen, s.amount_fen",
-            table=f"(SELECT * FROM ptp_done WHERE status = '{status}')"), {"g": GENESIS})
-        _bulk_events(session, table, f"promise.{status}", actor, f"end of day {business_date.isoformat()}",
-                     before="""'{"status":"open"}'""",
-                     after=("""'{"amount_fen":' || amount_fen::VARCHAR || ',"paid_fen":' || paid_fen::VARCHAR"""
-                            """ || ',"promise_id":' || promise_id::VARCHAR || ',"resolved_on":"""
-                            f""""{business_date.isoformat()}","status":"{status}"}}'"""))
+        append_events(session, subject="case", table=f"(SELECT * FROM ptp_done WHERE status = '{status}')",
+                      cols="s.id, s.borrower_id, s.promise_id, s.paid_fen, s.amount_fen", action=f"promise.{status}",
+                      actor=actor, reason=f"end of day {business_date.isoformat()}",
+                      before="""'{"status":"open"}'""",
+                      after=("""'{"amount_fen":' || amount_fen::VARCHAR || ',"paid_fen":' || paid_fen::VARCHAR"""
+                             """ || ',"promise_id":' || promise_id::VARCHAR || ',"resolved_on":"""
+                             f""""{business_date.isoformat()}","status":"{status}"}}'"""))
     session.execute(text("DROP TABLE ptp_done"))
     kept = done.column("status").to_pylist().count("kept")
     return {"promises_kept": kept, "promises_broken": done.num_rows - kept}

@@ -15,12 +15,14 @@ from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from arrears.audit.service import GENESIS, append_event
+from arrears.audit.bulk import append_events, sql_str
+from arrears.audit.service import append_event
 from arrears.auth.tables import User
 from arrears.cases.model import can_move, lifecycle
 from arrears.cases.tables import Case
 from arrears.db.base import UTCDateTime, utcnow
-from arrears.db.bulk import fetch_arrow, insert_arrow
+from arrears.db.bulk import execute_typed, temp_table
+from arrears.db.versioned import load_versioned
 from arrears.errors import Conflict, InvalidInput, NotFound
 
 SUBJECT = "case"
@@ -35,10 +37,10 @@ def sync_cases_after_eod(session: Session, business_date: date, *, actor: str = 
     (``promises.resolve_promises``). Idempotent per date."""
     d, reason = business_date, f"end of day {business_date.isoformat()}"
     dates = {"d": Date()}
-    _temp(session, "case_sync_close", "id BIGINT PRIMARY KEY, borrower_id BIGINT, stage VARCHAR(20), "
-                                      "reason VARCHAR(30)")
+    temp_table(session, "case_sync_close", "id BIGINT PRIMARY KEY, borrower_id BIGINT, stage VARCHAR(20), "
+                                           "reason VARCHAR(30)")
     # A loan cured and fully paid the same day closes as paid. Cases opened after the date are left alone.
-    _exec(session, """
+    execute_typed(session, """
         INSERT INTO case_sync_close (id, borrower_id, stage, reason)
         SELECT c.id, c.borrower_id, c.stage,
                CASE WHEN EXISTS (SELECT 1 FROM delinquency_transitions t WHERE t.business_date = :d
@@ -47,104 +49,51 @@ def sync_cases_after_eod(session: Session, business_date: date, *, actor: str = 
         WHERE c.status = 'open' AND c.opened_on <= :d
           AND EXISTS (SELECT 1 FROM delinquency_transitions t WHERE t.business_date = :d
                       AND t.loan_id = c.loan_id AND t.kind IN ('cured', 'fully_paid'))""", {"d": d}, dates)
-    _exec(session, """
+    execute_typed(session, """
         UPDATE cases SET status = 'closed', closed_on = :d, next_action = '', next_action_due = NULL,
                close_reason = (SELECT s.reason FROM case_sync_close s WHERE s.id = cases.id),
                version = version + 1
         WHERE id IN (SELECT id FROM case_sync_close)""", {"d": d}, dates)
-    closed = fetch_arrow(session, _WITH_LAST_EVENT.format(cols="s.id, s.borrower_id, s.stage, s.reason",
-                                                          table="case_sync_close"), {"g": GENESIS})
-    _bulk_events(session, closed, "case.closed", actor, reason,
-                 before="""'{"stage":"' || stage || '","status":"open"}'""",
-                 after=f"""'{{"close_reason":"' || reason || '","closed_on":"{d.isoformat()}","status":"closed"}}'""")
+    closed = append_events(session, subject=SUBJECT, table="case_sync_close",
+                           cols="s.id, s.borrower_id, s.stage, s.reason", action="case.closed", actor=actor,
+                           reason=reason, before="""'{"stage":"' || stage || '","status":"open"}'""",
+                           after=f"""'{{"close_reason":"' || reason || '","closed_on":"{d.isoformat()}","""
+                                 """"status":"closed"}'""")
 
     first = lifecycle().stage(lifecycle().initial)
     due = d + timedelta(days=first.next_action_days)
-    _temp(session, "case_sync_open", "loan_id BIGINT PRIMARY KEY, borrower_id BIGINT")
+    temp_table(session, "case_sync_open", "loan_id BIGINT PRIMARY KEY, borrower_id BIGINT")
     # Skips loans with an open case, or with a case opened that date (closed by hand since): idempotent.
-    _exec(session, """
+    execute_typed(session, """
         INSERT INTO case_sync_open (loan_id, borrower_id)
         SELECT DISTINCT t.loan_id, t.borrower_id FROM delinquency_transitions t
         WHERE t.business_date = :d AND t.kind = 'became_overdue'
           AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.loan_id = t.loan_id
                           AND (c.status = 'open' OR c.opened_on = :d))""", {"d": d}, dates)
-    _exec(session, """
+    execute_typed(session, """
         INSERT INTO cases (loan_id, borrower_id, stage, status, opened_on, next_action, next_action_due,
                            version, created_at)
         SELECT loan_id, borrower_id, :stage, 'open', :d, :action, :due, 1, :now FROM case_sync_open""",
-          {"d": d, "stage": first.code, "action": first.next_action, "due": due, "now": utcnow()},
-          {"d": Date(), "due": Date(), "now": UTCDateTime()})
-    _temp(session, "case_sync_opened", "id BIGINT PRIMARY KEY, loan_id BIGINT, borrower_id BIGINT")
-    _exec(session, """
+                  {"d": d, "stage": first.code, "action": first.next_action, "due": due, "now": utcnow()},
+                  {"d": Date(), "due": Date(), "now": UTCDateTime()})
+    temp_table(session, "case_sync_opened", "id BIGINT PRIMARY KEY, loan_id BIGINT, borrower_id BIGINT")
+    execute_typed(session, """
         INSERT INTO case_sync_opened (id, loan_id, borrower_id)
         SELECT c.id, c.loan_id, c.borrower_id FROM cases c JOIN case_sync_open s ON s.loan_id = c.loan_id
         WHERE c.status = 'open' AND c.opened_on = :d""", {"d": d}, dates)
-    opened = fetch_arrow(session, _WITH_LAST_EVENT.format(cols="s.id, s.loan_id, s.borrower_id",
-                                                          table="case_sync_opened"), {"g": GENESIS})
-    _bulk_events(session, opened, "case.opened", actor, reason, before="NULL", after=(
-        """'{"borrower_id":' || borrower_id::VARCHAR || ',"loan_id":' || loan_id::VARCHAR || ',"next_action":'"""
-        f""" || {_sql_str(json.dumps(first.next_action, ensure_ascii=False))} || ',"next_action_due":"{due}","""
-        f""""stage":"{first.code}","status":"open"}}'"""))
+    opened = append_events(session, subject=SUBJECT, table="case_sync_opened",
+                           cols="s.id, s.loan_id, s.borrower_id", action="case.opened", actor=actor, reason=reason,
+                           after=("""'{"borrower_id":' || borrower_id::VARCHAR || ',"loan_id":' """
+                                  """|| loan_id::VARCHAR || ',"next_action":'"""
+                                  f""" || {sql_str(json.dumps(first.next_action, ensure_ascii=False))} """
+                                  f"""|| ',"next_action_due":"{due}","stage":"{first.code}","status":"open"}}'"""))
     for name in ("case_sync_close", "case_sync_open", "case_sync_opened"):
         session.execute(text(f"DROP TABLE {name}"))
     reasons = closed.column("reason").to_pylist() if closed.num_rows else []
-    from arrears.cases.promises import resolve_promises  # promises build on this module's bulk event writer
+    from arrears.cases.promises import resolve_promises  # promises import this module
 
     return {"opened": opened.num_rows, "closed_cured": reasons.count("cured"), "closed_paid": reasons.count("paid"),
             **resolve_promises(session, d, actor=actor)}
-
-
-# The last event (seq, hash) of each case in a temp table; 0 and the genesis hash for a new chain.
-_WITH_LAST_EVENT = """
-    SELECT {cols}, COALESCE(e.seq, 0) AS seq, COALESCE(e.hash, :g) AS prev
-    FROM {table} s LEFT JOIN events e ON e.subject_type = 'case' AND e.subject_id = CAST(s.id AS VARCHAR(60))
-     AND e.seq = (SELECT MAX(x.seq) FROM events x WHERE x.subject_type = 'case' AND x.subject_id = e.subject_id)
-    ORDER BY s.id"""
-
-
-def _bulk_events(session: Session, rows: pa.Table, action: str, actor: str, reason: str, *, before: str,
-                 after: str) -> None:
-    """The set-based twin of ``append_event``: one event per row, chained after the case's last event. The
-    canonical JSON body and its SHA-256 are built in DuckDB, byte for byte what ``event_hash`` computes
-    (``verify_events`` re-checks them), and the rows go in with COPY / executemany. ``before``/``after`` are
-    DuckDB expressions over ``rows`` giving canonical JSON (sorted keys, no spaces)."""
-    if rows.num_rows == 0:
-        return
-    at = utcnow()
-    pg = session.connection().dialect.name == "postgresql"
-    # Stored as SQLAlchemy would: SQLite keeps naive UTC text, PostgreSQL takes an explicit offset.
-    stored_at = at.strftime("%Y-%m-%d %H:%M:%S.%f") + ("+00:00" if pg else "")
-    con = duckdb.connect()
-    con.register("r", rows)
-    q = lambda v: _sql_str(json.dumps(v, ensure_ascii=False))
-    events = con.sql(f"""
-        WITH b AS (SELECT *, {before} AS before_j, {after} AS after_j, CAST(seq + 1 AS INTEGER) AS next_seq FROM r)
-        SELECT {_sql_str(stored_at)} AS occurred_at, {_sql_str(actor)} AS actor, {_sql_str(action)} AS action,
-               'case' AS subject_type, CAST(id AS VARCHAR) AS subject_id, next_seq AS seq,
-               CAST(borrower_id AS BIGINT) AS borrower_id, before_j AS before, after_j AS after,
-               {_sql_str(reason)} AS reason, prev AS prev_hash,
-               sha256('{{"action":' || {q(action)} || ',"actor":' || {q(actor)} || ',"after":' || after_j || ',"at":' || {q(at.isoformat())}
-                      || ',"before":' || COALESCE(before_j, 'null') || ',"borrower":' || borrower_id::VARCHAR
-                      || ',"prev":"' || prev || '","reason":' || {q(reason)} || ',"subject":["case","'
-                      || id::VARCHAR || '",' || next_seq::VARCHAR || ']}}') AS hash
-        FROM b""").to_arrow_table()
-    con.close()
-    insert_arrow(session, "events", events)
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _temp(session: Session, name: str, columns: str) -> None:
-    pg = session.connection().dialect.name == "postgresql"
-    session.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    session.execute(text(f"CREATE TEMP TABLE {name} ({columns})" + (" ON COMMIT DROP" if pg else "")))
-
-
-def _exec(session: Session, sql: str, params: dict, types: dict) -> None:
-    stmt = text(sql).bindparams(*(bindparam(k, type_=t) for k, t in types.items()))
-    session.execute(stmt, params)
 
 
 # ---- one case at a time ----
@@ -212,12 +161,7 @@ def assign(session: Session, *, case_id: int, owner_user_id: int | None, team: s
 
 
 def _open_case(session: Session, case_id: int, expected_version: int) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id}", field="case_id", rule="case.exists")
-    if case.version != expected_version:
-        raise Conflict(f"case {case_id} is at version {case.version}, not {expected_version}; reload and try again",
-                       field="expected_version", rule="case.version")
+    case = load_versioned(session, Case, case_id, expected_version, "case")
     if case.status != "open":
         raise Conflict(f"case {case_id} is {case.status}", field="case_id", rule="case.open")
     return case

@@ -16,7 +16,7 @@ from arrears.cases.contacts import ContactResult, open_case, profile_of, record_
 from arrears.cases.evidence import EvidenceStore
 from arrears.cases.policy import policy
 from arrears.cases.tables import ContactLog, FieldVisit
-from arrears.cases.versioned import flush_versioned, load_versioned
+from arrears.db.versioned import flush_versioned, load_versioned
 from arrears.errors import Conflict, InvalidInput, NotFound
 from arrears.loans.tables import Loan
 from arrears.privacy import PersonalDataCipher

@@ -16,7 +16,7 @@ from arrears.audit.service import append_event
 from arrears.auth.tables import User
 from arrears.cases.policy import policy
 from arrears.cases.tables import Case
-from arrears.cases.versioned import flush_versioned, load_versioned
+from arrears.db.versioned import flush_versioned, load_versioned
 from arrears.complaints.tables import Complaint
 from arrears.errors import Conflict, InvalidInput, NotFound
 from arrears.loans.tables import Borrower, Loan

@@ -60,9 +60,16 @@ class LetterRenderer:
         data = {"font": self.font, "lang": "zh" if zh else "en", "region": "cn" if zh else "gb",
                 "sender": sender, "date": date_zh(day) if zh else date_en(day), "subject": subject,
                 "recipient": recipient.splitlines(), "lines": body.splitlines()}
+        return self.compile(SOURCE, data)
+
+    def compile(self, source: bytes, data: dict) -> bytes:
+        """Typesets the Typst ``source``, which reads ``data`` as JSON from ``sys.inputs.data`` (text goes in as
+        data, never as markup), with this renderer's fonts only. Any Typst warning (an unknown font, a missing
+        glyph) or error is a ``LetterError``. Every PDF of the system (letters, evidence bundle index, agreements,
+        certificates) is typeset here."""
         try:
             pdf, warnings = self.compiler.compile_with_warnings(
-                input=SOURCE, format="pdf", sys_inputs={"data": json.dumps(data, ensure_ascii=False)})
+                input=source, format="pdf", sys_inputs={"data": json.dumps(data, ensure_ascii=False)})
         except typst.TypstError as exc:
             raise LetterError(f"typst: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         if warnings:

@@ -8,12 +8,12 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from arrears.audit.service import append_event
 from arrears.contact.outbox import queue_message
 from arrears.credit.policy import CreditPolicy, credit_policy
 from arrears.credit.tables import CreditCorrection, CreditObjection
+from arrears.db.versioned import flush_versioned, load_versioned
 from arrears.errors import Conflict, InvalidInput, NotFound
 from arrears.loans.tables import Borrower, Loan
 from arrears.privacy import PersonalDataCipher
@@ -54,12 +54,8 @@ def answer_objection(session: Session, *, objection_id: int, upheld: bool, answe
                      channel: str = "sms") -> CreditObjection:
     """Closes the objection as upheld (with the corrected month codes) or rejected, and sends the answer."""
     policy = policy or credit_policy()
-    objection = session.get(CreditObjection, objection_id)
-    if objection is None:
-        raise NotFound(f"no objection {objection_id}", field="objection_id", rule="credit.objection_exists")
-    if objection.version != expected_version:
-        raise Conflict(f"objection {objection_id} is at version {objection.version}, not {expected_version}",
-                       field="expected_version", rule="credit.objection_version")
+    objection = load_versioned(session, CreditObjection, objection_id, expected_version, "objection",
+                               exists_rule="credit.objection_exists", version_rule="credit.objection_version")
     if objection.status != "open":
         raise Conflict(f"objection {objection_id} was already answered", field="objection_id",
                        rule="credit.objection_open")
@@ -86,11 +82,7 @@ def answer_objection(session: Session, *, objection_id: int, upheld: bool, answe
     objection.status = "upheld" if upheld else "rejected"
     objection.answer_enc, objection.answered_on = cipher.encrypt(text), today
     objection.answered_late = today > objection.due_on
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict(f"objection {objection_id} was changed by someone else", field="expected_version",
-                       rule="credit.objection_version") from None
+    flush_versioned(session, "objection", rule="credit.objection_version")
     loan, borrower = session.get(Loan, objection.loan_id), session.get(Borrower, objection.borrower_id)
     queue_message(session, cipher=cipher, borrower_id=borrower.id, loan_id=loan.id, channel=channel,
                   template="credit_objection_answer", dedupe_key=f"credit-objection:{objection.id}", actor=actor,

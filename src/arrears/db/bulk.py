@@ -4,12 +4,16 @@ executemany on SQLite. Used by imports and batch jobs instead of row-by-row ORM 
 from __future__ import annotations
 
 import io
+from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from sqlalchemy import text
+from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
+
+from arrears.db.base import UTCDateTime
 
 
 def insert_arrow(session: Session, table_name: str, data: pa.Table) -> int:
@@ -78,3 +82,21 @@ def update_from_arrow(session: Session, table_name: str, data: pa.Table, *, key:
     if not pg:  # PostgreSQL drops it at commit
         session.execute(text(f"DROP TABLE {temp}"))
     return result.rowcount
+
+
+def temp_table(session: Session, name: str, columns: str) -> None:
+    """(Re)creates the temporary table ``name (columns)`` for one batch step: dropped at commit on PostgreSQL;
+    on SQLite the caller drops it when done (``DROP TABLE name``)."""
+    pg = session.connection().dialect.name == "postgresql"
+    session.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    session.execute(text(f"CREATE TEMP TABLE {name} ({columns})" + (" ON COMMIT DROP" if pg else "")))
+
+
+def execute_typed(session: Session, sql: str, params: dict, types: dict[str, TypeEngine] | None = None) -> None:
+    """Executes ``sql`` with ``params`` bound with explicit SQLAlchemy types (``text()`` does not infer them, and
+    SQLite stores dates and times as text in SQLAlchemy's format). Without ``types``: ``datetime`` values are
+    bound as ``UTCDateTime``, ``date`` values as ``Date``, others untyped."""
+    if types is None:
+        types = {k: UTCDateTime() if isinstance(v, datetime) else Date() for k, v in params.items()
+                 if isinstance(v, date)}
+    session.execute(text(sql).bindparams(*(bindparam(k, type_=t) for k, t in types.items())), params)

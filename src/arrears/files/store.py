@@ -16,11 +16,13 @@ from pathlib import Path
 
 from arrears.errors import InvalidInput, NotFound
 
-# Leading bytes of each type we accept (PDF 1.x/2.0, JPEG/JFIF/EXIF, PNG).
+# Leading bytes of each type we know (PDF 1.x/2.0, JPEG/JFIF/EXIF, PNG, MP3 with or without ID3). Which of them
+# a use case accepts is its own policy (``allowed``).
 SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "application/pdf": (b"%PDF-",),
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "audio/mpeg": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"),
 }
 
 
@@ -29,6 +31,10 @@ def sniff(data: bytes) -> str | None:
     for media_type, signatures in SIGNATURES.items():
         if any(data.startswith(s) for s in signatures):
             return media_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
+    if data[4:8] == b"ftyp":  # ISO base media: the box size comes first
+        return "video/mp4"
     return None
 
 
@@ -37,6 +43,10 @@ class StoredFile:
     sha256: str
     media_type: str
     size: int
+
+    def ref(self) -> dict:
+        """How a row refers to the file (visit reports keep these in their JSON)."""
+        return {"sha256": self.sha256, "type": self.media_type, "bytes": self.size}
 
 
 class FileStore:
@@ -48,17 +58,22 @@ class FileStore:
             raise NotFound("no such file", field="sha256", rule="file.exists")
         return self.root / sha256[:2] / sha256
 
-    def put(self, data: bytes, *, allowed: tuple[str, ...], max_bytes: int, field: str = "file") -> StoredFile:
-        """Stores ``data`` if its content is one of ``allowed`` types and at most ``max_bytes`` long."""
+    def put(self, data: bytes, *, allowed: tuple[str, ...] | list[str], max_bytes: int, field: str = "file",
+            declared_type: str | None = None, rule: str = "file") -> StoredFile:
+        """Stores ``data`` if its content is one of ``allowed`` types and at most ``max_bytes`` long, and (if the
+        uploader declared a type) is what it was declared to be. ``rule`` prefixes the rule names of errors."""
         if not data:
-            raise InvalidInput("the file is empty", field=field, rule="file.empty")
+            raise InvalidInput("the file is empty", field=field, rule=f"{rule}.empty")
         if len(data) > max_bytes:
             raise InvalidInput(f"the file is {len(data)} bytes; at most {max_bytes} are accepted", field=field,
-                               rule="file.too_large")
+                               rule=f"{rule}.too_large")
         media_type = sniff(data)
-        if media_type not in allowed:
+        if media_type is None or media_type not in allowed:
             raise InvalidInput(f"the file's content is not one of {', '.join(allowed)} (checked by its bytes, "
-                               "not its name)", field=field, rule="file.type")
+                               "not its name)", field=field, rule=f"{rule}.type")
+        if declared_type is not None and declared_type.split(";")[0].strip() != media_type:
+            raise InvalidInput(f"the content is {media_type}, not {declared_type}", field="content_type",
+                               rule=f"{rule}.type_mismatch")
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if not target.exists():
@@ -72,6 +87,11 @@ class FileStore:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         return StoredFile(digest, media_type, len(data))
+
+    def stat(self, sha256: str) -> StoredFile:
+        """What a stored file is (read and verified like ``get``)."""
+        data = self.get(sha256)
+        return StoredFile(sha256, sniff(data) or "application/octet-stream", len(data))
 
     def get(self, sha256: str) -> bytes:
         """The content, verified against its name (a file altered on disk is refused)."""

@@ -14,11 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import typst
 from sqlalchemy.orm import Session
 
 from arrears.audit.service import append_event
-from arrears.contact.letters import DEFAULT_FONT, LetterError, LetterRenderer
+from arrears.contact.letters import DEFAULT_FONT, LetterRenderer
 from arrears.legal.evidence import Part, gather
 from arrears.privacy import PersonalDataCipher
 from arrears.settings import BUSINESS_TZ
@@ -75,14 +74,7 @@ def index_pdf(head: dict, parts: list[Part], built_at: datetime, renderer: Lette
             "index": [[str(i + 1), p.path, p.title_zh, _sha(p.data)] for i, p in enumerate(parts)],
             "sections": [{"title": p.title_zh, "path": p.path, "columns": p.columns, "rows": p.rows}
                          for p in parts if p.columns]}
-    try:
-        pdf, warnings = renderer.compiler.compile_with_warnings(
-            input=SOURCE, format="pdf", sys_inputs={"data": json.dumps(data, ensure_ascii=False)})
-    except typst.TypstError as exc:
-        raise LetterError(f"typst: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    if warnings:
-        raise LetterError(f"typst warned: {'; '.join(str(w) for w in warnings)}")
-    return pdf
+    return renderer.compile(SOURCE, data)
 
 
 def pack(files: list[tuple[str, bytes]], meta: dict) -> Bundle:

@@ -8,11 +8,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from arrears.audit.service import append_event
 from arrears.cases.service import move_stage
 from arrears.cases.tables import Case
+from arrears.db.versioned import flush_versioned, load_versioned
 from arrears.errors import Conflict, InvalidInput, NotFound
 from arrears.legal.model import (
     Award,
@@ -37,12 +37,8 @@ def record_event(session: Session, lc: LegalCase, action: str, actor: str, after
                                                                    **after}, reason=reason)
 
 
-def flush_or_conflict(session: Session, lc_id: int) -> None:
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict(f"legal case {lc_id} was changed by someone else; reload and try again",
-                       field="expected_version", rule="legal_case.version") from None
+def flush_or_conflict(session: Session, lc_id: int) -> None:  # noqa: ARG001 (kept for outcomes.py's calls)
+    flush_versioned(session, "legal case")
 
 
 def get_legal_case(session: Session, legal_case_id: int) -> LegalCase:
@@ -53,10 +49,7 @@ def get_legal_case(session: Session, legal_case_id: int) -> LegalCase:
 
 
 def open_for_change(session: Session, legal_case_id: int, expected_version: int) -> LegalCase:
-    lc = get_legal_case(session, legal_case_id)
-    if lc.version != expected_version:
-        raise Conflict(f"legal case {legal_case_id} is at version {lc.version}, not {expected_version}; reload "
-                       "and try again", field="expected_version", rule="legal_case.version")
+    lc = load_versioned(session, LegalCase, legal_case_id, expected_version, "legal case")
     if lc.status != "open":
         raise Conflict(f"legal case {legal_case_id} is closed ({lc.outcome})", field="legal_case_id",
                        rule="legal_case.open")

@@ -19,6 +19,7 @@ from arrears.loans.schemas import Money
 from arrears.errors import InvalidInput
 from arrears.negotiation import hardship, rounds
 from arrears.negotiation.affordability import assess
+from arrears.negotiation.completion import CompletionModel, completion_model
 from arrears.negotiation.config import policy
 from arrears.negotiation.debt import load_context
 from arrears.negotiation.options import generate_options
@@ -29,13 +30,21 @@ from arrears.negotiation.schemas import (
     OptionOut, OptionsOut, ReviewIn, TermsIn, VerdictOut,
 )
 from arrears.negotiation.tables import HardshipEvidence, Negotiation, Offer
+from arrears.negotiation.terms import DebtContext
 from arrears.privacy import PersonalDataCipher
+from arrears.scores.registry import models_dir
 from arrears.web.deps import CipherDep, SessionDep, Today, require
 
 router = APIRouter(prefix="/api/v1", tags=["negotiation"])
 Reader = Annotated[Principal, Depends(require(P.negotiations_read))]
 Proposer = Annotated[Principal, Depends(require(P.negotiations_propose))]
 Filer = Annotated[Principal, Depends(require(P.hardship_file))]
+
+
+def _completion(request: Request, ctx: DebtContext) -> CompletionModel:
+    """The completion model configuration chooses (trained if active, see negotiation.completion)."""
+    return completion_model(policy().completion, models_dir(request.app.state.settings.data_dir),
+                            ctx.product.code)
 
 
 def _store(request: Request) -> FileStore:
@@ -97,12 +106,12 @@ def affordability(application_id: int, session: SessionDep, cipher: CipherDep, p
 
 
 @router.get("/loans/{loan_id}/plan-options", response_model=OptionsOut)
-def plan_options(loan_id: int, session: SessionDep, cipher: CipherDep, today: Today, principal: Reader,
+def plan_options(loan_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today, principal: Reader,
                  application_id: int | None = None) -> OptionsOut:
     hardship.visible_loan(session, principal, loan_id)
     ctx = load_context(session, loan_id, today)
     app, assessment = hardship.latest_assessment(session, cipher, loan_id, application_id)
-    options = generate_options(ctx, assessment)
+    options = generate_options(ctx, assessment, model=_completion(request, ctx))
     return OptionsOut(loan_id=loan_id, as_of=today, debt={c: Money.of(getattr(ctx.debt, c)) for c in COMPONENTS},
                       dpd=ctx.dpd, application_id=app.id if app else None,
                       application_status=app.status if app else None,
@@ -111,12 +120,12 @@ def plan_options(loan_id: int, session: SessionDep, cipher: CipherDep, today: To
 
 
 @router.post("/loans/{loan_id}/proposals/evaluate", response_model=VerdictOut)
-def evaluate(loan_id: int, body: TermsIn, session: SessionDep, cipher: CipherDep, today: Today,
+def evaluate(loan_id: int, body: TermsIn, request: Request, session: SessionDep, cipher: CipherDep, today: Today,
              principal: Reader) -> VerdictOut:
     hardship.visible_loan(session, principal, loan_id)
     ctx = load_context(session, loan_id, today)
     _, assessment = hardship.latest_assessment(session, cipher, loan_id)
-    v = evaluate_proposal(ctx, body.to_terms(), assessment)
+    v = evaluate_proposal(ctx, body.to_terms(), assessment, model=_completion(request, ctx))
     return VerdictOut(verdict=v.verdict, required_authority=v.required_authority,
                       violations=[{"field": x.field, "rule": x.rule, "detail": x.message_zh, "detail_en": x.message_en}
                                   for x in v.violations],

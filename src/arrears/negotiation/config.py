@@ -9,6 +9,7 @@ import os
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -33,6 +34,7 @@ class Affordability(_Strict):
 
 
 class Completion(_Strict):
+    model: Literal["transparent", "trained"] = "transparent"  # trained: the active trained model, if any
     intercept: Decimal
     coefficients: dict[str, Decimal]
     caps: dict[str, Decimal]

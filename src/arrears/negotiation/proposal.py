@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from arrears.money import round_fen
 from arrears.negotiation.affordability import Assessment
+from arrears.negotiation.completion import CompletionModel
 from arrears.negotiation.config import Policy, policy
 from arrears.negotiation.limits import Violation, max_periods, max_rate, required_authority, term_violations
 from arrears.negotiation.options import Option, evaluate, generate_options
@@ -63,34 +64,36 @@ def clamp(ctx: DebtContext, t: Terms, pol: Policy) -> Terms:
                    step_up_share=None if t.settlement or periods < 2 else step, waiver=_cut_waiver(ctx, t.waiver, pol))
 
 
-def evaluate_proposal(ctx: DebtContext, t: Terms, a: Assessment | None = None, pol: Policy | None = None) -> Verdict:
+def evaluate_proposal(ctx: DebtContext, t: Terms, a: Assessment | None = None, pol: Policy | None = None,
+                      model: CompletionModel | None = None) -> Verdict:
     pol = pol or policy()
     base = pol.approval.order[0]
     violations = term_violations(ctx, t, pol.options)
     option = None
     required = None
     if not violations:
-        option = evaluate(ctx, t, a, pol, plan=build_plan(ctx, t, pol.options))
+        option = evaluate(ctx, t, a, pol, model, plan=build_plan(ctx, t, pol.options))
         required = option.required_authority
         if required is None:
             violations = [Violation("waiver", "approval.beyond_authority", "超出所有审批权限",
                                     "beyond every approval authority")]
     if not violations and required == base:
         return Verdict("acceptable", (), option, required, None)
-    counter = _nearest(ctx, t, a, pol, option)
+    counter = _nearest(ctx, t, a, pol, option, model)
     return Verdict("not_allowed" if violations else "needs_approval", tuple(violations), option, required, counter)
 
 
-def _nearest(ctx: DebtContext, t: Terms, a: Assessment | None, pol: Policy, option: Option | None) -> Option | None:
+def _nearest(ctx: DebtContext, t: Terms, a: Assessment | None, pol: Policy, option: Option | None,
+             model: CompletionModel | None = None) -> Option | None:
     base = pol.approval.order[0]
     clamped = clamp(ctx, t, pol)
     if not term_violations(ctx, clamped, pol.options):
-        candidate = evaluate(ctx, clamped, a, pol)
+        candidate = evaluate(ctx, clamped, a, pol, model)
         if candidate.required_authority == base:
             return candidate
     target_payment = option.monthly_payment_fen if option else (ctx.debt.total // max(clamped.periods, 1))
     target_waived = option.waived_fen if option else t.waiver.total
-    pool = [o for o in generate_options(ctx, a, pol) if o.required_authority == base]
+    pool = [o for o in generate_options(ctx, a, pol, model) if o.required_authority == base]
     if not pool:
         return None
     return min(pool, key=lambda o: (abs(o.monthly_payment_fen - target_payment) + abs(o.waived_fen - target_waived),

@@ -9,12 +9,12 @@ from datetime import datetime
 import pyarrow as pa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from arrears.audit.service import append_event
 from arrears.auth.tables import User
 from arrears.db.base import utcnow
 from arrears.db.bulk import fetch_arrow, update_from_arrow
+from arrears.db.versioned import flush_versioned, load_versioned
 from arrears.errors import Conflict, InvalidInput, NotFound
 from arrears.queues.assign import collectors_table, plan
 from arrears.queues.config import Collector, Teams, teams
@@ -82,12 +82,7 @@ def reassign(session: Session, *, task_id: int, to_user_id: int, actor: str, exp
     """Gives an open task to another collector of its team whose skills cover it and who has room; with
     ``override`` (a supervisor's decision, reason required) any active user may be given it."""
     config = config or teams()
-    task = session.get(WorkTask, task_id)
-    if task is None:
-        raise NotFound(f"no task {task_id}", field="task_id", rule="task.exists")
-    if task.version != expected_version:
-        raise Conflict(f"task {task_id} is at version {task.version}, not {expected_version}; reload and try again",
-                       field="expected_version", rule="task.version")
+    task = load_versioned(session, WorkTask, task_id, expected_version, "task")
     if task.status != "open":
         raise Conflict(f"task {task_id} is {task.status}", field="task_id", rule="task.open")
     user = session.get(User, to_user_id)
@@ -109,11 +104,7 @@ def reassign(session: Session, *, task_id: int, to_user_id: int, actor: str, exp
                            field="to_user_id", rule="task.capacity")
     before = {"assignee_user_id": task.assignee_user_id}
     task.assignee_user_id, task.assigned_at = user.id, utcnow()
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict(f"task {task_id} was changed by someone else; reload and try again",
-                       field="expected_version", rule="task.version") from None
+    flush_versioned(session, "task")
     append_event(session, actor=actor, action="task.override" if override else "task.reassigned",
                  subject_type=SUBJECT, subject_id=task.id, borrower_id=task.borrower_id, before=before,
                  after={"assignee_user_id": user.id, "override": override}, reason=reason)

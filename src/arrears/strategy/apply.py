@@ -11,10 +11,9 @@ import pyarrow as pa
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from arrears.audit.service import GENESIS
+from arrears.audit.bulk import append_events
 from arrears.cases.model import lifecycle
-from arrears.cases.service import _WITH_LAST_EVENT, _bulk_events, _temp  # the bulk event writer of cases
-from arrears.db.bulk import fetch_arrow, insert_arrow
+from arrears.db.bulk import insert_arrow, temp_table
 
 ACTOR = "strategy"
 
@@ -48,8 +47,8 @@ def escalate(session: Session, con: duckdb.DuckDBPyConnection, d: date) -> int:
         WHERE a.do = 'escalate' ORDER BY f.case_id""").to_arrow_table()
     if moves.num_rows == 0:
         return 0
-    _temp(session, "strategy_moves", "id BIGINT PRIMARY KEY, borrower_id BIGINT, to_stage VARCHAR(20), "
-                                     "next_action VARCHAR(200), due DATE, b_json VARCHAR(400), a_json VARCHAR(400)")
+    temp_table(session, "strategy_moves", "id BIGINT PRIMARY KEY, borrower_id BIGINT, to_stage VARCHAR(20), next_action "
+                                          "VARCHAR(200), due DATE, b_json VARCHAR(400), a_json VARCHAR(400)")
     insert_arrow(session, "strategy_moves", moves)
     session.execute(text("""
         UPDATE cases SET stage = (SELECT m.to_stage FROM strategy_moves m WHERE m.id = cases.id),
@@ -80,7 +79,7 @@ def create_tasks(session: Session, con: duckdb.DuckDBPyConnection, d: date, now:
         SELECT case_id AS id, borrower_id, '{"business_date":"' || CAST(business_date AS VARCHAR) || '","kind":"'
                || kind || '","rule":"' || rule || '","stage":"' || stage || '","team":"' || team || '"}' AS a_json
         FROM new_tasks ORDER BY case_id""").to_arrow_table()
-    _temp(session, "strategy_task_events", "id BIGINT PRIMARY KEY, borrower_id BIGINT, a_json VARCHAR(400)")
+    temp_table(session, "strategy_task_events", "id BIGINT PRIMARY KEY, borrower_id BIGINT, a_json VARCHAR(400)")
     insert_arrow(session, "strategy_task_events", events)
     _case_events(session, "strategy_task_events", "task.created", d)
     return tasks.num_rows
@@ -90,7 +89,6 @@ def _case_events(session: Session, table: str, action: str, d: date, *, before: 
     """One event per row of the temp ``table`` (id = case id, borrower_id, a_json, and ``before``) on the case's
     chain, after its last event; then drops the table. Codes in the JSON are validated names (no quoting)."""
     cols = "s.id, s.borrower_id, s.a_json" + (f", s.{before}" if before != "NULL" else "")
-    rows = fetch_arrow(session, _WITH_LAST_EVENT.format(cols=cols, table=table), {"g": GENESIS})
-    _bulk_events(session, rows, action, ACTOR, f"strategy rule, end of day {d.isoformat()}", before=before,
-                 after="a_json")
+    append_events(session, subject="case", table=table, cols=cols, action=action, actor=ACTOR,
+                  reason=f"strategy rule, end of day {d.isoformat()}", before=before, after="a_json")
     session.execute(text(f"DROP TABLE {table}"))

@@ -20,16 +20,20 @@ from arrears.db.base import utcnow
 from arrears.db.bulk import insert_arrow
 from arrears.privacy import PersonalDataCipher
 from arrears.queues.service import assign_open_tasks
+from arrears.scores.service import latest_scores_sql
 from arrears.strategy import apply, sends
 from arrears.strategy.config import StrategyFile, strategy
 from arrears.strategy.evaluate import CASES, EVENT_ROWS, actions_table, conform, evaluate, rules_table
 
 ACTOR = "strategy"
 
+# risk_score is the loan's latest score (scores.service.latest_scores_sql) in per mille, 0–1000, rounded half up:
+# rule ranges are integers. Via exact micro-units (the column keeps 6 places) so SQLite's REAL and PostgreSQL's
+# NUMERIC round alike; NULL (never matches a range) when the loan has no score.
 FACTS_SQL = """
     SELECT c.id AS case_id, c.loan_id, c.borrower_id, l.product_code, c.stage, c.opened_on,
            d.bucket, d.tier, d.m_bucket, d.dpd, d.total_outstanding_fen,
-           CAST(NULL AS BIGINT) AS risk_score,
+           (CAST(ROUND(rs.risk_score * 1000000) AS BIGINT) + 500) / 1000 AS risk_score,
            CASE WHEN EXISTS (SELECT 1 FROM complaints k WHERE k.borrower_id = c.borrower_id
                              AND k.status IN ('open', 'in_progress')) THEN 1 ELSE 0 END AS open_complaint,
            CASE WHEN EXISTS (SELECT 1 FROM promises_to_pay p WHERE p.case_id = c.id AND p.status = 'open')
@@ -37,6 +41,7 @@ FACTS_SQL = """
            b.language, b.timezone
     FROM cases c JOIN loans l ON l.id = c.loan_id JOIN borrowers b ON b.id = c.borrower_id
     LEFT JOIN loan_delinquency d ON d.loan_id = c.loan_id
+    LEFT JOIN (""" + latest_scores_sql() + """) rs ON rs.loan_id = c.loan_id
     WHERE c.status = 'open' AND c.opened_on <= :d
       AND NOT EXISTS (SELECT 1 FROM strategy_decisions s WHERE s.case_id = c.id AND s.business_date = :d)"""
 

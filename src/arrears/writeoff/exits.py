@@ -11,10 +11,10 @@ import pyarrow as pa
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
 
-from arrears.audit.service import GENESIS, append_event
-from arrears.cases.service import _WITH_LAST_EVENT, _bulk_events, _temp
+from arrears.audit.bulk import append_events
+from arrears.audit.service import append_event
 from arrears.db.base import UTCDateTime, utcnow
-from arrears.db.bulk import fetch_arrow, insert_arrow
+from arrears.db.bulk import insert_arrow, temp_table
 from arrears.delinquency.io import _read
 from arrears.errors import InvalidInput
 from arrears.ledger.model import RECEIVABLE, EntryKind
@@ -80,8 +80,8 @@ def post_entries(session: Session, legs: pa.Table, *, kind: EntryKind, business_
         loan_id, d, c = bad[0]
         raise InvalidInput(f"{kind} entry for loan {loan_id}: debits {d} ≠ credits {c} or a leg not one-sided",
                            field="legs", rule="ledger.balanced")
-    _temp(session, "exit_legs", "loan_id BIGINT, borrower_id BIGINT, account VARCHAR(30), debit_fen BIGINT, "
-                                "credit_fen BIGINT")
+    temp_table(session, "exit_legs", "loan_id BIGINT, borrower_id BIGINT, account VARCHAR(30), debit_fen BIGINT, "
+                                     "credit_fen BIGINT")
     insert_arrow(session, "exit_legs", legs)
     now = bindparam("now", utcnow(), type_=UTCDateTime)
     params = {"kind": kind.value, "memo": memo, "d": business_date}
@@ -104,8 +104,8 @@ def leave_book(session: Session, items: pa.Table, *, status: str, batch_id: int,
     owed is now in the exit entry, so receivable = due − paid − waived stays true), status set, open cases
     closed with ``close_reason`` (case events chained in bulk), ``loan_exits`` and a special-transaction event
     for credit reporting. One audit event per loan on its own chain (append_event)."""
-    _temp(session, "exit_ids", "loan_id BIGINT PRIMARY KEY, borrower_id BIGINT, classification VARCHAR(20), "
-                               "balance_fen BIGINT")
+    temp_table(session, "exit_ids", "loan_id BIGINT PRIMARY KEY, borrower_id BIGINT, classification VARCHAR(20), "
+                                    "balance_fen BIGINT")
     insert_arrow(session, "exit_ids", items.select(["loan_id", "borrower_id", "classification", "balance_fen"]))
     sets = ", ".join(f"{c}_waived_fen = {c}_due_fen - {c}_paid_fen" for c in COMPONENTS)
     session.execute(text(f"UPDATE instalments SET {sets} WHERE loan_id IN (SELECT loan_id FROM exit_ids)"))
@@ -133,7 +133,8 @@ def leave_book(session: Session, items: pa.Table, *, status: str, batch_id: int,
 
 
 def _close_cases(session: Session, reason: str, today: date, actor: str) -> None:
-    _temp(session, "exit_cases", "id BIGINT PRIMARY KEY, borrower_id BIGINT, stage VARCHAR(20), reason VARCHAR(30)")
+    temp_table(session, "exit_cases",
+               "id BIGINT PRIMARY KEY, borrower_id BIGINT, stage VARCHAR(20), reason VARCHAR(30)")
     session.execute(text("""INSERT INTO exit_cases (id, borrower_id, stage, reason)
                             SELECT id, borrower_id, stage, :r FROM cases
                             WHERE status = 'open' AND loan_id IN (SELECT loan_id FROM exit_ids)"""), {"r": reason})
@@ -141,9 +142,9 @@ def _close_cases(session: Session, reason: str, today: date, actor: str) -> None
                             next_action_due = NULL, version = version + 1
                             WHERE id IN (SELECT id FROM exit_cases)""").bindparams(
         bindparam("d", type_=Date())), {"d": today, "r": reason})
-    closed = fetch_arrow(session, _WITH_LAST_EVENT.format(cols="s.id, s.borrower_id, s.stage, s.reason",
-                                                          table="exit_cases"), {"g": GENESIS})
-    _bulk_events(session, closed, "case.closed", actor, f"loan {reason}",
-                 before="""'{"stage":"' || stage || '","status":"open"}'""",
-                 after=f"""'{{"close_reason":"' || reason || '","closed_on":"{today.isoformat()}","status":"closed"}}'""")
+    append_events(session, subject="case", table="exit_cases", cols="s.id, s.borrower_id, s.stage, s.reason",
+                  action="case.closed", actor=actor, reason=f"loan {reason}",
+                  before="""'{"stage":"' || stage || '","status":"open"}'""",
+                  after=f"""'{{"close_reason":"' || reason || '","closed_on":"{today.isoformat()}","""
+                        """"status":"closed"}'""")
     session.execute(text("DROP TABLE exit_cases"))

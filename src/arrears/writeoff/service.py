@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from arrears.audit.service import append_event
 from arrears.auth.model import Permission, Principal
 from arrears.contact.outbox import queue_message
 from arrears.db.bulk import insert_arrow
+from arrears.db.versioned import flush_versioned, load_versioned
 from arrears.errors import Conflict, Forbidden, InvalidInput, NotFound
 from arrears.ledger.model import Account, EntryKind, credit, debit
 from arrears.ledger.service import post_entry
@@ -78,22 +78,14 @@ def decide_write_off(session: Session, *, batch_id: int, approve: bool, principa
     """The checker's decision. Approval posts the write-off with the amounts owed now (payments since the
     proposal lower them); a loan paid off or gone since is left out."""
     require(principal, Permission.writeoff_approve)
-    batch = session.get(WriteOffBatch, batch_id)
-    if batch is None:
-        raise NotFound(f"no write-off batch {batch_id}", field="batch_id", rule="writeoff.batch_exists")
-    if batch.version != expected_version:
-        raise Conflict(f"batch {batch_id} is at version {batch.version}, not {expected_version}",
-                       field="expected_version", rule="writeoff.version")
+    batch = load_versioned(session, WriteOffBatch, batch_id, expected_version, "write-off batch", field="batch_id",
+                           exists_rule="writeoff.batch_exists", version_rule="writeoff.version")
     if batch.status != "proposed":
         raise Conflict(f"batch {batch_id} is already {batch.status}", field="batch_id", rule="writeoff.proposed")
     if batch.proposed_by == principal.actor:
         raise Forbidden("the maker of a write-off batch cannot also approve it", rule="writeoff.maker_checker")
     batch.status, batch.decided_by, batch.decided_on = ("approved" if approve else "rejected"), principal.actor, today
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict(f"batch {batch_id} was changed by someone else", field="expected_version",
-                       rule="writeoff.version") from None
+    flush_versioned(session, "write-off batch", rule="writeoff.version")
     if approve:
         now = outstanding(session, "l.id IN (SELECT loan_id FROM exit_items WHERE batch_kind = 'writeoff' "
                                    f"AND batch_id = {int(batch.id)})")
