@@ -5,22 +5,19 @@ report's special code for a real agreement, and write-off selection by legal out
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from agreement_helpers import PLAN_DATE, TODAY, debt_of, make_plan, signed_and_countersigned
 from sqlalchemy import select
-from support import CIPHER, add_borrower, add_loan
+from support import CIPHER, add_agreement_in_force, add_borrower, add_loan
 
-from arrears.agreements import service, signing
 from arrears.agreements.execution import special_event_kinds
 from arrears.agreements.policy import policy
 from arrears.agreements.tables import Agreement
 from arrears.auth.model import Principal, Role
 from arrears.cases.tables import Case
 from arrears.contact.outbox import queue_message
-from arrears.contact.tables import OutboxMessage
 from arrears.credit.monthend import month_end
 from arrears.delinquency.service import run_date
 from arrears.errors import Conflict, InvalidInput
@@ -82,7 +79,7 @@ def test_the_contact_log_api_refuses_collection_while_an_agreement_stops_it(db, 
         sup = c.issued_bearer("supervisor")
         with db.session() as s:
             case = s.scalar(select(Case).where(Case.loan_id == other, Case.status == "open"))
-            a = service_agreement(s, cipher, card, bid)
+            a = add_agreement_in_force(s, card, PLAN_DATE, due_on=date(2024, 5, 10), cipher=cipher).id
             s.commit()
         at = (NOON + timedelta(days=1)).isoformat()
         r = c.post(f"/api/v1/cases/{case.id}/contacts", headers=sup, json={"method": "call", "at": at})
@@ -94,18 +91,6 @@ def test_the_contact_log_api_refuses_collection_while_an_agreement_stops_it(db, 
             assert s.get(Agreement, a).status == "countersigned"
             card_case = s.scalar(select(Case).where(Case.loan_id == card).order_by(Case.id.desc()))
             assert (card_case.status, card_case.close_reason) == ("closed", "agreement_in_force")
-
-
-def service_agreement(s, cipher, loan_id, borrower_id) -> int:
-    """A countersigned agreement made with the app's cipher (the code in the outbox is encrypted with it)."""
-    a = service.create_agreement(s, plan=make_plan(debt_of(s, loan_id), loan_id, n=2), loan_id=loan_id,
-                                 prepared_by="negotiator1", cipher=cipher)
-    signing.send_for_signature(s, agreement_id=a.id, actor="negotiator1", cipher=cipher)
-    msg = s.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"agreement:{a.id}:code:%"))).first()
-    code = re.search(r"\d{6}", cipher.decrypt(msg.body_enc)).group(0)
-    assert signing.borrower_sign(s, agreement_id=a.id, borrower_id=borrower_id, code=code, consent=True,
-                                 cipher=cipher).signed
-    return service.countersign(s, agreement_id=a.id, officer="supervisor1", business_date=PLAN_DATE).id
 
 
 def test_a_loan_under_a_real_agreement_cannot_be_transferred(db, store):
