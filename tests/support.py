@@ -67,3 +67,27 @@ def add_generated_loan(s, borrower: Borrower, no: str, terms: LoanTerms, product
                     product_code=product_code, method=str(terms.method), principal_fen=terms.principal_fen,
                     annual_rate=terms.annual_rate, term=terms.term, disbursed_on=terms.disbursed_on,
                     first_due_on=terms.first_due_on, actor=actor)
+
+
+def add_agreement_in_force(s, loan_id: int, on: date, due_on: date, cipher: PersonalDataCipher = CIPHER):
+    """A real repayment agreement for the loan's whole debt in one instalment due ``due_on``: prepared, signed
+    with the one-time code the outbox holds, countersigned on ``on`` (in force, executed; the case closes)."""
+    import re
+
+    from sqlalchemy import select
+
+    from arrears.agreements import service, signing
+    from arrears.agreements.execution import outstanding
+    from arrears.contact.tables import OutboxMessage
+    from arrears.loans.tables import Instalment
+    from arrears.negotiation.plan import Plan, PlanInstalment
+
+    debt = outstanding(list(s.scalars(select(Instalment).where(Instalment.loan_id == loan_id))))
+    plan = Plan("instalments", loan_id, on, debt, (PlanInstalment(1, due_on, debt),)).check()
+    a = service.create_agreement(s, plan=plan, loan_id=loan_id, prepared_by="negotiator1", cipher=cipher)
+    signing.send_for_signature(s, agreement_id=a.id, actor="negotiator1", cipher=cipher)
+    msg = s.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"agreement:{a.id}:code:%"))).first()
+    code = re.search(r"\d{6}", cipher.decrypt(msg.body_enc)).group(0)
+    assert signing.borrower_sign(s, agreement_id=a.id, borrower_id=a.borrower_id, code=code, consent=True,
+                                 cipher=cipher).signed
+    return service.countersign(s, agreement_id=a.id, officer="supervisor1", business_date=on)

@@ -6,11 +6,10 @@ from datetime import date
 
 import pytest
 from sqlalchemy import func, select
-from support import CIPHER, add_borrower, add_loan
+from support import CIPHER, add_agreement_in_force, add_borrower, add_loan
 
 from arrears.audit.service import verify_events
 from arrears.auth.model import Principal, Role
-from arrears.cases.service import close_case
 from arrears.cases.tables import Case
 from arrears.contact.tables import OutboxMessage
 from arrears.credit.monthend import month_end
@@ -39,10 +38,8 @@ def book(db, tmp_path):
         s.commit()
     store = SnapshotStore(tmp_path / "snapshots")
     run_date(db.factory, store, DAY, today=DAY)
-    with db.session() as s:  # L2's borrower signed a repayment agreement: its case closed as agreement_in_force
-        case = s.scalar(select(Case).where(Case.loan_id == ids["L2"]))
-        close_case(s, case_id=case.id, close_reason="agreement_in_force", actor="t", expected_version=case.version,
-                   today=DAY)
+    with db.session() as s:  # L2's borrower signed a repayment agreement (in force: excluded from write-off)
+        add_agreement_in_force(s, ids["L2"], DAY, due_on=date(2025, 12, 31))  # countersigning closes its case
         s.commit()
     return {"db": db, "store": store, "tmp": tmp_path, **ids}
 

@@ -1,6 +1,7 @@
 """Agreements over HTTP. Staff prepare and countersign; a borrower reads and signs only their own
-(self-scoped reads with loans:read, signing with account:self). Agreements are created from an accepted
-offer by the negotiation capability (``service.create_agreement``), not over this API."""
+(self-scoped reads with loans:read, signing with account:self). An agreement is prepared from a negotiation's
+accepted offer (``POST /negotiations/{id}/agreement``: ``negotiation.accepted.accepted_offer`` →
+``service.create_agreement``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from arrears.agreements.certificates import issue_certificates
 from arrears.agreements.tables import Agreement
 from arrears.auth.model import Permission, Principal
 from arrears.errors import NotFound
+from arrears.negotiation.accepted import accepted_offer
 from arrears.web.deps import CipherDep, SessionDep, Today, require
 from arrears.web.errors import problem_response
 
@@ -100,6 +102,22 @@ def get_certificate(agreement_id: int, session: SessionDep, principal: Reader, c
         raise NotFound(f"agreement {a.id} is {a.status}: a certificate comes with completion",
                        field="agreement_id", rule="agreement.certificate_after_completion")
     return Response(documents.get(session, a.certificate_sha256), media_type="application/pdf")
+
+
+class FromNegotiationIn(BaseModel):
+    signing_method: str = Field(default="portal", pattern="^(portal|oral)$")
+    language: str | None = Field(default=None, pattern="^(zh-CN|en)$")
+
+
+@router.post("/negotiations/{negotiation_id}/agreement", response_model=AgreementOut, status_code=201)
+def prepare_from_negotiation(negotiation_id: int, body: FromNegotiationIn, session: SessionDep,
+                             principal: Preparer, cipher: CipherDep) -> AgreementOut:
+    """The draft agreement of an agreed negotiation: the accepted offer's Plan (digest re-checked against the
+    negotiation's hash chain) becomes the terms. The negotiation stays ``agreed``; one live agreement per loan."""
+    accepted = accepted_offer(session, negotiation_id)
+    return _out(service.create_agreement(session, plan=accepted.plan, loan_id=accepted.loan_id,
+                                         prepared_by=principal.actor, cipher=cipher, language=body.language,
+                                         signing_method=body.signing_method))
 
 
 @router.post("/agreements/{agreement_id}/send", response_model=AgreementOut)

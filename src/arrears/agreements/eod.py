@@ -54,6 +54,7 @@ def agreements_after_eod(session: Session, business_date: date, *, cipher=None) 
           {"d": d, "grace_cut": d - timedelta(days=clause.grace_days), "late_cut": d - timedelta(days=clause.days_late),
            "missed": clause.missed_instalments, "max": reneg.max_agreements_per_loan})
     reinstated = _reinstate_waivers(session, d)
+    reopened = _reopen_cases(session, d)
     moved = _escalate(session, d, reneg.escalate_to_stage)
     execute_typed(session, """
         UPDATE agreements SET status = 'breached', ended_on = :d, stops_collection = :f, version = version + 1,
@@ -70,10 +71,10 @@ def agreements_after_eod(session: Session, business_date: date, *, cipher=None) 
                                   "coalesce(sum(CASE WHEN escalation = 'legal_pending' THEN 1 ELSE 0 END), 0) "
                                   "FROM agr_breach")).one()
     completed = _complete(session, d)
-    for name in ("agr_breach", "agr_case_move", "agr_done"):
+    for name in ("agr_breach", "agr_case_reopen", "agr_case_move", "agr_done"):
         session.execute(text(f"DROP TABLE IF EXISTS {name}"))
     out = {"breached": int(counts[0]), "escalated_legal": int(counts[1]), "legal_pending": int(counts[2]),
-           "waivers_reinstated": reinstated, "cases_moved_to_legal": moved, "completed": completed}
+           "waivers_reinstated": reinstated, "cases_reopened": reopened, "cases_moved_to_legal": moved, "completed": completed}
     if cipher is not None and completed:
         from arrears.agreements.certificates import issue_certificates
         out["certificates"] = issue_certificates(session, cipher=cipher)
@@ -126,6 +127,32 @@ def _reinstate_waivers(session: Session, d: date) -> int:
                     {"before": before, "kind": EntryKind.reversal.value,
                      "penalty": Account.penalty_receivable.value, "fee": Account.fee_receivable.value})
     return int(session.execute(text("SELECT count(*) FROM agr_breach WHERE reinstate = 1")).scalar_one())
+
+
+def _reopen_cases(session: Session, d: date) -> int:
+    """Countersigning closed the loan's case as ``agreement_in_force`` (and end of day opens none while an
+    agreement is in force); a breach re-opens that case at the stage it had, so collection — or escalation,
+    next — resumes where it stopped. Not when the loan has another open case."""
+    life = lifecycle()
+    _temp(session, "agr_case_reopen", "id BIGINT PRIMARY KEY, borrower_id BIGINT, stage VARCHAR(20)")
+    session.execute(text("""
+        INSERT INTO agr_case_reopen (id, borrower_id, stage)
+        SELECT c.id, c.borrower_id, c.stage FROM cases c JOIN agr_breach b ON b.loan_id = c.loan_id
+        WHERE c.status = 'closed' AND c.close_reason = 'agreement_in_force'
+          AND c.id = (SELECT max(x.id) FROM cases x WHERE x.loan_id = c.loan_id)
+          AND NOT EXISTS (SELECT 1 FROM cases o WHERE o.loan_id = c.loan_id AND o.status = 'open')"""))
+    action = "CASE stage " + " ".join(
+        f"WHEN '{st}' THEN '{life.stage(st).next_action.replace(chr(39), chr(39) * 2)}'" for st in life.stage_codes) \
+        + " ELSE '' END"
+    _exec(session, f"""
+        UPDATE cases SET status = 'open', close_reason = NULL, closed_on = NULL, next_action = {action},
+               next_action_due = :due, version = version + 1
+        WHERE id IN (SELECT id FROM agr_case_reopen)""", {"due": d + timedelta(days=1)})
+    append_events(session, subject="case", ids_table="agr_case_reopen", action="case.reopened", actor=ACTOR,
+                  reason="agreement breached: collection resumes", cols="s.id, s.borrower_id, s.stage",
+                  before="""'{"close_reason":"agreement_in_force","status":"closed"}'""",
+                  after="""'{"stage":"' || stage || '","status":"open"}'""")
+    return int(session.execute(text("SELECT count(*) FROM agr_case_reopen")).scalar_one())
 
 
 def _escalate(session: Session, d: date, stage: str) -> int:

@@ -27,7 +27,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from arrears.agreements.policy import policy
 from arrears.audit.service import append_event
+from arrears.credit.tables import CreditSpecialEvent
 from arrears.errors import Conflict, InvalidInput
 from arrears.ledger.model import CHARGE_OFFSET, RECEIVABLE, Account, EntryKind, credit, debit, settlement_legs
 from arrears.ledger.service import post_entry
@@ -116,6 +118,7 @@ def execute(session: Session, *, loan: Loan, plan: Plan, business_date: date, ac
         new.append(Instalment(loan_id=loan.id, borrower_id=loan.borrower_id, seq=base + i.seq, due_on=i.due_on, **due))
     session.add_all(new)
     loan.restructured, loan.restructured_on = True, business_date
+    _report_special_events(session, loan, plan, business_date, max((i.due_on for i in insts), default=plan.as_of))
     session.flush()
     done = {"agreement_id": agreement_id, "waiver_entry_id": waiver_entry.id if waiver_entry else None,
             "waived_fen": plan.waived, "penalty_since_plan_waived_fen": since,
@@ -162,3 +165,33 @@ def plan_total_paid(session: Session, loan_id: int, seq_from: int, seq_to: int) 
     cols = [getattr(Instalment, f"{c}_paid_fen") for c in COMPONENTS]
     return int(session.scalar(select(func.coalesce(func.sum(sum(cols[1:], cols[0])), 0)).where(
         Instalment.loan_id == loan_id, Instalment.seq.between(seq_from, seq_to))) or 0)
+
+
+def special_event_kinds(plan: Plan, old_maturity: date, card: bool) -> dict[str, tuple[int, int]]:
+    """The credit-report special transactions an executed plan is (credit/policy.yaml special_transactions):
+    kind -> (amount_fen, months_changed). A waiver is a debt reduction (11); a credit-card agreement (the
+    product stops collection: 信用卡个性化分期) is a personalised instalment (14); else a plan ending after the
+    old maturity is an extension (1) by the months it adds; any other restructuring is reported as the
+    policy's ``restructured_default`` (personalised instalment)."""
+    kinds: dict[str, tuple[int, int]] = {}
+    if plan.waived:
+        kinds["debt_reduction"] = (plan.waived, 0)
+    end = plan.schedule[-1].due_on
+    months = (end.year - old_maturity.year) * 12 + end.month - old_maturity.month
+    if not card and (plan.kind == "extension" or months > 0):
+        kinds["extension"] = (plan.total_to_pay, max(months, 0))
+    else:
+        kinds["personalised_instalment"] = (plan.total_to_pay, 0)
+    return kinds
+
+
+def _report_special_events(session: Session, loan: Loan, plan: Plan, on: date, old_maturity: date) -> None:
+    """Rows of ``credit_special_events`` for month-end (docs/credit-reporting.md); one per kind and date."""
+    have = set(session.scalars(select(CreditSpecialEvent.kind).where(
+        CreditSpecialEvent.loan_id == loan.id, CreditSpecialEvent.occurred_on == on)))
+    card = policy().product(loan.product_code).stops_collection
+    for kind, (amount, months) in special_event_kinds(plan, old_maturity, card).items():
+        if kind not in have:
+            session.add(CreditSpecialEvent(loan_id=loan.id, borrower_id=loan.borrower_id, kind=kind, occurred_on=on,
+                                           amount_fen=amount, months_changed=months, source="agreements",
+                                           detail=f"repayment agreement, plan {plan.kind}"[:200]))

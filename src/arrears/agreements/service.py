@@ -16,6 +16,8 @@ from arrears.agreements.execution import execute
 from arrears.agreements.policy import policy
 from arrears.agreements.tables import LIVE, Agreement
 from arrears.audit.service import append_event
+from arrears.cases.service import close_case
+from arrears.cases.tables import Case
 from arrears.contact.templates import catalog as template_catalog
 from arrears.db.base import utcnow
 from arrears.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -148,6 +150,10 @@ def countersign(session: Session, *, agreement_id: int, officer: str, business_d
                        field="version", rule="version.stale") from None
     record_event(session, a, "agreement.countersigned", officer, {**done, "stops_collection": a.stops_collection},
            before={"status": "borrower_signed"})
+    case = session.scalar(select(Case).where(Case.loan_id == a.loan_id, Case.status == "open"))
+    if case is not None:  # the agreement now governs the loan: its collection case closes (docs/cases.md)
+        close_case(session, case_id=case.id, close_reason="agreement_in_force", actor=officer,
+                   expected_version=case.version, today=business_date, reason=f"agreement {number(a)} in force")
     return a
 
 

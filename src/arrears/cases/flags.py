@@ -99,3 +99,15 @@ def set_collection_stopped(session: Session, *, borrower_id: int, on: bool, reas
                            actor: str) -> BorrowerFlag:
     """The agreement capability's hook: a signed agreement that stops collection sets it, a breach clears it."""
     return _set(session, borrower_id, "collection_stopped", on, reason, actor)
+
+
+@register_collection_stop
+def _agreements_in_force(session: Session, borrower_ids: list[int]) -> set[int]:
+    """Borrowers with a countersigned agreement whose product stops collection (credit-card personalised
+    instalment; agreements.service.COLLECTION_STOPPED); a breach, completion or renegotiation lifts it.
+    Imported here, lazily (agreements imports cases), so every guard check sees it whatever was imported."""
+    from arrears.agreements.service import COLLECTION_STOPPED
+    from arrears.agreements.tables import Agreement
+
+    return set(session.scalars(select(Agreement.borrower_id).where(
+        COLLECTION_STOPPED, Agreement.borrower_id.in_(borrower_ids)).distinct()))

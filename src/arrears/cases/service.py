@@ -69,7 +69,10 @@ def sync_cases_after_eod(session: Session, business_date: date, *, actor: str = 
         SELECT DISTINCT t.loan_id, t.borrower_id FROM delinquency_transitions t
         WHERE t.business_date = :d AND t.kind = 'became_overdue'
           AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.loan_id = t.loan_id
-                          AND (c.status = 'open' OR c.opened_on = :d))""", {"d": d}, dates)
+                          AND (c.status = 'open' OR c.opened_on = :d))
+          -- an agreement in force governs the loan (grace, breach: docs/agreements.md); a breach re-opens its case
+          AND NOT EXISTS (SELECT 1 FROM agreements a WHERE a.loan_id = t.loan_id AND a.status = 'countersigned')""",
+          {"d": d}, dates)
     execute_typed(session, """
         INSERT INTO cases (loan_id, borrower_id, stage, status, opened_on, next_action, next_action_due,
                            version, created_at)

@@ -130,3 +130,12 @@ def close_legal_case(session: Session, *, legal_case_id: int, expected_version: 
     record_event(session, lc, "legal.closed", actor, {"status": "closed", "outcome": outcome, "closed_on": today},
            before=before, reason=reason)
     return lc
+
+
+def loans_with_outcome(session: Session, outcomes: list[str]) -> list[int]:
+    """Loans with a legal case closed with one of ``outcomes`` (OUTCOMES or ``settled``): the write-off rules'
+    selection by legal outcome (writeoff/hooks.py)."""
+    if not outcomes:
+        return []
+    return sorted(set(session.scalars(select(LegalCase.loan_id).where(
+        LegalCase.status == "closed", LegalCase.outcome.in_(outcomes)))))

@@ -1,13 +1,10 @@
 """Questions other capabilities answer. Each is one function so its owner can replace the query in one place.
 
-``loans_under_agreement``: the agreements capability (built concurrently) marks a signed plan on the loan
-(``loans.restructured``/``restructured_on``) and closes the case as ``agreement_in_force``. Until it ships an
-agreements table, a loan counts as under a valid agreement when it was restructured and is not in arrears
-again (dpd 0 or no end-of-day state yet), or its latest case closed as ``agreement_in_force``.
+``loans_under_agreement``: loans with a valid agreement — an ``agreements`` row countersigned (in force, executed,
+not breached, completed or renegotiated); see docs/agreements.md.
 
-``loans_with_legal_outcome``: the legal capability (``src/arrears/legal/``) may provide
-``arrears.legal.outcomes.loans_with_outcome(session, outcomes) -> list[int]``; without it no loan qualifies
-for write-off by legal outcome.
+``loans_with_legal_outcome``: ``arrears.legal.outcomes.loans_with_outcome(session, outcomes)`` — loans whose
+legal case closed with one of the outcomes (``terminated`` = 终结本次执行, ``recovered``, ``withdrawn``, ``settled``).
 """
 
 from __future__ import annotations
@@ -17,13 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-UNDER_AGREEMENT_SQL = """
-    SELECT l.id FROM loans l LEFT JOIN loan_delinquency d ON d.loan_id = l.id
-    WHERE l.status = 'active' AND l.restructured_on IS NOT NULL AND coalesce(d.dpd, 0) = 0
-    UNION
-    SELECT c.loan_id FROM cases c
-    WHERE c.close_reason = 'agreement_in_force'
-      AND c.id = (SELECT max(x.id) FROM cases x WHERE x.loan_id = c.loan_id)"""
+UNDER_AGREEMENT_SQL = "SELECT DISTINCT a.loan_id FROM agreements a WHERE a.status = 'countersigned'"
 
 
 def loans_under_agreement(session: Session) -> set[int]:
@@ -33,8 +24,6 @@ def loans_under_agreement(session: Session) -> set[int]:
 def loans_with_legal_outcome(session: Session, outcomes: Sequence[str]) -> list[int]:
     if not outcomes:
         return []
-    try:
-        from arrears.legal.outcomes import loans_with_outcome  # type: ignore[import-not-found]
-    except ImportError:
-        return []
+    from arrears.legal.outcomes import loans_with_outcome  # lazy: legal imports cases and loans
+
     return list(loans_with_outcome(session, list(outcomes)))
