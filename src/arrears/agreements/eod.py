@@ -134,7 +134,7 @@ def _reopen_cases(session: Session, d: date) -> int:
     agreement is in force); a breach re-opens that case at the stage it had, so collection — or escalation,
     next — resumes where it stopped. Not when the loan has another open case."""
     life = lifecycle()
-    _temp(session, "agr_case_reopen", "id BIGINT PRIMARY KEY, borrower_id BIGINT, stage VARCHAR(20)")
+    temp_table(session, "agr_case_reopen", "id BIGINT PRIMARY KEY, borrower_id BIGINT, stage VARCHAR(20)")
     session.execute(text("""
         INSERT INTO agr_case_reopen (id, borrower_id, stage)
         SELECT c.id, c.borrower_id, c.stage FROM cases c JOIN agr_breach b ON b.loan_id = c.loan_id
@@ -144,11 +144,11 @@ def _reopen_cases(session: Session, d: date) -> int:
     action = "CASE stage " + " ".join(
         f"WHEN '{st}' THEN '{life.stage(st).next_action.replace(chr(39), chr(39) * 2)}'" for st in life.stage_codes) \
         + " ELSE '' END"
-    _exec(session, f"""
+    execute_typed(session, f"""
         UPDATE cases SET status = 'open', close_reason = NULL, closed_on = NULL, next_action = {action},
                next_action_due = :due, version = version + 1
         WHERE id IN (SELECT id FROM agr_case_reopen)""", {"due": d + timedelta(days=1)})
-    append_events(session, subject="case", ids_table="agr_case_reopen", action="case.reopened", actor=ACTOR,
+    append_events(session, subject="case", table="agr_case_reopen", action="case.reopened", actor=ACTOR,
                   reason="agreement breached: collection resumes", cols="s.id, s.borrower_id, s.stage",
                   before="""'{"close_reason":"agreement_in_force","status":"closed"}'""",
                   after="""'{"stage":"' || stage || '","status":"open"}'""")
