@@ -383,12 +383,7 @@ def bench_import(loans: Annotated[int, typer.Option(help="Loans to import.")] = 
     """Import N borrowers and N loans (schedules generated) into a fresh database and time it."""
     from arrears.bench.imports import run_import_bench
 
-    figures = run_import_bench(loans, database_url, progress=None if as_json else err)
-    if as_json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            console.print(f"{key:>24}: {value}")
+    _print_figures(run_import_bench(loans, database_url, progress=None if as_json else err), as_json)
 
 
 @bench_app.command("eod")
@@ -404,13 +399,8 @@ def bench_eod(loans: Annotated[int, typer.Option(help="Loans in the generated po
     """End-of-day engine vs its floor and the reference implementation."""
     from arrears.bench.eod import run_eod_bench
 
-    figures = run_eod_bench(loans, sample=sample, incremental=incremental, database_url=database,
-                            progress=None if as_json else err)
-    if as_json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            console.print(f"{key:>24}: {value}")
+    _print_figures(run_eod_bench(loans, sample=sample, incremental=incremental, database_url=database,
+                                 progress=None if as_json else err), as_json)
 
 
 @bench_app.command("evidence")
@@ -744,12 +734,7 @@ def bench_scoring(loans: Annotated[int, typer.Option(help="Loans scored in bulk.
     """Bulk scoring, one score on request (p95) and training, on a generated portfolio."""
     from arrears.scores.bench import run_scoring_bench
 
-    figures = run_scoring_bench(loans, train_rows, progress=None if as_json else err)
-    if as_json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            console.print(f"{key:>24}: {value}")
+    _print_figures(run_scoring_bench(loans, train_rows, progress=None if as_json else err), as_json)
 
 
 if __name__ == "__main__":
