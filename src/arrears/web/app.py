@@ -40,6 +40,7 @@ from arrears.web import pages
 from arrears.web.deps import check_guarded
 from arrears.web.errors import install_error_handlers
 from arrears.web.i18n import LocaleMiddleware, load_catalogues
+from arrears.writeoff import api as writeoff_api
 
 API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         complaints_api.router,
         scores_api.router,
         agreements_api.router,
+        writeoff_api.router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:
