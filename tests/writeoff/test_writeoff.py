@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from support import CIPHER, add_agreement_in_force, add_borrower, add_loan
 
 from arrears.audit.service import verify_events
+from arrears.audit.tables import Event
 from arrears.auth.model import Principal, Role
 from arrears.cases.tables import Case
 from arrears.contact.tables import OutboxMessage
@@ -73,6 +74,13 @@ def test_write_off_is_selected_approved_by_another_person_and_posted_balanced(bo
         notice = s.scalar(select(OutboxMessage).where(OutboxMessage.loan_id == book["L1"]))
         assert notice.template == "write_off_notice" and notice.status == "pending"
         assert verify_events(s)[1] == []  # case chains closed in bulk and loan chains still verify
+        exit_event = s.scalar(select(Event).where(Event.subject_type == "loan", Event.subject_id == str(book["L1"]))
+                              .order_by(Event.seq.desc()).limit(1))
+        assert exit_event.action == "loan.written_off"
+        assert exit_event.after == {"amount_fen": balance, "batch_id": batch.id, "on": DAY.isoformat(),
+                                                "status": "written_off"}
+        assert s.scalar(select(func.count()).select_from(Event).where(
+            Event.subject_type == "loan", Event.subject_id == str(book["L2"]), Event.action == "loan.written_off")) == 0
         event = s.scalar(select(CreditSpecialEvent).where(CreditSpecialEvent.loan_id == book["L1"]))
         assert (event.kind, event.amount_fen, event.occurred_on) == ("write_off", balance, DAY)
 

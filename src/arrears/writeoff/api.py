@@ -112,6 +112,13 @@ def _price_fen(text: str) -> int:
     return amount
 
 
+def _found(session, model, key: int, field: str, what: str, rule: str):  # noqa: ANN001, ANN202
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(f"no {what} {key}", field=field, rule=rule)
+    return row
+
+
 def _store(request: Request) -> SnapshotStore:
     return SnapshotStore(request.app.state.settings.data_dir / "snapshots")
 
@@ -126,10 +133,8 @@ def propose(session: SessionDep, today: Today,
 def get_batch(batch_id: int, session: SessionDep,
               principal: Annotated[Principal, Depends(require(P.writeoff_approve))]) -> BatchOut:
     # The checker reviews the batch before deciding; the maker already got it in the 201 answer.
-    batch = session.get(WriteOffBatch, batch_id)
-    if batch is None:
-        raise NotFound(f"no write-off batch {batch_id}", field="batch_id", rule="writeoff.batch_exists")
-    return _batch_out(session, batch)
+    return _batch_out(session, _found(session, WriteOffBatch, batch_id, "batch_id", "write-off batch",
+                                      "writeoff.batch_exists"))
 
 
 @router.post("/writeoffs/{batch_id}/decision", response_model=BatchOut)
@@ -137,10 +142,8 @@ def decide(batch_id: int, body: DecisionIn, session: SessionDep, cipher: CipherD
            principal: Annotated[Principal, Depends(require(P.writeoff_approve))]) -> BatchOut:
     version = body.expected_version
     if version is None:
-        batch = session.get(WriteOffBatch, batch_id)
-        if batch is None:
-            raise NotFound(f"no write-off batch {batch_id}", field="batch_id", rule="writeoff.batch_exists")
-        version = batch.version
+        version = _found(session, WriteOffBatch, batch_id, "batch_id", "write-off batch",
+                         "writeoff.batch_exists").version
     batch = decide_write_off(session, batch_id=batch_id, approve=body.approve, principal=principal, today=today,
                              expected_version=version, cipher=cipher, reason=body.reason)
     return _batch_out(session, batch)
@@ -157,10 +160,8 @@ def create_package(body: PackageIn, request: Request, session: SessionDep, today
 @router.get("/transfers/{package_id}", response_model=PackageOut)
 def get_package(package_id: int, session: SessionDep,
                 principal: Annotated[Principal, Depends(require(P.transfer_manage))]) -> PackageOut:
-    package = session.get(TransferPackage, package_id)
-    if package is None:
-        raise NotFound(f"no transfer package {package_id}", field="package_id", rule="transfer.package_exists")
-    return _package_out(session, package)
+    return _package_out(session, _found(session, TransferPackage, package_id, "package_id", "transfer package",
+                                        "transfer.package_exists"))
 
 
 @router.post("/transfers/{package_id}/sale", response_model=PackageOut)
@@ -169,10 +170,8 @@ def sell(package_id: int, body: SaleIn, session: SessionDep, cipher: CipherDep, 
     price_fen = _price_fen(body.price)
     version = body.expected_version
     if version is None:
-        package = session.get(TransferPackage, package_id)
-        if package is None:
-            raise NotFound(f"no transfer package {package_id}", field="package_id", rule="transfer.package_exists")
-        version = package.version
+        version = _found(session, TransferPackage, package_id, "package_id", "transfer package",
+                         "transfer.package_exists").version
     package = sell_package(session, package_id=package_id, buyer=body.buyer, price_fen=price_fen,
                            principal=principal, today=today, expected_version=version, cipher=cipher)
     return _package_out(session, package)

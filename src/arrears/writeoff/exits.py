@@ -12,7 +12,6 @@ from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
 
 from arrears.audit.bulk import append_events
-from arrears.audit.service import append_event
 from arrears.db.base import UTCDateTime, utcnow
 from arrears.db.bulk import insert_arrow, temp_table
 from arrears.delinquency.io import _read
@@ -103,7 +102,7 @@ def leave_book(session: Session, items: pa.Table, *, status: str, batch_id: int,
     """``items`` (loan_id, borrower_id, classification, balance_fen) leave the book: instalments cleared (what was
     owed is now in the exit entry, so receivable = due − paid − waived stays true), status set, open cases
     closed with ``close_reason`` (case events chained in bulk), ``loan_exits`` and a special-transaction event
-    for credit reporting. One audit event per loan on its own chain (append_event)."""
+    for credit reporting. One audit event per loan on its own chain (written in bulk)."""
     temp_table(session, "exit_ids", "loan_id BIGINT PRIMARY KEY, borrower_id BIGINT, classification VARCHAR(20), "
                                     "balance_fen BIGINT")
     insert_arrow(session, "exit_ids", items.select(["loan_id", "borrower_id", "classification", "balance_fen"]))
@@ -124,12 +123,13 @@ def leave_book(session: Session, items: pa.Table, *, status: str, batch_id: int,
         SELECT loan_id, borrower_id, :k, :d, balance_fen, 0, :detail, :s, :now FROM exit_ids""")
                     .bindparams(*dates), params)
     _close_cases(session, close_reason, today, actor)
+    # One event per loan on its own chain, written set-based (keys sorted as append_event's canonical JSON).
+    after = ("'{\"amount_fen\":' || balance_fen::VARCHAR || "
+             f"',\"batch_id\":{int(batch_id)},\"on\":\"{today.isoformat()}\",\"status\":\"{status}\"}}'")
+    append_events(session, subject="loan", table="(SELECT loan_id AS id, borrower_id, balance_fen FROM exit_ids)",
+                  cols="s.id, s.borrower_id, s.balance_fen", action=action, actor=actor, reason="",
+                  before="'{\"status\":\"active\"}'", after=after)
     session.execute(text("DROP TABLE exit_ids"))
-    for row in items.select(["loan_id", "borrower_id", "balance_fen"]).to_pylist():  # per-loan audit chains
-        append_event(session, actor=actor, action=action, subject_type="loan", subject_id=row["loan_id"],
-                     borrower_id=row["borrower_id"], before={"status": "active"},
-                     after={"status": status, "batch_id": batch_id, "amount_fen": row["balance_fen"],
-                            "on": today})
 
 
 def _close_cases(session: Session, reason: str, today: date, actor: str) -> None:
