@@ -59,9 +59,17 @@ def _extracted() -> set[str | tuple[str, str]]:
 
 @pytest.mark.parametrize("locale", i18n.LOCALES)
 def test_every_message_is_translated_in_every_catalogue(locale):
-    with i18n.po_path(locale).open("rb") as f:
-        catalog = read_po(f, locale=locale)
-    entries = {m.id if isinstance(m.id, str) else tuple(m.id): m for m in catalog if m.id}
+    entries, problems, seen_in = {}, [], {}
+    for path in i18n.po_paths(locale):
+        with path.open("rb") as f:
+            catalog = read_po(f, locale=locale)
+        for m in catalog:
+            if not m.id:
+                continue
+            key = m.id if isinstance(m.id, str) else tuple(m.id)
+            assert key not in entries, f"{locale}: {key!r} is in both {seen_in[key]} and {path.name}"
+            entries[key], seen_in[key] = m, path.name
+        problems += [(m.id, [str(e) for e in errors]) for m, errors in catalog.check()]
     wanted = _extracted()
     assert wanted, "no messages extracted from the templates"
     assert sorted(map(str, wanted - entries.keys())) == [], f"{locale}: messages missing from the catalogue"
@@ -69,7 +77,6 @@ def test_every_message_is_translated_in_every_catalogue(locale):
     untranslated = [str(k) for k, m in entries.items()
                     if m.fuzzy or not all(m.string if isinstance(m.string, tuple) else [m.string])]
     assert untranslated == [], f"{locale}: empty or fuzzy translations"
-    problems = [(m.id, [str(e) for e in errors]) for m, errors in catalog.check()]
     assert problems == [], f"{locale}: placeholders differ between msgid and msgstr"
 
 
@@ -82,9 +89,9 @@ def test_catalogues_are_compiled_from_the_po_files_alone():
 
 def test_no_text_for_users_left_in_python_or_yaml():
     assert not (WEB / "labels.zh.yaml").exists()
-    pages = (WEB / "pages.py").read_text(encoding="utf-8")
     # The only Chinese left is the date filter's format (年 月 日), which stays as it is.
-    leftovers = [line for line in pages.splitlines() if CJK.search(line) and "cn_date" not in line]
+    leftovers = [f"{path.relative_to(WEB)}: {line}" for path in WEB.rglob("*.py")
+                 for line in path.read_text(encoding="utf-8").splitlines() if CJK.search(line) and "cn_date" not in line]
     assert leftovers == []
 
 

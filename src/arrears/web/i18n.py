@@ -13,8 +13,9 @@ template its locale, its ``<html lang>`` and the switch links; ``install`` gives
 ``{% trans %}`` tag and ``_()``, which look up the catalogue of the locale of the template's own context,
 so concurrent requests in different languages never share a catalogue.
 
-Catalogues: ``locale/<locale>/LC_MESSAGES/messages.po`` are the source of truth and the only files kept.
-They are compiled in memory with Babel when the app starts (``create_app`` calls ``load_catalogues``, so a
+Catalogues: ``locale/<locale>/LC_MESSAGES/*.po`` are the source of truth and the only files kept: ``messages.po``
+for the shared pages and one file per area of pages (``workbench.po``, ``portal.po`` …), merged into one
+catalogue per locale; a message lives in exactly one file. They are compiled in memory with Babel when the app starts (``create_app`` calls ``load_catalogues``, so a
 broken catalogue stops the start-up): no ``.mo`` to go stale or to forget, nothing written into the package. Messages are English (msgid); every msgid must have a translation in
 each catalogue — ``tests/web/test_i18n.py`` extracts the templates' messages and fails on any missing,
 empty or fuzzy one. To refresh after editing templates::
@@ -91,25 +92,38 @@ def html_lang(locale: str) -> str:
 
 
 def language_name(locale: str) -> str:
-    """A language's name in itself (中文, English), from CLDR via Babel — never translated."""
+    """A language's name in itself (Chinese in Chinese, English in English), from CLDR via Babel — never translated."""
     return Locale.parse(locale).get_language_name(locale)
 
 
 def po_path(locale: str) -> Path:
+    """The shared catalogue file of ``locale`` (areas of pages keep theirs beside it, see ``po_paths``)."""
     return LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def po_paths(locale: str) -> list[Path]:
+    """Every catalogue file of ``locale``: the shared one first, then the areas' in name order."""
+    return sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po"), key=lambda p: (p != po_path(locale), p.name))
 
 
 @cache
 def translations(locale: str) -> Translations:
-    """The compiled catalogue of a supported locale (fuzzy entries are left out, as msgfmt does)."""
+    """The compiled catalogue of a supported locale, all its files merged (fuzzy entries are left out, as msgfmt
+    does)."""
     if locale not in LOCALES:
         raise ValueError(f"unsupported locale {locale!r}; supported: {', '.join(LOCALES)}")
-    with po_path(locale).open("rb") as f:
-        catalog = read_po(f, locale=locale, domain=DOMAIN)
-    buffer = BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return Translations(fp=buffer, domain=DOMAIN)
+    merged: Translations | None = None
+    for path in po_paths(locale):
+        with path.open("rb") as f:
+            catalog = read_po(f, locale=locale, domain=DOMAIN)
+        buffer = BytesIO()
+        write_mo(buffer, catalog, use_fuzzy=False)
+        buffer.seek(0)
+        part = Translations(fp=buffer, domain=DOMAIN)
+        merged = part if merged is None else merged.merge(part)
+    if merged is None:
+        raise FileNotFoundError(f"no catalogue for {locale} in {LOCALE_DIR / locale / 'LC_MESSAGES'}")
+    return merged
 
 
 def load_catalogues() -> None:

@@ -7,66 +7,37 @@ No text shown to users lives here: templates say everything through the gettext 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import func, or_, select
 
 from arrears.audit.tables import Event
-from arrears.auth.model import Permission, Principal
-from arrears.auth.service import resolve_token, revoke_token, sign_in
+from arrears.auth.model import Permission
+from arrears.auth.service import revoke_token, sign_in
 from arrears.delinquency.tables import LoanDelinquency
-from arrears.errors import Problem, Unauthorized
+from arrears.errors import Problem
 from arrears.loans.schemas import borrower_out, loan_detail
 from arrears.loans.tables import Borrower, Instalment, Loan
-from arrears.money import format_yuan
 from arrears.products.catalog import Level, Scheme, catalog
-from arrears.web import i18n
 from arrears.web.deps import CipherDep, SessionDep, Today
+from arrears.web.render import COOKIE, PAGE_SIZE, current_principal, render, to_login
 
-COOKIE = "arrears_session"
-PAGE_SIZE = 50
-_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
-i18n.install(_env)
-templates = Jinja2Templates(env=_env, context_processors=[i18n.template_context])
-templates.env.filters["yuan"] = lambda fen: format_yuan(int(fen))
-templates.env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else ""
 router = APIRouter(include_in_schema=False)
-
-
-def _principal(request: Request, session) -> Principal | None:  # noqa: ANN001
-    token = request.cookies.get(COOKIE)
-    if not token:
-        return None
-    try:
-        return resolve_token(session, token)
-    except Unauthorized:
-        return None
-
-
-def _to_login() -> RedirectResponse:
-    return RedirectResponse("/login", status_code=303)
-
-
-def _render(request: Request, name: str, principal: Principal | None, status: int = 200, **context) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"me": principal, **context}, status_code=status)
 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep) -> Response:
-    me = _principal(request, session)
+    me = current_principal(request, session)
     if me is None:
-        return _render(request, "home.html", None)
+        return render(request, "home.html", None)
     return RedirectResponse("/portal" if me.self_scoped else "/loans", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
-    return _render(request, "login.html", None)
+    return render(request, "login.html", None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -79,7 +50,7 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form()
         except Problem:
             errors["password"] = "bad_credentials"
     if errors:
-        return _render(request, "login.html", None, status=400, errors=errors, username=username)
+        return render(request, "login.html", None, status=400, errors=errors, username=username)
     response = RedirectResponse("/portal" if user.role == "borrower" else "/loans", status_code=303)
     response.set_cookie(COOKIE, issued.token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
                         expires=issued.expires_at)
@@ -88,23 +59,23 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form()
 
 @router.post("/logout")
 def logout(request: Request, session: SessionDep) -> Response:
-    me = _principal(request, session)
+    me = current_principal(request, session)
     if me is not None:
         revoke_token(session, request.cookies[COOKIE], actor=me.actor)
-    response = _to_login()
+    response = to_login()
     response.delete_cookie(COOKIE)
     return response
 
 
 @router.get("/loans", response_class=HTMLResponse)
 def loans_page(request: Request, session: SessionDep, q: str = "", product: str = "", page: int = 1) -> Response:
-    me = _principal(request, session)
+    me = current_principal(request, session)
     if me is None:
-        return _to_login()
+        return to_login()
     if me.self_scoped:
         return RedirectResponse("/portal", status_code=303)
     if not me.can(Permission.loans_read):
-        return _render(request, "forbidden.html", me, status=403)
+        return render(request, "forbidden.html", me, status=403)
     page = max(page, 1)
     stmt = select(Loan, Borrower.borrower_no).join(Borrower, Borrower.id == Loan.borrower_id)
     if q.strip():
@@ -113,18 +84,18 @@ def loans_page(request: Request, session: SessionDep, q: str = "", product: str 
         stmt = stmt.where(Loan.product_code == product)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.execute(stmt.order_by(Loan.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-    return _render(request, "loans.html", me, rows=rows, total=total, page=page, q=q, product=product,
+    return render(request, "loans.html", me, rows=rows, total=total, page=page, q=q, product=product,
                    pages=max(1, -(-total // PAGE_SIZE)), products=catalog().products)
 
 
 @router.get("/loans/{loan_id}", response_class=HTMLResponse)
 def loan_page(loan_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today) -> Response:
-    me = _principal(request, session)
+    me = current_principal(request, session)
     if me is None:
-        return _to_login()
+        return to_login()
     loan = session.get(Loan, loan_id)
     if loan is None or not me.may_see(loan.borrower_id) or not me.can(Permission.loans_read):
-        return _render(request, "not_found.html", me, status=404)
+        return render(request, "not_found.html", me, status=404)
     borrower = session.get(Borrower, loan.borrower_id)
     instalments = session.scalars(select(Instalment).where(Instalment.loan_id == loan.id)).all()
     detail = loan_detail(loan, borrower.borrower_no, instalments, today)
@@ -133,12 +104,12 @@ def loan_page(loan_id: int, request: Request, session: SessionDep, cipher: Ciphe
         events = session.scalars(select(Event).where(Event.subject_type == "loan", Event.subject_id == str(loan.id))
                                  .order_by(Event.seq.desc()).limit(50)).all()
     product = catalog().product(loan.product_code)
-    return _render(request, "loan.html", me, loan=detail, product=product,
+    return render(request, "loan.html", me, loan=detail, product=product,
                    borrower=borrower_out(borrower, cipher, unmasked=me.sees_pii_of(borrower.id)), events=events,
                    today=today, state=_state_view(session, loan.id, product))
 
 
-def _state_view(session, loan_id: int, product) -> dict | None:  # noqa: ANN001
+def _state_view(session, loan_id: int, product) -> dict | None:
     """The loan's end-of-day state with its scheme levels (the template names them in the page's
     language), or None before any run."""
     state = session.get(LoanDelinquency, loan_id)
@@ -160,9 +131,9 @@ def _level(scheme: Scheme, code: str) -> Level | str:
 
 @router.get("/portal", response_class=HTMLResponse)
 def portal(request: Request, session: SessionDep, cipher: CipherDep, today: Today) -> Response:
-    me = _principal(request, session)
+    me = current_principal(request, session)
     if me is None:
-        return _to_login()
+        return to_login()
     if not me.self_scoped:
         return RedirectResponse("/loans", status_code=303)
     borrower = session.get(Borrower, me.borrower_id)
@@ -171,5 +142,5 @@ def portal(request: Request, session: SessionDep, cipher: CipherDep, today: Toda
     for loan in loans:  # one borrower's few loans
         rows = session.scalars(select(Instalment).where(Instalment.loan_id == loan.id)).all()
         details.append((loan_detail(loan, borrower.borrower_no, rows, today), catalog().product(loan.product_code)))
-    return _render(request, "portal.html", me, details=details, today=today,
+    return render(request, "portal.html", me, details=details, today=today,
                    borrower=borrower_out(borrower, cipher, unmasked=True))

@@ -1,0 +1,48 @@
+"""What every server-rendered page shares: the Jinja2 environment with the gettext catalogues and the
+money/date filters, the signed-in person from the session cookie, and the responses pages answer with.
+
+Areas of pages (``web/pages.py`` and the modules beside it) import from here; none keeps its own
+environment, so a filter or a catalogue change reaches every page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+
+from arrears.auth.model import Principal
+from arrears.auth.service import resolve_token
+from arrears.errors import Unauthorized
+from arrears.money import format_yuan
+from arrears.web import i18n
+
+COOKIE = "arrears_session"
+PAGE_SIZE = 50
+_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
+i18n.install(_env)
+templates = Jinja2Templates(env=_env, context_processors=[i18n.template_context])
+templates.env.filters["yuan"] = lambda fen: format_yuan(int(fen))
+templates.env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else ""
+
+
+def current_principal(request: Request, session) -> Principal | None:
+    """Who the session cookie belongs to, or None (no cookie, expired or revoked token)."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        return resolve_token(session, token)
+    except Unauthorized:
+        return None
+
+
+def to_login() -> RedirectResponse:
+    return RedirectResponse("/login", status_code=303)
+
+
+def render(request: Request, name: str, principal: Principal | None, status: int = 200, **context) -> HTMLResponse:
+    """The template ``name`` with the signed-in person as ``me`` and the request's language."""
+    return templates.TemplateResponse(request, name, {"me": principal, **context}, status_code=status)
