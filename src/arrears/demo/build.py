@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -89,10 +90,10 @@ def build_demo(settings: Settings, *, loans: int, business_date: date, seed: int
     start = calendar.add_business_days(business_date, -simulate_days) if simulate_days else business_date
     cipher = PersonalDataCipher(settings.secret_key)
     store = SnapshotStore(settings.data_dir / "snapshots")
+    logins: list[tuple[str, str, str]] = []
     portfolio = load_portfolio(factory, settings.data_dir / "demo", cipher, store, loans=loans, business_date=start,
-                               seed=seed, step=step, calendar=demo_calendar(start))
-    step("creating sign-ins")
-    logins = _users(factory, portfolio.behaviours)
+                               seed=seed, step=step, calendar=demo_calendar(start),
+                               before_eod=lambda p: logins.extend(_users(factory, p.behaviours)))
     if simulate_days:
         from arrears.demo.simulate import simulate
 
@@ -104,8 +105,11 @@ def build_demo(settings: Settings, *, loans: int, business_date: date, seed: int
 
 
 def load_portfolio(factory, files: Path, cipher: PersonalDataCipher, store: SnapshotStore, *, loans: int,  # noqa: ANN001
-                   business_date: date, seed: int, step, calendar: BusinessCalendar) -> DemoPortfolio:  # noqa: ANN001
-    """Generates the portfolio, writes it as files, loads it through the importers and runs end of day."""
+                   business_date: date, seed: int, step, calendar: BusinessCalendar,  # noqa: ANN001
+                   before_eod: Callable[[DemoPortfolio], None] | None = None) -> DemoPortfolio:
+    """Generates the portfolio, writes it as files, loads it through the importers and runs end of day (with the
+    cipher: the strategy's messages are queued). ``before_eod`` runs just before it — the demo creates its
+    sign-ins there, so the first end of day already assigns work to the demo collectors."""
     step("generating portfolio")
     portfolio = generate(loans, business_date, catalog(), seed=seed)
     files.mkdir(parents=True, exist_ok=True)
@@ -121,8 +125,11 @@ def load_portfolio(factory, files: Path, cipher: PersonalDataCipher, store: Snap
     step("posting payment history")
     with unit_of_work(factory) as s:
         import_payments(s, files / "payments.csv", actor="demo", today=business_date)
+    if before_eod is not None:
+        step("creating sign-ins")
+        before_eod(portfolio)
     step("end of day")
-    run_date(factory, store, business_date, today=business_date, calendar=calendar)
+    run_date(factory, store, business_date, today=business_date, calendar=calendar, cipher=cipher)
     return portfolio
 
 

@@ -105,7 +105,7 @@ def simulate(factory: sessionmaker[Session], store: SnapshotStore, cipher: Perso
         say(f"simulating day {n}/{days}: {day}")
         with unit_of_work(factory) as s:
             report.payments += post_day(s, prev, day, seed, crew.payments_due(day))
-        run_date(factory, store, day, today=day, calendar=calendar)
+        run_date(factory, store, day, today=day, calendar=calendar, cipher=cipher)
         with unit_of_work(factory) as s:
             crew.work(s, day, n)
         report.days = n
