@@ -31,6 +31,10 @@ bench_app = typer.Typer(help="Benchmarks that print figures (see docs/performanc
 legal_app = typer.Typer(help="Legal recovery: evidence bundles and deadline reminders (docs/legal.md).",
                         no_args_is_help=True)
 credit_app = typer.Typer(help="Credit reporting (征信): month-end files and their validator.", no_args_is_help=True)
+writeoff_app = typer.Typer(help="Write-off batches (maker-checker) and recoveries after write-off (docs/legal.md).",
+                            no_args_is_help=True)
+transfer_app = typer.Typer(help="Debt-transfer packages: build, export with a manifest, record the sale.",
+                            no_args_is_help=True)
 model_app = typer.Typer(help="Risk scores: train, evaluate, activate, score (see docs/models.md).", no_args_is_help=True)
 SUBCOMMANDS = (
     (import_app, "import"),
@@ -42,6 +46,8 @@ SUBCOMMANDS = (
     (strategy_app, "strategy"),
     (credit_app, "credit"),
     (model_app, "model"),
+    (writeoff_app, "writeoff"),
+    (transfer_app, "transfer"),
 )
 for sub, name in SUBCOMMANDS:
     app.add_typer(sub, name=name)
@@ -458,6 +464,163 @@ def legal_evidence(case_id: Annotated[int, typer.Argument(help="The collection c
                               actor=f"cli:{actor}", now=utcnow(), letters_dir=letters_dir or settings.data_dir / "letters")
     out.write_bytes(bundle.data)
     console.print(f"{out}: {len(bundle.manifest['files'])} files, manifest SHA-256 {bundle.manifest_sha256}")
+
+
+As = Annotated[str, typer.Option("--as", help="The user acting (their permissions apply; audited under their name).")]
+
+
+def _exit_use_case(data_dir: Path | None, database_url: str | None, username: str, work: Callable) -> None:
+    """Runs one write-off/transfer use case as ``username`` in one transaction and prints its result as JSON
+    (the loans in it with ``writeoff show`` / ``transfer show``)."""
+    from arrears.auth.service import principal_of
+    from arrears.db.engine import unit_of_work
+    from arrears.privacy import PersonalDataCipher
+
+    settings = _settings(data_dir, database_url)
+    with unit_of_work(_factory(settings)) as session:
+        result = work(session, principal_of(session, username), settings, PersonalDataCipher(settings.secret_key))
+        console.print_json(result.model_dump_json(exclude={"items"}))
+
+
+def _items_table(title: str, items: list) -> Table:
+    table = Table(title=title)
+    for column in ("loan_id", "dpd", "bucket", "classification", "balance_fen", "expected_recovery_fen", "price_fen"):
+        table.add_column(column, justify="right")
+    for item in items:
+        table.add_row(*(str(getattr(item, c)) if getattr(item, c) is not None else "" for c in (
+            "loan_id", "dpd", "bucket", "classification", "balance_fen", "expected_recovery_fen", "price_fen")))
+    return table
+
+
+@writeoff_app.command("show")
+@clear_errors
+def writeoff_show(batch_id: Annotated[int, typer.Argument(help="The batch.")], user: As, data_dir: DataDir = None,
+                  database_url: DbUrl = None) -> None:
+    """A batch and its loans, for the checker's review."""
+    from arrears.auth.model import Permission
+    from arrears.errors import NotFound
+    from arrears.writeoff.api import _batch_out
+    from arrears.writeoff.service import require
+    from arrears.writeoff.tables import WriteOffBatch
+
+    def work(s, me, _settings, _cipher):  # noqa: ANN001, ANN202
+        require(me, Permission.writeoff_approve)
+        batch = s.get(WriteOffBatch, batch_id)
+        if batch is None:
+            raise NotFound(f"no write-off batch {batch_id}", field="batch_id", rule="writeoff.batch_exists")
+        out = _batch_out(s, batch)
+        console.print(_items_table(f"write-off batch {batch_id}", out.items))
+        return out
+
+    _exit_use_case(data_dir, database_url, user, work)
+
+
+@writeoff_app.command("propose")
+@clear_errors
+def writeoff_propose(user: As, business: BusinessDate = None, data_dir: DataDir = None,
+                     database_url: DbUrl = None) -> None:
+    """The maker: a batch of every loan the write-off rules select (writeoff/policy.yaml)."""
+    from arrears.writeoff.api import _batch_out
+    from arrears.writeoff.service import propose_write_off
+
+    day = _date(business)
+    _exit_use_case(data_dir, database_url, user, lambda s, me, _settings, _cipher: _batch_out(
+        s, propose_write_off(s, principal=me, today=day)))
+
+
+@writeoff_app.command("decide")
+@clear_errors
+def writeoff_decide(batch_id: Annotated[int, typer.Argument(help="The batch.")], user: As,
+                    approve: Annotated[bool, typer.Option("--approve/--reject", help="The checker's decision.")],
+                    version: Annotated[int, typer.Option(help="The batch version you reviewed (409 if it moved).")],
+                    reason: Annotated[str, typer.Option(help="Why (required to reject).")] = "",
+                    business: BusinessDate = None, data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """The checker (never the maker): approve posts the write-off and notifies the debtors; reject closes it."""
+    from arrears.writeoff.api import _batch_out
+    from arrears.writeoff.service import decide_write_off
+
+    day = _date(business)
+    _exit_use_case(data_dir, database_url, user, lambda s, me, _settings, cipher: _batch_out(s, decide_write_off(
+        s, batch_id=batch_id, approve=approve, principal=me, today=day, expected_version=version, cipher=cipher,
+        reason=reason)))
+
+
+@transfer_app.command("build")
+@clear_errors
+def transfer_build(code: Annotated[str, typer.Argument(help="The package's code, e.g. T2026-11.")], user: As,
+                   loan: Annotated[list[int] | None, typer.Option("--loan", help="Only these loan ids "
+                                                                                "(repeatable); else the rules.")] = None,
+                   business: BusinessDate = None, data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """A draft package valued by recovery rates (loans under a valid agreement are refused)."""
+    from arrears.delinquency.snapshots import SnapshotStore
+    from arrears.writeoff.api import _package_out
+    from arrears.writeoff.transfer import build_package
+
+    day = _date(business)
+    _exit_use_case(data_dir, database_url, user, lambda s, me, settings, _cipher: _package_out(s, build_package(
+        s, code=code, principal=me, today=day, store=SnapshotStore(settings.data_dir / "snapshots"),
+        loan_ids=loan or None)))
+
+
+@transfer_app.command("export")
+@clear_errors
+def transfer_export(package_id: Annotated[int, typer.Argument(help="The package.")], user: As,
+                    out: Annotated[Path, typer.Option("--out", help="The folder to write the files into.")],
+                    data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """The package's files and manifest.json (SHA-256 of each; borrowers by number only)."""
+    from arrears.auth.model import Permission
+    from arrears.writeoff.api import _package_out
+    from arrears.writeoff.service import require
+    from arrears.writeoff.tables import TransferPackage
+    from arrears.writeoff.transfer import export_package
+
+    def work(s, me, _settings, _cipher):  # noqa: ANN001, ANN202
+        require(me, Permission.transfer_manage)
+        manifest = export_package(s, package_id=package_id, out_dir=out, actor=me.username)
+        err.print(f"written: {manifest}")
+        return _package_out(s, s.get(TransferPackage, package_id))
+
+    _exit_use_case(data_dir, database_url, user, work)
+
+
+@transfer_app.command("show")
+@clear_errors
+def transfer_show(package_id: Annotated[int, typer.Argument(help="The package.")], user: As,
+                  data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """A package and its loans with their valuation."""
+    from arrears.auth.model import Permission
+    from arrears.errors import NotFound
+    from arrears.writeoff.api import _package_out
+    from arrears.writeoff.service import require
+    from arrears.writeoff.tables import TransferPackage
+
+    def work(s, me, _settings, _cipher):  # noqa: ANN001, ANN202
+        require(me, Permission.transfer_manage)
+        package = s.get(TransferPackage, package_id)
+        if package is None:
+            raise NotFound(f"no transfer package {package_id}", field="package_id", rule="transfer.package_exists")
+        out = _package_out(s, package)
+        console.print(_items_table(f"transfer package {package_id}", out.items))
+        return out
+
+    _exit_use_case(data_dir, database_url, user, work)
+
+
+@transfer_app.command("sell")
+@clear_errors
+def transfer_sell(package_id: Annotated[int, typer.Argument(help="The package.")], user: As,
+                  buyer: Annotated[str, typer.Option(help="The buying institution.")],
+                  price: Annotated[str, typer.Option(help="The price in yuan, e.g. 125000.00.")],
+                  version: Annotated[int, typer.Option(help="The package version you reviewed (409 if it moved).")],
+                  business: BusinessDate = None, data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+    """Records the sale: balanced entries, loans closed as transferred, Art. 546 notices queued."""
+    from arrears.writeoff.api import _package_out, _price_fen
+    from arrears.writeoff.transfer import sell_package
+
+    day, price_fen = _date(business), _price_fen(price)
+    _exit_use_case(data_dir, database_url, user, lambda s, me, _settings, cipher: _package_out(s, sell_package(
+        s, package_id=package_id, buyer=buyer, price_fen=price_fen, principal=me, today=day,
+        expected_version=version, cipher=cipher)))
 
 
 @legal_app.command("deadlines")

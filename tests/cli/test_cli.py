@@ -1,6 +1,7 @@
 """The command line: demo build, ledger check (passing, and failing on a hand-altered posting),
 audit verify, imports and their errors as one clear line with a non-zero exit."""
 
+import json
 import sqlite3
 
 import pytest
@@ -83,3 +84,45 @@ def test_init_then_import_borrowers(tmp_path):
     good.write_text("borrower_no,name,id_number,phone\nB1,张三,110101199003076632,13800000001\n", encoding="utf-8")
     result = runner.invoke(app, ["import", "borrowers", str(good), "--data-dir", str(folder)])
     assert result.exit_code == 0 and "1 imported" in result.output
+
+
+def test_write_off_and_transfer_from_the_command_line(demo_dir, tmp_path):
+    """Maker-checker holds on the command line too; a stale version and a bad price are one clear line each."""
+    data = _copy(demo_dir, tmp_path)
+    where = ["--data-dir", str(data), "--date", "2026-11-20"]
+    proposed = runner.invoke(app, ["writeoff", "propose", "--as", "admin", *where])
+    assert proposed.exit_code == 0, proposed.output
+    batch = json.loads(proposed.output)
+    assert batch["status"] == "proposed" and batch["loans"] >= 1 and batch["amount_fen"] > 0
+    own = runner.invoke(app, ["writeoff", "decide", str(batch["id"]), "--approve", "--as", "admin", "--version", "1",
+                              *where])
+    assert own.exit_code == 1 and "maker" in own.output
+    stale = runner.invoke(app, ["writeoff", "decide", str(batch["id"]), "--approve", "--as", "supervisor",
+                                "--version", "2", *where])
+    assert stale.exit_code == 1 and "version" in stale.output
+    shown = runner.invoke(app, ["writeoff", "show", str(batch["id"]), "--as", "supervisor", "--data-dir", str(data)])
+    assert shown.exit_code == 0 and shown.output.count("loss") >= batch["loans"]
+    done = runner.invoke(app, ["writeoff", "decide", str(batch["id"]), "--approve", "--as", "supervisor",
+                               "--version", "1", *where])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["status"] == "approved"
+
+    built = runner.invoke(app, ["transfer", "build", "T1", "--as", "admin", *where])
+    assert built.exit_code == 0, built.output
+    package = json.loads(built.output)
+    assert package["status"] == "draft" and package["loans"] >= 1
+    exported = runner.invoke(app, ["transfer", "export", str(package["id"]), "--as", "admin", "--out",
+                                   str(tmp_path / "out"), "--data-dir", str(data)])
+    assert exported.exit_code == 0, exported.output
+    manifest = json.loads(next((tmp_path / "out").rglob("manifest.json")).read_text())
+    assert manifest["loans"] == package["loans"] and manifest["documents"]
+    bad = runner.invoke(app, ["transfer", "sell", str(package["id"]), "--as", "admin", "--buyer", "资产管理公司",
+                              "--price", "12.345", "--version", str(package["version"]), *where])
+    assert bad.exit_code == 1 and "price" in bad.output
+    sold = runner.invoke(app, ["transfer", "sell", str(package["id"]), "--as", "admin", "--buyer", "资产管理公司",
+                               "--price", "1000.00", "--version", str(package["version"]), *where])
+    assert sold.exit_code == 0, sold.output
+    assert (json.loads(sold.output)["status"], json.loads(sold.output)["price_fen"]) == ("sold", 100_000)
+    assert runner.invoke(app, ["ledger", "check", "--data-dir", str(data)]).exit_code == 0
+    nobody = runner.invoke(app, ["writeoff", "propose", "--as", "nobody", *where])
+    assert nobody.exit_code == 1 and "nobody" in nobody.output

@@ -176,6 +176,17 @@ def resolve_token(session: Session, token: str, *, now: datetime | None = None) 
                      role=Role(user.role), team=user.team, borrower_id=user.borrower_id, token_id=tok.id)
 
 
+def principal_of(session: Session, username: str) -> Principal:
+    """An active user's principal without a token, for the command line: the operator is trusted by the
+    machine's own access control, and what they do is audited under this user's name and checked against
+    this user's permissions like any request."""
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None or not user.active:
+        raise NotFound(f"no active user {username!r}", field="as", rule="auth.user_exists")
+    return Principal(user_id=user.id, username=user.username, display_name=user.display_name,
+                     role=Role(user.role), team=user.team, borrower_id=user.borrower_id)
+
+
 def revoke_token(session: Session, token: str, *, actor: str) -> None:
     """Signs a token out; revoking one already revoked is a no-op."""
     tok = session.scalar(select(Token).where(Token.token_digest == token_digest(token)))
