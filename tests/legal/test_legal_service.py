@@ -158,3 +158,40 @@ def test_a_notice_in_english_states_the_amounts_from_the_instalments(db, tmp_pat
     assert f"principal {principal // 100:,}.{principal % 100:02d} yuan" in body
     assert f"penalty interest {penalty // 100:,}.{penalty % 100:02d} yuan" in body
     assert penalty > 0  # end of day charged penalty interest on the overdue instalments
+
+
+def test_costs_the_court_awards_are_charged_to_the_loan_and_paid_first(db, tmp_path):
+    from arrears.ledger.service import check_ledger
+    from arrears.ledger.tables import JournalEntry
+    from arrears.loans.payments import post_payment
+    from arrears.loans.tables import Instalment
+
+    ids = xiao_li(db, tmp_path, attempts=0)
+    lc_id = _to_legal(db, ids)
+    with db.session() as s:
+        before = {i.seq: i.cost_due_fen for i in s.scalars(select(Instalment).where(Instalment.loan_id == ids["loan"]))}
+    with unit_of_work(db.factory) as s:
+        legal.file_claim(s, legal_case_id=lc_id, expected_version=1, court="法院", court_case_no="(2024)1号",
+                         firm="所", lawyer="律师", filed_on=date(2024, 6, 2), claim_fen=300_000, actor="t")
+        legal.add_cost(s, legal_case_id=lc_id, kind="court_fee", amount_fen=7_000, incurred_on=date(2024, 6, 2),
+                       actor="t")  # paid by the institution; the borrower owes it only once the court says so
+    with db.session() as s:
+        assert sum(i.cost_due_fen for i in s.scalars(select(Instalment))) == sum(before.values())
+    with unit_of_work(db.factory) as s:
+        legal.record_judgment(s, legal_case_id=lc_id, expected_version=2, judgment_no="(2024)1号",
+                              judgment_on=date(2024, 7, 1), served_on=date(2024, 7, 3),
+                              award=Award(300_000, 1_000, 1_000, 0, 5_000), interest_until=date(2024, 7, 1),
+                              actor="t")
+    with db.session() as s:
+        rows = s.scalars(select(Instalment).where(Instalment.loan_id == ids["loan"]).order_by(Instalment.seq)).all()
+        assert [r.cost_due_fen - before[r.seq] for r in rows] == [5_000, 0, 0]  # the oldest unpaid instalment
+        entry = s.scalars(select(JournalEntry).where(JournalEntry.kind == "cost")).one()
+        assert entry.loan_id == ids["loan"] and "(2024)1号" in entry.memo
+        assert check_ledger(s).problems == []
+    with unit_of_work(db.factory) as s:
+        post_payment(s, loan_id=ids["loan"], amount_fen=6_000, received_on=date(2024, 7, 20),
+                     idempotency_key="after-judgment", actor="t", today=date(2024, 7, 20))
+    with db.session() as s:
+        first = s.scalars(select(Instalment).where(Instalment.loan_id == ids["loan"], Instalment.seq == 1)).one()
+        assert first.cost_paid_fen == 5_000  # costs before penalty, interest and principal (民法典 Art. 561)
+        assert check_ledger(s).problems == []

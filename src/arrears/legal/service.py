@@ -23,7 +23,10 @@ from arrears.legal.model import (
 )
 from arrears.legal.policy import policy
 from arrears.legal.tables import Deadline, Hearing, LegalCase, LegalCost
-from arrears.loans.tables import Loan
+from arrears.ledger.model import Component, EntryKind, charge_legs
+from arrears.ledger.service import post_entry
+from arrears.loans.payments import instalment_balance
+from arrears.loans.tables import Instalment, Loan
 from arrears.products.catalog import catalog
 
 SUBJECT = "legal_case"
@@ -167,12 +170,27 @@ def record_judgment(session: Session, *, legal_case_id: int, expected_version: i
         session.add(Deadline(legal_case_id=lc.id, kind=kind, due_on=dates[kind], status="open", source=rule.source,
                              remind_on=dates[kind] - timedelta(days=rule.remind_days_before)))
     flush_or_conflict(session, lc.id)
+    charge_awarded_costs(session, loan, award.costs_fen, judgment_on, lc.judgment_no)
     record_event(session, lc, "legal.judgment", actor, {
         "judgment_no": lc.judgment_no, "judgment_on": judgment_on, "served_on": served_on,
         "award": {"principal_fen": award.principal_fen, "interest_fen": award.interest_fen,
                   "penalty_fen": award.penalty_fen, "fee_fen": award.fee_fen, "costs_fen": award.costs_fen},
         "cap": {"rule": cap.rule, "limit_fen": cap.limit_fen}, "deadlines": dates})
     return lc
+
+
+def charge_awarded_costs(session: Session, loan: Loan, costs_fen: int, on: date, judgment_no: str) -> None:
+    """The litigation costs the court ordered the borrower to bear (诉讼费 etc.) become a cost the loan owes:
+    added to its oldest instalment not fully settled (else its last) and posted as a cost receivable, so
+    payments and recoveries settle them first (民法典 Art. 561). Costs the institution bears itself
+    (``add_cost``) are never charged to the borrower."""
+    if costs_fen <= 0:
+        return
+    rows = session.scalars(select(Instalment).where(Instalment.loan_id == loan.id).order_by(Instalment.seq)).all()
+    target = next((i for i in rows if instalment_balance(i).outstanding_total > 0), rows[-1])
+    target.cost_due_fen += costs_fen
+    post_entry(session, loan=loan, kind=EntryKind.cost, business_date=on, legs=charge_legs(Component.cost, costs_fen),
+               memo=f"litigation costs awarded: {judgment_no}")
 
 
 def add_cost(session: Session, *, legal_case_id: int, kind: str, amount_fen: int, incurred_on: date, actor: str,

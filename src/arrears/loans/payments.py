@@ -106,7 +106,7 @@ def _instalments(session: Session, loan_id: int) -> list[Instalment]:
                                 .execution_options(populate_existing=True)))
 
 
-def _balance(row: Instalment) -> InstalmentBalance:
+def instalment_balance(row: Instalment) -> InstalmentBalance:
     return InstalmentBalance(
         seq=row.seq, due_on=row.due_on,
         due={c: getattr(row, f"{c}_due_fen") for c in COMPONENTS},
@@ -198,7 +198,7 @@ def post_payment(session: Session, *, loan_id: int, amount_fen: int, received_on
     with _version_guard(loan):
         rows = _instalments(session, loan.id)
         rule = catalog().product(loan.product_code).allocation
-        allocation = allocate(amount_fen, [_balance(r) for r in rows], rule, on=received_on)
+        allocation = allocate(amount_fen, [instalment_balance(r) for r in rows], rule, on=received_on)
         credit_before = loan.credit_fen
         loan.credit_fen = credit_before + allocation.unallocated_fen
         _bump_version(session, loan)
@@ -285,7 +285,7 @@ def apply_credit(session: Session, *, loan_id: int, on: date, actor: str) -> Cre
         return CreditApplication(loan.id, None, (), 0, loan.credit_fen)
     rows = _instalments(session, loan.id)
     rule = catalog().product(loan.product_code).allocation
-    allocation = allocate(loan.credit_fen, [_balance(r) for r in rows], rule, on=on, include_current=False)
+    allocation = allocate(loan.credit_fen, [instalment_balance(r) for r in rows], rule, on=on, include_current=False)
     if not allocation.lines:
         return CreditApplication(loan.id, None, (), 0, loan.credit_fen)
 
