@@ -71,6 +71,34 @@ def test_write_off_maker_cannot_approve_a_supervisor_can(db, book, make_client):
         loss = s.scalar(select(func.sum(Posting.debit_fen)).where(Posting.account == "loan_loss"))
         assert loss == batch["amount_fen"]
 
+    # Money received later: recorded once per key, never more than was written off, yuan as text.
+    owed = next(i["balance_fen"] for i in done.json()["items"] if i["loan_id"] == book["L1"])
+    url = f"/api/v1/writeoffs/recoveries/{book['L1']}"
+    body = {"amount": "100.50", "received_on": DAY.isoformat(), "idempotency_key": "rec-1"}
+    with make_client() as c:
+        assert c.post(url, json=body, headers=c.bearer("collector")).status_code == 403
+        first = c.post(url, json=body, headers=c.bearer("supervisor"))
+        assert first.status_code == 201, first.text
+        assert (first.json()["amount_fen"], first.json()["recovered_fen"], first.json()["written_off_fen"]) == (
+            10_050, 10_050, owed)
+        again = c.post(url, json=body, headers=c.bearer("supervisor"))
+        assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+        assert again.json()["recovered_fen"] == 10_050  # not counted twice
+        reused = c.post(url, json={**body, "amount": "100.51"}, headers=c.bearer("supervisor"))
+        assert reused.status_code == 409 and reused.json()["rule"] == "recovery.key_reused"
+        for amount, rule in (("abc", "amount.yuan_format"), ("1.234", "amount.yuan_format")):
+            bad = c.post(url, json={**body, "amount": amount, "idempotency_key": "rec-2"},
+                         headers=c.bearer("supervisor"))
+            assert (bad.status_code, bad.json()["field"], bad.json()["rule"]) == (422, "amount", rule)
+        too_much = c.post(url, json={**body, "amount": f"{owed // 100 + 1}.00", "idempotency_key": "rec-3"},
+                          headers=c.bearer("supervisor"))
+        assert too_much.status_code == 422 and too_much.json()["rule"] == "recovery.at_most_owed"
+        active = c.post(f"/api/v1/writeoffs/recoveries/{book['L2']}", json={**body, "idempotency_key": "rec-4"},
+                        headers=c.bearer("supervisor"))
+        assert active.status_code == 422 and active.json()["rule"] == "recovery.written_off_only"
+    with db.session() as s:
+        assert check_ledger(s).ok
+
 
 def test_a_proposal_with_nothing_to_select_is_refused(db, make_client):
     with make_client("legal") as c:

@@ -16,8 +16,8 @@ from arrears.delinquency.snapshots import SnapshotStore
 from arrears.errors import InvalidInput, NotFound
 from arrears.money import MoneyError, yuan_to_fen
 from arrears.web.deps import CipherDep, SessionDep, Today, require
-from arrears.writeoff.service import batch_items, decide_write_off, propose_write_off
-from arrears.writeoff.tables import ExitItem, TransferPackage, WriteOffBatch
+from arrears.writeoff.service import batch_items, decide_write_off, propose_write_off, record_recovery
+from arrears.writeoff.tables import ExitItem, LoanExit, TransferPackage, WriteOffBatch
 from arrears.writeoff.transfer import build_package, sell_package
 
 router = APIRouter(prefix="/api/v1", tags=["write-off"])
@@ -101,14 +101,14 @@ def _package_out(session, p: TransferPackage) -> PackageOut:  # noqa: ANN001
                       sold_on=p.sold_on, version=p.version, items=_items(batch_items(session, p.id, "transfer")))
 
 
-def _price_fen(text: str) -> int:
-    """The sale price: yuan as text through the money parser (never a float), not negative."""
+def _price_fen(text: str, field: str = "price") -> int:
+    """An amount in yuan as text through the money parser (never a float), not negative."""
     try:
         amount = yuan_to_fen(text)
     except MoneyError as exc:
-        raise InvalidInput(str(exc), field="price", rule="amount.yuan_format") from None
+        raise InvalidInput(str(exc), field=field, rule="amount.yuan_format") from None
     if amount < 0:
-        raise InvalidInput("must be ≥ 0 yuan", field="price", rule="amount.non_negative")
+        raise InvalidInput("must be ≥ 0 yuan", field=field, rule="amount.non_negative")
     return amount
 
 
@@ -175,3 +175,30 @@ def sell(package_id: int, body: SaleIn, session: SessionDep, cipher: CipherDep, 
     package = sell_package(session, package_id=package_id, buyer=body.buyer, price_fen=price_fen,
                            principal=principal, today=today, expected_version=version, cipher=cipher)
     return _package_out(session, package)
+
+
+class RecoveryIn(BaseModel):
+    amount: str = Field(description="Yuan as text, e.g. \"1200.50\" (never a float).", examples=["1200.50"])
+    received_on: date
+    idempotency_key: str = Field(min_length=1, max_length=100)
+
+
+class RecoveryOut(BaseModel):
+    id: int
+    loan_id: int
+    amount_fen: int
+    received_on: date
+    written_off_fen: int
+    recovered_fen: int
+
+
+@router.post("/writeoffs/recoveries/{loan_id}", response_model=RecoveryOut, status_code=201)
+def recovery(loan_id: int, body: RecoveryIn, session: SessionDep, today: Today,
+             principal: Annotated[Principal, Depends(require(P.payments_write))]) -> RecoveryOut:
+    """Money received on a written-off loan (idempotent on its key: the same request again answers the same)."""
+    amount_fen = _price_fen(body.amount, "amount")
+    r = record_recovery(session, loan_id=loan_id, amount_fen=amount_fen, received_on=body.received_on,
+                        idempotency_key=body.idempotency_key, actor=principal.actor, today=today)
+    gone = session.get(LoanExit, loan_id)
+    return RecoveryOut(id=r.id, loan_id=r.loan_id, amount_fen=r.amount_fen, received_on=r.received_on,
+                       written_off_fen=gone.amount_fen, recovered_fen=gone.recovered_fen)
