@@ -18,7 +18,6 @@ from arrears.db.base import utcnow
 from arrears.errors import Conflict, InvalidInput, NotFound
 from arrears.privacy import PersonalDataCipher
 
-
 CODE_PURPOSE = "agreement-code"
 
 
