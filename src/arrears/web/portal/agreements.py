@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -29,7 +30,7 @@ def _own(session, me, agreement_id: int) -> Agreement | None:
 def _page(request: Request, me, a: Agreement, status: int = 200, errors: dict | None = None,
           consent: bool = False, attempts_left: int | None = None) -> Response:
     terms = json.loads(a.terms_json)
-    schedule = [(r["seq"], r["due_on"], sum(int(r.get(c, 0)) for c in COMPONENTS)) for r in terms["schedule"]]
+    schedule = [(r["seq"], date.fromisoformat(r["due_on"]), sum(int(r.get(c, 0)) for c in COMPONENTS)) for r in terms["schedule"]]
     waived = sum(int(v) for v in terms["waiver"].values())
     return render(request, "portal/agreement.html", me, status=status, a=a, number=service.number(a),
                   schedule=schedule, total=sum(x for _, _, x in schedule), waived=waived, errors=errors or {},

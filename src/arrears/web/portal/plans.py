@@ -185,5 +185,5 @@ def accept(offer_id: int, request: Request, session: SessionDep, today: Today) -
     with attempt(session) as errors:
         rounds.accept(session, me, offer.id)
     if errors:
-        return _page(request, session, me, loan, today, 409, errors={f"offer-{offer.id}": next(iter(errors.values()))})
+        return _page(request, session, me, loan, today, 409, errors={"send": next(iter(errors.values()))})
     return see_other(f"/portal/loans/{loan.id}/plans#accepted")
