@@ -7,7 +7,6 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-
 from test_portal_agreement_page import _agreement
 from test_portal_hardship_page import FORM
 

@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from arrears.agreements import service, signing
 from arrears.agreements.tables import Agreement, SigningCode
+from arrears.agreements.terms import plan_from_json
 from arrears.auth.model import Principal, Role
 from arrears.contact.tables import OutboxMessage
+from arrears.money import format_yuan
 from arrears.negotiation import rounds
 from arrears.negotiation.accepted import accepted_offer
 from conftest import NEGOTIATOR
@@ -43,6 +45,10 @@ def test_the_borrower_reads_and_signs_with_the_code(portal):
     portal.sign_in()
     assert f"/portal/agreements/{aid}" in portal.get("/portal").text  # waiting for the signature
     page = portal.get(f"/portal/agreements/{aid}").text
+    with portal.db.session() as s:
+        plan = plan_from_json(s.get(Agreement, aid).terms_json)
+    assert f"{format_yuan(plan.total_to_pay)} 元" in page and f"{len(plan.schedule)} 个月" in page
+    assert format_yuan(plan.schedule[0].total) in page and plan.total_to_pay > 0
     assert "待您签署" in page and f"/portal/agreements/{aid}/document" in page and '<label for="consent">' in page
     pdf = portal.get(f"/portal/agreements/{aid}/document")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content[:5] == b"%PDF-"

@@ -4,9 +4,7 @@ named next to the code field and the attempt still counts (the outcome is return
 
 from __future__ import annotations
 
-import json
 import re
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -14,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from arrears.agreements import documents, service, signing
 from arrears.agreements.tables import Agreement
-from arrears.negotiation.plan import COMPONENTS
+from arrears.agreements.terms import plan_from_json
 from arrears.web.deps import CipherDep, SessionDep
 from arrears.web.portal.common import attempt, borrower, not_found, see_other
 from arrears.web.render import render
@@ -29,11 +27,11 @@ def _own(session, me, agreement_id: int) -> Agreement | None:
 
 def _page(request: Request, me, a: Agreement, status: int = 200, errors: dict | None = None,
           consent: bool = False, attempts_left: int | None = None) -> Response:
-    terms = json.loads(a.terms_json)
-    schedule = [(r["seq"], date.fromisoformat(r["due_on"]), sum(int(r.get(c, 0)) for c in COMPONENTS)) for r in terms["schedule"]]
-    waived = sum(int(v) for v in terms["waiver"].values())
+    plan = plan_from_json(a.terms_json)
+    schedule = [(i.seq, i.due_on, i.total) for i in plan.schedule]
+    total, waived = plan.total_to_pay, plan.waived
     return render(request, "portal/agreement.html", me, status=status, a=a, number=service.number(a),
-                  schedule=schedule, total=sum(x for _, _, x in schedule), waived=waived, errors=errors or {},
+                  schedule=schedule, total=total, waived=waived, errors=errors or {},
                   consent=consent, attempts_left=attempts_left)
 
 

@@ -51,6 +51,16 @@ class Card:
     schedule: list[tuple[int, date, int]]  # seq, due on, amount
     terms: dict
 
+    @property
+    def regular(self) -> int | None:
+        """The one amount every instalment but the last pays (the last takes the rounding), else None."""
+        amounts = {a for _, _, a in self.schedule[:-1]}
+        return amounts.pop() if len(amounts) == 1 else None
+
+    @property
+    def last(self) -> int:
+        return self.schedule[-1][2] if self.schedule else 0
+
 
 def offer_card(o: Offer) -> Card:
     rows = [(int(r["seq"]), date.fromisoformat(r["due_on"]), sum(int(r.get(c, 0)) for c in COMPONENTS))
