@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -17,9 +19,11 @@ from arrears.auth.model import Principal
 from arrears.errors import Problem
 from arrears.ledger.service import savepoint
 from arrears.products.catalog import read_yaml, validate_model
-from arrears.web.render import current_principal, render
+from arrears.settings import BUSINESS_TZ
+from arrears.web.render import current_principal, render, templates
 
 CHANNELS = Path(__file__).parent / "channels.yaml"
+_TZ = ZoneInfo(BUSINESS_TZ)
 LOGIN = "/portal/login"
 
 
@@ -36,6 +40,14 @@ def borrower(request: Request, session) -> Principal | Response:
 def not_found(request: Request, me: Principal) -> Response:
     """Someone else's loan, offer, agreement, message or complaint does not exist for this borrower."""
     return render(request, "not_found.html", me, status=404)
+
+
+def local_date(at: datetime | None) -> date | None:
+    """A stored UTC time as the date it was in the business time zone (before ``cn_date``)."""
+    return None if at is None else at.astimezone(_TZ).date()
+
+
+templates.env.filters["local_date"] = local_date  # the portal's templates: {{ c.filed_at | local_date | cn_date }}
 
 
 def see_other(url: str) -> Response:
