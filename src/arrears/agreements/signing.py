@@ -3,7 +3,6 @@ expires and allows a limited number of attempts) and explicit consent, or an ora
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,10 +12,13 @@ from sqlalchemy.orm import Session
 from arrears.agreements.policy import policy
 from arrears.agreements.service import expect_status, get_agreement, record_event
 from arrears.agreements.tables import Agreement, SigningCode
+from arrears.auth.codes import code_digest, code_matches, new_code
 from arrears.contact.outbox import queue_message
 from arrears.db.base import utcnow
 from arrears.errors import Conflict, InvalidInput, NotFound
 from arrears.privacy import PersonalDataCipher
+
+CODE_PURPOSE = "agreement-code"
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ def send_for_signature(session: Session, *, agreement_id: int, actor: str, ciphe
     for old in session.scalars(select(SigningCode).where(SigningCode.agreement_id == a.id,
                                                          SigningCode.used_at.is_(None))):
         old.used_at = at  # superseded
-    code = "".join(secrets.choice("0123456789") for _ in range(cfg.code_digits))
+    code = new_code(cfg.code_digits)
     expires = at + timedelta(minutes=cfg.code_valid_minutes)
     row = SigningCode(agreement_id=a.id, code_digest=_code_digest(cipher, a.id, code), expires_at=expires,
                       attempts=0, max_attempts=cfg.code_max_attempts, created_at=at)
@@ -60,7 +62,7 @@ def send_for_signature(session: Session, *, agreement_id: int, actor: str, ciphe
 
 
 def _code_digest(cipher: PersonalDataCipher, agreement_id: int, code: str) -> str:
-    return cipher.digest(f"agreement-code:{agreement_id}:{code}")
+    return code_digest(cipher, CODE_PURPOSE, agreement_id, code)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def borrower_sign(session: Session, *, agreement_id: int, borrower_id: int, code
     if row.attempts >= row.max_attempts:
         return SignOutcome(False, "signing.attempts_exhausted", "too many wrong codes: ask for a new one")
     row.attempts += 1
-    if not secrets.compare_digest(row.code_digest, _code_digest(cipher, a.id, str(code).strip())):
+    if not code_matches(row.code_digest, cipher, CODE_PURPOSE, a.id, code):
         left = row.max_attempts - row.attempts
         record_event(session, a, "agreement.sign_failed", f"borrower:{borrower_id}", {"code_id": row.id,
                                                                                "attempts_left": left})

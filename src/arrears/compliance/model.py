@@ -38,6 +38,7 @@ class Purpose(StrEnum):
     agreement_service = "agreement_service"  # instalment notices under a signed agreement
     complaint_response = "complaint_response"
     legal_notice = "legal_notice"
+    sign_in = "sign_in"  # a portal sign-in code the borrower has just asked for (not a collection contact)
 
 
 class Outcome(StrEnum):

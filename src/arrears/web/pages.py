@@ -1,5 +1,5 @@
-"""Server-rendered pages (Chinese first, English available): sign-in, the loan book for staff, a loan's
-page, and the borrower's own view. The session token lives in an HttpOnly, SameSite=Strict cookie; every
+"""Server-rendered pages (Chinese first, English available): sign-in, the loan book for staff and a loan's
+page (the borrower's own pages are ``web/portal/``). The session token lives in an HttpOnly, SameSite=Strict cookie; every
 page checks the same permissions as the API and a borrower only ever sees their own loans.
 
 No text shown to users lives here: templates say everything through the gettext catalogues
@@ -127,20 +127,3 @@ def _state_view(session, loan_id: int, product) -> dict | None:
 def _level(scheme: Scheme, code: str) -> Level | str:
     """The scheme's level with this code, or the code itself if the scheme has none."""
     return next((level for level in scheme.levels if level.code == code), code)
-
-
-@router.get("/portal", response_class=HTMLResponse)
-def portal(request: Request, session: SessionDep, cipher: CipherDep, today: Today) -> Response:
-    me = current_principal(request, session)
-    if me is None:
-        return to_login()
-    if not me.self_scoped:
-        return RedirectResponse("/loans", status_code=303)
-    borrower = session.get(Borrower, me.borrower_id)
-    loans = session.scalars(select(Loan).where(Loan.borrower_id == me.borrower_id).order_by(Loan.id)).all()
-    details = []
-    for loan in loans:  # one borrower's few loans
-        rows = session.scalars(select(Instalment).where(Instalment.loan_id == loan.id)).all()
-        details.append((loan_detail(loan, borrower.borrower_no, rows, today), catalog().product(loan.product_code)))
-    return render(request, "portal.html", me, details=details, today=today,
-                   borrower=borrower_out(borrower, cipher, unmasked=True))
