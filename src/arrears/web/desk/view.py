@@ -47,7 +47,7 @@ def calculator_view(request: Request, ctx, assessment, params, errors: dict | No
     all_errors = {**form_errors, **(errors or {})}
     option = verdict.option if verdict else None
     pol = policy()
-    return {"values": values, "errors": all_errors, "verdict": verdict, "option": option,
+    return {"fields": values, "errors": all_errors, "verdict": verdict, "option": option,
             "chart": chart.of_plan(option.plan) if option else None,
             "waived_share": Decimal(option.waived_fen) / ctx.debt.total if option and ctx.debt.total else Decimal(0),
             "limits": {"max_periods": max_periods(ctx), "max_rate": max_rate(ctx),
