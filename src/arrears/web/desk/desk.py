@@ -74,7 +74,7 @@ def calculator_fragment(negotiation_id: int, request: Request, session: SessionD
     me, neg = _open(request, session, negotiation_id, READ)
     if neg is None:
         return me
-    view = desk_view(request, session, cipher, today, me, neg, request.query_params)
+    view = desk_view(request, session, cipher, today, me, neg, request.query_params, with_options=False)
     if view["calc"] is None:
         return render(request, "not_found.html", me, status=404)
     return render(request, "desk/calculator_fragment.html", me, **view)

@@ -3,8 +3,10 @@ ranked options, the calculator's verdict, the rounds and the agreement. Reads on
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import date
 from decimal import Decimal
+from threading import Lock
 
 from fastapi import Request
 from sqlalchemy import select
@@ -32,6 +34,31 @@ from arrears.web.desk import calculator, chart
 from arrears.web.desk.common import completion
 
 SIDE_BY_SIDE = 4  # the best options shown as cards; the rest in one table
+_RANKED: OrderedDict = OrderedDict()  # what generate_options answered, by everything it depends on
+_RANKED_MAX = 256
+_LOCK = Lock()
+
+
+def ranked_options(request: Request, ctx, assessment) -> list:  # noqa: ANN001
+    """``generate_options`` (the service, unchanged) remembered for the pages: ranking ~50 candidates is most of
+    the desk's time, and the answer only changes with the debt, the date, the affordability figures or the
+    completion model, which are all in the key (policy changes need a restart, as for the API)."""
+    model = completion(request, ctx)
+    key = (ctx.loan_id, ctx.as_of, ctx.debt, ctx.dpd, ctx.remaining_periods, ctx.contract_rate, ctx.product.code,
+           None if assessment is None else (assessment.income_fen, assessment.assessed_expenses_fen,
+                                            assessment.disposable_fen, assessment.sustainable_payment_fen,
+                                            assessment.liquid_assets_fen), type(model).__name__,
+           getattr(getattr(model, "trained", None), "version", None))
+    with _LOCK:
+        if key in _RANKED:
+            _RANKED.move_to_end(key)
+            return _RANKED[key]
+    options = generate_options(ctx, assessment, model=model)
+    with _LOCK:
+        _RANKED[key] = options
+        while len(_RANKED) > _RANKED_MAX:
+            _RANKED.popitem(last=False)
+    return options
 
 
 def calculator_view(request: Request, ctx, assessment, params, errors: dict | None = None) -> dict:  # noqa: ANN001
@@ -56,7 +83,7 @@ def calculator_view(request: Request, ctx, assessment, params, errors: dict | No
 
 
 def desk_view(request: Request, session: Session, cipher: PersonalDataCipher, today: date, me: Principal,
-              neg: Negotiation, params, **extra) -> dict:  # noqa: ANN001
+              neg: Negotiation, params, with_options: bool = True, **extra) -> dict:  # noqa: ANN001
     loan = session.get(Loan, neg.loan_id)
     borrower = session.get(Borrower, neg.borrower_id)
     app, assessment = hardship.latest_assessment(session, cipher, loan.id, neg.application_id)
@@ -71,7 +98,7 @@ def desk_view(request: Request, session: Session, cipher: PersonalDataCipher, to
         ctx = None
     options, calc = [], None
     if ctx is not None:
-        options = generate_options(ctx, assessment, model=completion(request, ctx))
+        options = ranked_options(request, ctx, assessment) if with_options else []
         calc = calculator_view(request, ctx, assessment, params, extra.pop("calc_errors", None))
     now = utcnow()
     offers = [(o, rounds.effective_status(o, now), plan_from_dict(o.plan))
