@@ -100,6 +100,7 @@ def test_prepare_send_sign_and_countersign(world, db):
     c.login("negotiator")
     desk = c.get(f"/negotiations/{w['neg']}").text
     assert "借款人已接受方案，请据此生成还款协议。" in desk
+    assert 'id="calculator"' not in desk and 'id="options"' not in desk  # agreed: no more plans to weigh
     r = c.post(f"/negotiations/{w['neg']}/agreement", data={"signing_method": "portal"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith("done=prepared#agreement")
     a = _agreement(db)

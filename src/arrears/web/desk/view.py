@@ -97,7 +97,7 @@ def desk_view(request: Request, session: Session, cipher: PersonalDataCipher, to
     except InvalidInput:  # nothing left to negotiate (paid or restructured): no options, no calculator
         ctx = None
     options, calc = [], None
-    if ctx is not None:
+    if ctx is not None and neg.status == "open":  # once agreed or closed the plan is settled: no options
         options = ranked_options(request, ctx, assessment) if with_options else []
         calc = calculator_view(request, ctx, assessment, params, extra.pop("calc_errors", None))
     now = utcnow()
