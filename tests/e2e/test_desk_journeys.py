@@ -39,14 +39,16 @@ def _borrower(borrower_id: int) -> Principal:
 
 
 def _hardship_case(demo) -> tuple[int, int, str]:
-    """A borrower of the demo (not the one with the portal sign-in, whose loan the portal's journeys use) with
-    an overdue inclusive loan and no negotiation yet, who applies for hardship: (loan id, borrower id, loan no)."""
-    own = set(demo.loans_of(demo.logins["borrower"]))
+    """A borrower of the demo with an overdue inclusive loan and no negotiation yet, who applies for hardship:
+    (loan id, borrower id, loan no). Not the borrower with the portal sign-in (the portal's journeys use that
+    loan) nor the loan other journeys open (``demo.overdue_loan``: the fewest days past due from 31): this one is
+    countersigned into a restructuring."""
+    own = set(demo.loans_of(demo.logins["borrower"])) | {demo.overdue_loan("inclusive_loan")[0].id}
     with demo.session() as s:
         taken = set(s.scalars(select(Negotiation.loan_id)))
         rows = s.execute(select(Loan.id, Loan.borrower_id, Loan.loan_no)
                          .join(LoanDelinquency, LoanDelinquency.loan_id == Loan.id)
-                         .where(Loan.product_code == "inclusive_loan", LoanDelinquency.dpd.between(31, 150))
+                         .where(Loan.product_code == "inclusive_loan", LoanDelinquency.dpd >= 31)
                          .order_by(Loan.loan_no.desc())).all()
         loan_id, borrower_id, loan_no = next(r for r in rows if r[0] not in own and r[0] not in taken)
         statement = Statement(incomes={"wages": 420_000}, expenses={"housing": 120_000, "food": 110_000,
