@@ -152,3 +152,13 @@ def test_withdraw_with_the_version_the_page_showed(desk, db):
                                                                        "version": w["offer_version"]},
                 follow_redirects=False)
     assert ok.status_code == 303 and _offers(db, w["neg"])[0].status == "withdrawn"
+
+
+def test_the_first_payment_date_is_chosen_as_a_date(desk):
+    c, w = desk
+    html = c.get(f"/negotiations/{w['neg']}/calculator", params={**FORM, "holiday": "3"}).text
+    assert '<option value="0" >2026年4月10日（不设宽限期）</option>' in html
+    assert '<option value="3" selected>2026年7月10日（宽限 3 个月）</option>' in html
+    assert "2026年7月10日 还 " in html  # the plan's first payment falls on the chosen date
+    en = c.get(f"/negotiations/{w['neg']}/calculator", params={**FORM, "holiday": "1", "lang": "en"}).text
+    assert "2026年5月10日 (1 month's payment holiday)" in en

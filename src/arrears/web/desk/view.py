@@ -17,6 +17,7 @@ from arrears.agreements.tables import Agreement
 from arrears.auth.model import Permission, Principal
 from arrears.db.base import utcnow
 from arrears.errors import InvalidInput
+from arrears.loans.schedules import due_date
 from arrears.loans.schemas import borrower_out
 from arrears.loans.tables import Borrower, Loan
 from arrears.negotiation import hardship, rounds
@@ -79,6 +80,9 @@ def calculator_view(request: Request, ctx, assessment, params, errors: dict | No
             "waived_share": Decimal(option.waived_fen) / ctx.debt.total if option and ctx.debt.total else Decimal(0),
             "limits": {"max_periods": max_periods(ctx), "max_rate": max_rate(ctx),
                        "max_holiday": pol.options.max_holiday_months, "debt": ctx.debt},
+            # The first payment date chosen as a date: a payment holiday of h months moves it h months on
+            # (terms.build_plan: one month after the plan date, after any holiday).
+            "first_dates": [(str(h), due_date(ctx.as_of, 2 + h)) for h in range(pol.options.max_holiday_months + 1)],
             "components": COMPONENTS, "kinds": calculator.KINDS}
 
 
