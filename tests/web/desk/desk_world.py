@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from arrears.agreements import signing
 from arrears.auth import service
-from arrears.contact.tables import OutboxMessage
 from arrears.auth.model import Principal, Role
+from arrears.contact.tables import OutboxMessage
 from arrears.loans.model import LoanTerms
 from arrears.loans.tables import Instalment
 from arrears.negotiation import hardship, rounds

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from desk_world import NAME, STAFF, borrower_accepts, borrower_signs, build, open_with_offer
 
 from arrears.agreements.tables import Agreement
 from arrears.auth.model import Principal, Role
 from arrears.negotiation.tables import Negotiation, Offer
 from arrears.privacy import PersonalDataCipher
-from desk_world import NAME, STAFF, borrower_accepts, borrower_signs, build, open_with_offer
 
 pytestmark = pytest.mark.business_date("2026-03-10")
 

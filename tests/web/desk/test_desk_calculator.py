@@ -9,10 +9,10 @@ import json
 import re
 
 import pytest
+from desk_world import STAFF, build, open_with_offer
 
 from arrears.negotiation.tables import Offer
 from arrears.privacy import PersonalDataCipher
-from desk_world import STAFF, build, open_with_offer
 
 pytestmark = pytest.mark.business_date("2026-03-10")
 FORM = {"calc": "1", "kind": "instalments", "periods": "24", "rate": "12", "holiday": "0", "step": "50",
@@ -29,7 +29,7 @@ def desk(db, secret_key, make_client):
 
 
 def _error(html: str, field: str) -> str:
-    found = re.search(rf'<p class="error field-error" id="calc-err-{field}" aria-live="polite">(.*?)</p>', html, re.S)
+    found = re.search(rf'<p class="error field-error" id="calc-err-{field}" aria-live="polite">(.*?)</p>', html, re.DOTALL)
     assert found, field
     return found.group(1).strip()
 
@@ -75,8 +75,9 @@ def test_the_card_limit_of_60_periods(db, secret_key, make_client):
     """A credit card's personalised instalment: 60 periods at most (信用卡业务监督管理办法, legal.yaml)."""
     from datetime import date
 
-    from arrears.negotiation import rounds
     from desk_world import add_wang, staff
+
+    from arrears.negotiation import rounds
     with db.session() as s:
         _, loan = add_wang(s, PersonalDataCipher(secret_key), no="CARD-1", borrower_no="B-CARD", product="credit_card")
         neg = rounds.open_negotiation(s, staff("negotiator"), loan_id=loan.id, today=date(2026, 3, 10))

@@ -7,13 +7,13 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
+from desk_world import TODAY, build, statement
 
 from arrears.negotiation.affordability import assess
 from arrears.negotiation.debt import load_context
 from arrears.negotiation.options import generate_options
 from arrears.privacy import PersonalDataCipher
 from arrears.web.desk.view import ranked_options
-from desk_world import TODAY, build, statement
 
 pytestmark = pytest.mark.business_date("2026-03-10")
 

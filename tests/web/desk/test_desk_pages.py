@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from desk_world import NAME, STAFF, build, open_with_offer, staff
 
 from arrears.negotiation.tables import HardshipApplication, Negotiation, Offer
 from arrears.privacy import PersonalDataCipher
-from desk_world import NAME, STAFF, build, open_with_offer, staff
 
 pytestmark = pytest.mark.business_date("2026-03-10")
 INCOME = "3,000.00"  # 小王's part-time income: only in the decrypted statement

@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from arrears.agreements import documents, service as agreements
+from arrears.agreements import documents
+from arrears.agreements import service as agreements
 from arrears.agreements.tables import Agreement
 from arrears.auth.model import Permission, Principal
 from arrears.db.base import utcnow
@@ -55,7 +56,7 @@ def _view(session: Session, cipher: PersonalDataCipher, me: Principal, **extra) 
         .where(Agreement.status == "borrower_signed").order_by(Agreement.id).limit(PAGE_SIZE)).all()
     approval = policy().approval
 
-    def who(b: Borrower):  # noqa: ANN202
+    def who(b: Borrower):
         return borrower_out(b, cipher, unmasked=me.sees_pii_of(b.id))
 
     return {"offers": [(o, no, who(b), _authority(o)) for o, no, b in offers],

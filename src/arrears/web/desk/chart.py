@@ -46,5 +46,5 @@ def payments_chart(schedule: list[tuple[int, date, int]]) -> Chart:
     return Chart(WIDTH, HEIGHT, TOP + plot_h, tuple(bars), top)
 
 
-def of_plan(plan) -> Chart:  # noqa: ANN001  (negotiation.plan.Plan)
+def of_plan(plan) -> Chart:
     return payments_chart([(i.seq, i.due_on, i.total) for i in plan.schedule])

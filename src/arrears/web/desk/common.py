@@ -37,21 +37,21 @@ def completion(request: Request, ctx: DebtContext) -> CompletionModel:
     return completion_model(policy().completion, models_dir(request.app.state.settings.data_dir), ctx.product.code)
 
 
-def failed(session: Session, problem) -> dict:  # noqa: ANN001
+def failed(session: Session, problem) -> dict:
     """A Problem a service raised, as the page shows it (rule and field); the request's work is rolled back
     so nothing half-done is committed."""
     session.rollback()
     return {"rule": problem.rule or "", "field": problem.field or "", "status": problem.status}
 
 
-def percent(ratio) -> str:  # noqa: ANN001
+def percent(ratio) -> str:
     """A Decimal ratio as a percentage to one decimal (0.6234 → "62.3"); the page adds the % sign."""
     if ratio is None:
         return ""
     return str((Decimal(ratio) * 100).quantize(Decimal("0.1")))
 
 
-def calc_query(terms) -> str:  # noqa: ANN001
+def calc_query(terms) -> str:
     """The calculator's query string for existing terms ("load into the calculator")."""
     return urlencode({**values_of(terms), "calc": "1"})
 

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from arrears.agreements import documents, service as agreements, signing
+from arrears.agreements import documents, signing
+from arrears.agreements import service as agreements
 from arrears.agreements.tables import Agreement
 from arrears.auth.model import Permission, Principal
 from arrears.db.versioned import load_versioned
@@ -24,7 +25,7 @@ from arrears.negotiation.terms import Terms
 from arrears.web.deps import CipherDep, SessionDep, Today
 from arrears.web.desk import calculator
 from arrears.web.desk.common import failed, staff
-from arrears.web.desk.view import calculator_view, desk_view
+from arrears.web.desk.view import desk_view
 from arrears.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -53,7 +54,7 @@ def _back(neg: Negotiation, anchor: str, done: str) -> RedirectResponse:
     return RedirectResponse(f"/negotiations/{neg.id}?done={done}#{anchor}", status_code=303)
 
 
-def _desk(request, session, cipher, today, me, neg, params, status: int = 200, **extra) -> Response:  # noqa: ANN001
+def _desk(request, session, cipher, today, me, neg, params, status: int = 200, **extra) -> Response:
     return render(request, "desk/desk.html", me, status=status,
                   **desk_view(request, session, cipher, today, me, neg, params, **extra))
 
@@ -197,6 +198,3 @@ def agreement_pdf(negotiation_id: int, agreement_id: int, request: Request, sess
         return render(request, "not_found.html", me, status=404)
     return Response(documents.get(session, a.document_sha256), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{agreements.number(a)}.pdf"'})
-
-
-__all__ = ["router", "calculator_view"]

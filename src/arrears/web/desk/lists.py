@@ -22,7 +22,7 @@ router = APIRouter(include_in_schema=False)
 STATUSES = ("open", "agreed", "closed")
 
 
-def _page(session, stmt, key, before: int | None) -> tuple[list, int | None]:  # noqa: ANN001
+def _page(session, stmt, key, before: int | None) -> tuple[list, int | None]:
     """One page newest first and the id the next page starts before (None on the last page)."""
     if before:
         stmt = stmt.where(key < before)
@@ -32,7 +32,7 @@ def _page(session, stmt, key, before: int | None) -> tuple[list, int | None]:  #
     return rows, (rows[-1][0].id if more else None)
 
 
-def _context(session, status: str, before: int | None, app_before: int | None) -> dict:  # noqa: ANN001
+def _context(session, status: str, before: int | None, app_before: int | None) -> dict:
     apps = (select(HardshipApplication, Loan.loan_no, Borrower.borrower_no, Negotiation.id)
             .join(Loan, Loan.id == HardshipApplication.loan_id)
             .join(Borrower, Borrower.id == HardshipApplication.borrower_id)

@@ -40,7 +40,7 @@ _RANKED_MAX = 256
 _LOCK = Lock()
 
 
-def ranked_options(request: Request, ctx, assessment) -> list:  # noqa: ANN001
+def ranked_options(request: Request, ctx, assessment) -> list:
     """``generate_options`` (the service, unchanged) remembered for the pages: ranking ~50 candidates is most of
     the desk's time, and the answer only changes with the debt, the date, the affordability figures or the
     completion model, which are all in the key (policy changes need a restart, as for the API)."""
@@ -62,7 +62,7 @@ def ranked_options(request: Request, ctx, assessment) -> list:  # noqa: ANN001
     return options
 
 
-def calculator_view(request: Request, ctx, assessment, params, errors: dict | None = None) -> dict:  # noqa: ANN001
+def calculator_view(request: Request, ctx, assessment, params, errors: dict | None = None) -> dict:
     """The calculator's values (as typed), the field errors (form first, then the services' limits) and,
     when the terms could be built, the plan valued like an option with its verdict."""
     base = calculator.defaults(ctx.contract_rate, min(12, max_periods(ctx)))
@@ -87,7 +87,7 @@ def calculator_view(request: Request, ctx, assessment, params, errors: dict | No
 
 
 def desk_view(request: Request, session: Session, cipher: PersonalDataCipher, today: date, me: Principal,
-              neg: Negotiation, params, with_options: bool = True, **extra) -> dict:  # noqa: ANN001
+              neg: Negotiation, params, with_options: bool = True, **extra) -> dict:
     loan = session.get(Loan, neg.loan_id)
     borrower = session.get(Borrower, neg.borrower_id)
     app, assessment = hardship.latest_assessment(session, cipher, loan.id, neg.application_id)
@@ -121,7 +121,7 @@ def desk_view(request: Request, session: Session, cipher: PersonalDataCipher, to
     }
 
 
-def _agreement(session: Session, neg: Negotiation, offers: list) -> Agreement | None:  # noqa: ANN001
+def _agreement(session: Session, neg: Negotiation, offers: list) -> Agreement | None:
     """The agreement prepared from this negotiation's accepted offer: the loan's newest one since it was
     accepted (a loan has at most one live agreement)."""
     accepted = next((o for o, _, _ in offers if o.id == neg.accepted_offer_id), None)
