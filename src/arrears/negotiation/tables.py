@@ -39,6 +39,7 @@ class HardshipApplication(Base):
         CheckConstraint("status IN ('submitted', 'verified', 'rejected')", name="status"),
         CheckConstraint("hardship_kind IN ('illness', 'job_loss', 'business_failure', 'disaster', 'other')",
                         name="kind"),
+        Index("ix_hardship_applications_status_id", "status", "id"),  # the desk's list: waiting, newest first
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -83,6 +84,7 @@ class Negotiation(Base):
     __table_args__ = (
         Index("uq_negotiations_open_loan", "loan_id", unique=True, sqlite_where=_OPEN, postgresql_where=_OPEN),
         CheckConstraint("status IN ('open', 'agreed', 'closed')", name="status"),
+        Index("ix_negotiations_status_id", "status", "id"),  # the desk's list by status, newest first
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -107,6 +109,7 @@ class Offer(Base):
         CheckConstraint("status IN ('pending_approval', 'open', 'accepted', 'rejected', 'withdrawn', "
                         "'superseded', 'declined')", name="status"),
         CheckConstraint("party IN ('institution', 'borrower')", name="party"),
+        Index("ix_negotiation_offers_status_id", "status", "id"),  # /approvals: offers pending approval
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

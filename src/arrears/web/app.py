@@ -38,6 +38,7 @@ from arrears.scores import api as scores_api
 from arrears.settings import Settings, load_settings
 from arrears.web import pages, portal
 from arrears.web.deps import check_guarded
+from arrears.web.desk import router as desk_router
 from arrears.web.errors import install_error_handlers
 from arrears.web.i18n import LocaleMiddleware, load_catalogues
 from arrears.writeoff import api as writeoff_api
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         agreements_api.router,
         writeoff_api.router,
         portal.router,
+        desk_router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:
