@@ -113,7 +113,7 @@ def adbc_available() -> bool:
     return True
 
 
-def _adbc_connect(raw):  # noqa: ANN001, ANN202
+def _adbc_connect(raw):
     """A second connection to the database and schema of the psycopg connection ``raw``."""
     import adbc_driver_postgresql.dbapi as adbc
 
@@ -160,19 +160,3 @@ def read_arrow_parallel(session: Session, queries: list[str], workers: int = 2) 
             future.result()
     return results  # type: ignore[return-value]
 
-
-def ingest_arrow(url_or_session, table_name: str, data: pa.Table | pa.RecordBatchReader,  # noqa: ANN001
-                 search_path: str | None = None) -> None:
-    """Appends ``data`` to ``table_name`` with COPY BINARY on a connection of its own (committed on return):
-    for bulk loads outside a use case (the benchmark's portfolio), not for a run's results, which belong to the
-    caller's transaction (``insert_arrow``). Columns must already have the table's types (int4 vs int8)."""
-    import adbc_driver_postgresql.dbapi as adbc
-
-    conn = adbc.connect(url_or_session, autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            if search_path:
-                cur.execute(f"SET search_path TO {search_path}")
-            cur.adbc_ingest(table_name, data, mode="append")
-    finally:
-        conn.close()
