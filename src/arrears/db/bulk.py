@@ -100,3 +100,63 @@ def execute_typed(session: Session, sql: str, params: dict, types: dict[str, Typ
         types = {k: UTCDateTime() if isinstance(v, datetime) else Date() for k, v in params.items()
                  if isinstance(v, date)}
     session.execute(text(sql).bindparams(*(bindparam(k, type_=t) for k, t in types.items())), params)
+
+
+# --- PostgreSQL: reading into Arrow through COPY … TO STDOUT (FORMAT binary) (the ADBC driver) -------------
+
+
+def adbc_available() -> bool:
+    try:
+        import adbc_driver_postgresql.dbapi  # noqa: F401  (lazy: SQLite-only installs never need it)
+    except ImportError:
+        return False
+    return True
+
+
+def _adbc_connect(raw):
+    """A second connection to the database and schema of the psycopg connection ``raw``."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    info = raw.info
+    dsn = info.dsn + (f" password='{info.password}'" if info.password else "")
+    return adbc.connect(dsn, autocommit=True)
+
+
+def read_arrow_parallel(session: Session, queries: list[str], workers: int = 2) -> list[pa.Table]:
+    """Runs ``queries`` (plain SQL, no bind parameters) on PostgreSQL, ``workers`` at a time on their own
+    connections, each result read with COPY BINARY into Arrow (no text formatting or parsing). Every query
+    sees exactly the caller's transaction snapshot (``pg_export_snapshot``/``SET TRANSACTION SNAPSHOT``), so
+    together they read one consistent state, as one query in the session would."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+    search_path = connection.exec_driver_sql("SHOW search_path").scalar_one()
+    pending = list(enumerate(queries))
+    results: list[pa.Table | None] = [None] * len(queries)
+
+    def worker() -> None:
+        conn = _adbc_connect(raw)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cur.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                cur.execute(f"SET LOCAL search_path TO {search_path}")
+                cur.execute("SET LOCAL work_mem = '256MB'")  # hash joins of instalments in memory, read only
+                while pending:
+                    try:
+                        index, sql = pending.pop(0)
+                    except IndexError:
+                        break
+                    cur.execute(sql)
+                    results[index] = cur.fetch_arrow_table()
+                cur.execute("COMMIT")
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(queries)))) as pool:
+        for future in [pool.submit(worker) for _ in range(max(1, min(workers, len(queries))))]:
+            future.result()
+    return results  # type: ignore[return-value]
+
