@@ -40,6 +40,7 @@ from arrears.web import pages
 from arrears.web.deps import check_guarded
 from arrears.web.errors import install_error_handlers
 from arrears.web.i18n import LocaleMiddleware, load_catalogues
+from arrears.web.legal_desk import router as legal_desk_router
 from arrears.writeoff import api as writeoff_api
 
 API = "/api/v1"
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         scores_api.router,
         agreements_api.router,
         writeoff_api.router,
+        legal_desk_router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:
