@@ -4,6 +4,7 @@ moved through the stages to law by the services, and complaints filed through co
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from html.parser import HTMLParser
 
 from sqlalchemy import select
 
@@ -50,3 +51,41 @@ def complain(db, secret_key: str, borrower_id: int, *, category: str = "harassme
     with unit_of_work(db.factory) as s:
         return file_complaint(s, cipher=PersonalDataCipher(secret_key), borrower_id=borrower_id, category=category,
                               channel="portal", text=text, filed_at=filed_at, actor="b-li", **kw).id
+
+
+class _Fields(HTMLParser):
+    """Form fields without a label, column headers without a scope, and whether the skip link comes first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.labels: set[str] = set()
+        self.fields: list[dict] = []
+        self.unscoped = 0
+        self.first_link: dict | None = None
+        self._thead = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "a" and self.first_link is None:
+            self.first_link = a
+        if tag == "label" and a.get("for"):
+            self.labels.add(a["for"])
+        if tag in ("input", "select", "textarea") and a.get("type") != "hidden":
+            self.fields.append(a)
+        self._thead = True if tag == "thead" else self._thead
+        if tag == "th" and self._thead and "scope" not in a:
+            self.unscoped += 1
+
+    def handle_endtag(self, tag):
+        if tag == "thead":
+            self._thead = False
+
+
+def accessibility_problems(html: str) -> list[str]:
+    page = _Fields()
+    page.feed(html)
+    problems = [f"no label for {f}" for f in page.fields if f.get("id") not in page.labels]
+    problems += [f"{page.unscoped} column headers without scope"] if page.unscoped else []
+    if not page.first_link or page.first_link.get("class") != "skip-link":
+        problems.append("the skip link is not first")
+    return problems

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from legal_desk_support import BUSINESS_DATE, NAME, complain, xiao_li
+from legal_desk_support import BUSINESS_DATE, NAME, accessibility_problems, complain, xiao_li
 
 from arrears.audit.tables import Event
 from arrears.auth import service as auth
@@ -150,3 +150,24 @@ def test_the_evidence_bundle_is_built_downloaded_and_audited(court):
     with court.db.session() as s:
         built = s.query(Event).filter_by(action="legal.evidence_bundle_built").one()
         assert built.actor == "legal" and built.after["manifest_sha256"] == r.headers["X-Manifest-SHA256"]
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # markup does not depend on the database
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_every_field_is_labelled_and_every_column_header_scoped(court, secret_key, lang):
+    cid = complain(court.db, secret_key, court.ids["borrower"])
+    with court.db.session() as s:
+        auth.create_user(s, username="sup", display_name="sup", password=PASSWORD, role="supervisor", actor="t")
+        s.commit()
+    court.cookies.set("lang", lang)
+    court.login("legal")
+    court.post(f"{court.url}/filing", data=FILING)
+    court.post(f"{court.url}/judgment", data={**JUDGMENT, "interest": "100", "penalty": "50"})
+    pages = {"list": court.get("/legal").text, "case": court.get(court.url).text,
+             "refused": court.post(f"{court.url}/cost", data={"kind": "court_fee", "amount": "abc"}).text}
+    court.post("/logout")
+    court.login("sup")
+    pages |= {"desk": court.get("/complaints").text, "complaint": court.get(f"/complaints/{cid}").text,
+              "stats": court.get("/complaints/stats").text}
+    assert {name: accessibility_problems(html) for name, html in pages.items()} == {name: [] for name in pages}
+    assert "enforcement-kind" in pages["case"]  # the judged case offers enforcement

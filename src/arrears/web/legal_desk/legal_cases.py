@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from arrears.audit.tables import Event
 from arrears.auth.model import Permission, Principal
 from arrears.auth.tables import User
+from arrears.cases.model import lifecycle
 from arrears.cases.tables import Case
 from arrears.contact.tables import OutboxMessage
 from arrears.legal import service
@@ -102,8 +103,9 @@ def legal_view(session: Session, cipher: PersonalDataCipher, me: Principal, lc: 
     notices = session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == lc.case_id,
                                                           OutboxMessage.dedupe_key.like("legal:%"))
                               .order_by(OutboxMessage.id)).all()
+    case = session.get(Case, lc.case_id)
     return {
-        "lc": lc, "loan": loan, "case": session.get(Case, lc.case_id), "product": catalog().product(loan.product_code),
+        "lc": lc, "loan": loan, "case": case, "stage": lifecycle().stage(case.stage), "product": catalog().product(loan.product_code),
         "borrower": borrower_out(borrower, cipher, unmasked=me.sees_pii_of(borrower.id)),
         "officer": session.get(User, lc.officer_user_id) if lc.officer_user_id else None,
         "hearings": rows(Hearing, Hearing.held_on, Hearing.id),
