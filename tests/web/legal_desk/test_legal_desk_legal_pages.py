@@ -168,6 +168,10 @@ def test_every_field_is_labelled_and_every_column_header_scoped(court, secret_ke
     court.post("/logout")
     court.login("sup")
     pages |= {"desk": court.get("/complaints").text, "complaint": court.get(f"/complaints/{cid}").text,
-              "stats": court.get("/complaints/stats").text}
+              "stats": court.get("/complaints/stats").text, "exits": court.get("/writeoffs").text,
+              "objections": court.get("/credit/objections").text}
+    court.post("/credit/objections", data={"loan_no": "L-LI", "claim": "三月并未逾期"})
+    pages["objection"] = court.get("/credit/objections/1").text
+    assert "三月并未逾期" in pages["objection"]
     assert {name: accessibility_problems(html) for name, html in pages.items()} == {name: [] for name in pages}
     assert "enforcement-kind" in pages["case"]  # the judged case offers enforcement

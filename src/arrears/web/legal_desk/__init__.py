@@ -21,10 +21,11 @@ templates.env.filters["cn_local_date"] = lambda m: templates.env.filters["cn_dat
 templates.env.filters["cn_local_time"] = lambda m: (
     f"{templates.env.filters['cn_date'](_local(m))} {_local(m):%H:%M}" if m else "")
 
-from arrears.web.legal_desk import complaints, exits, legal_cases, legal_forms
+from arrears.web.legal_desk import complaints, exits, legal_cases, legal_forms, objections
 
 router = APIRouter(include_in_schema=False)
 router.include_router(complaints.router)
 router.include_router(legal_cases.router)
 router.include_router(legal_forms.router)
 router.include_router(exits.router)
+router.include_router(objections.router)
