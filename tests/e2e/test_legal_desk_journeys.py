@@ -15,6 +15,7 @@ from arrears.cases.service import move_stage
 from arrears.cases.tables import Case
 from arrears.complaints.service import file_complaint
 from arrears.complaints.tables import Complaint
+from arrears.delinquency.tables import LoanDelinquency
 from arrears.legal.service import open_legal_case
 from arrears.legal.tables import Hearing, LegalCase
 from arrears.loans.tables import Loan
@@ -32,10 +33,12 @@ def sign_in(page: Page, username: str, password: str) -> None:
 
 
 def _open_cases(demo, skip: int) -> Case:
-    """An open collection case the other journeys do not use (the newest ones, ``skip`` from the top)."""
+    """An open collection case the other journeys do not use: they take the loans fewest days past due, these
+    the most (``skip`` from the top)."""
     with demo.session() as s:
-        case = s.scalars(select(Case).where(Case.status == "open", Case.stage.in_(TO_LEGAL))
-                         .order_by(Case.id.desc()).offset(skip).limit(1)).one()
+        case = s.scalars(select(Case).join(LoanDelinquency, LoanDelinquency.loan_id == Case.loan_id)
+                         .where(Case.status == "open", Case.stage.in_(TO_LEGAL))
+                         .order_by(LoanDelinquency.dpd.desc(), Case.id).offset(skip).limit(1)).one()
         s.expunge_all()
         return case
 
