@@ -120,6 +120,23 @@ def test_the_legal_cap_refusal_is_shown_next_to_the_award_and_deadlines_follow_a
     assert "共 1 件诉讼案件" in listing and "没有符合条件" in court.get("/legal?status=closed").text
 
 
+def test_a_recovery_is_posted_once_and_a_future_date_refused(court):
+    court.login("legal")
+    key = re.search(r'name="key" value="([0-9a-f]{32})"', court.get(court.url).text).group(1)
+    r = court.post(f"{court.url}/recovery", data={"amount": "500", "received_on": "2024-07-01",
+                                                  "source": "voluntary", "key": key})
+    assert r.status_code == 422 and "日期不能晚于今天" in _error(r.text, "recovery", "received_on")
+    assert f'name="key" value="{key}"' in r.text  # the same key again, so a resubmit posts once
+    for _ in range(2):
+        r = court.post(f"{court.url}/recovery", data={"amount": "500", "received_on": "2024-06-03",
+                                                      "source": "voluntary", "key": key}, follow_redirects=False)
+        assert r.status_code == 303
+    page = court.get(court.url).text
+    assert "主动还款" in page and "500.00 元" in page  # recovered in all: one payment, not two
+    with court.db.session() as s:
+        assert s.get(LegalCase, court.ids["legal_case"]).recovered_fen == 50_000
+
+
 def test_notices_go_through_the_guard_which_names_its_rule(court, secret_key):
     court.login("legal")
     r = court.post(f"{court.url}/notice", data={"kind": "lawyer_letter", "channel": "letter"})
