@@ -6,7 +6,8 @@ the templates name them in the reader's language (``legal_desk/_labels.html``)."
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -17,9 +18,20 @@ from arrears.auth.model import Permission, Principal
 from arrears.errors import Conflict, Problem
 from arrears.loans.schemas import MAX_AMOUNT_FEN
 from arrears.money import MoneyError, yuan_to_fen
-from arrears.web.render import current_principal, render, to_login
+from arrears.settings import BUSINESS_TZ
+from arrears.web.render import current_principal, render, templates, to_login
 
 COUNT_CAP = 10_000  # lists count at most this many rows ("more than …"): no full count over a big table
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(ZoneInfo(BUSINESS_TZ)) if moment else None
+
+
+# A stored time (UTC) in the business time zone, as a date or a date with the time of day.
+templates.env.filters["cn_local_date"] = lambda m: templates.env.filters["cn_date"](_local(m))
+templates.env.filters["cn_local_time"] = lambda m: (
+    f"{templates.env.filters['cn_date'](_local(m))} {_local(m):%H:%M}" if m else "")
 
 
 def gate(request: Request, session: Session, permission: Permission) -> tuple[Principal | None, Response | None]:
