@@ -17,6 +17,9 @@ class Complaint(Base):
     __tablename__ = "complaints"
     __table_args__ = (
         Index("ix_complaints_open_borrower", "borrower_id", sqlite_where=OPEN, postgresql_where=OPEN),
+        # The complaint desk lists by reply date, all or of one status (web/legal_desk/complaints.py).
+        Index("ix_complaints_sla_due", "sla_due_on", "id"),
+        Index("ix_complaints_status_sla_due", "status", "sla_due_on", "id"),
         CheckConstraint("status IN ('open', 'in_progress', 'resolved', 'rejected')", name="status"),
     )
 

@@ -19,6 +19,7 @@ class LegalCase(Base):
     __tablename__ = "legal_cases"
     __table_args__ = (
         Index("uq_legal_cases_open_case", "case_id", unique=True, sqlite_where=OPEN, postgresql_where=OPEN),
+        Index("ix_legal_cases_status_id", "status", "id"),  # the legal officer's list (web/legal_desk)
         CheckConstraint("status IN ('open', 'closed')", name="status"),
         CheckConstraint("(status = 'open') = (closed_on IS NULL AND outcome IS NULL)", name="closed_fields"),
     )

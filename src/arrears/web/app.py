@@ -41,6 +41,7 @@ from arrears.web.deps import check_guarded
 from arrears.web.desk import router as desk_router
 from arrears.web.errors import install_error_handlers
 from arrears.web.i18n import LocaleMiddleware, load_catalogues
+from arrears.web.legal_desk import router as legal_desk_router
 from arrears.writeoff import api as writeoff_api
 
 API = "/api/v1"
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         writeoff_api.router,
         portal.router,
         desk_router,
+        legal_desk_router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:
