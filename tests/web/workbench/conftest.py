@@ -1,42 +1,18 @@
-"""A small world for the workbench pages: collectors in two teams, a supervisor, a borrower with an account,
-open cases (owned, in a task, of another team) with end-of-day states, and the page's clock set to a known hour."""
+"""Fixtures of the workbench page tests: the world (``workbench_world``), a client over it, the page's clock."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import pytest
+from workbench_world import NOON, PHONE, TODAY, World, _state
 
 from arrears.auth import service as auth
 from arrears.cases.tables import Case
-from arrears.delinquency.tables import LoanDelinquency
 from arrears.privacy import PersonalDataCipher
 from arrears.queues.tables import WorkTask
 from arrears.web.workbench import case_pages
 from support import PASSWORD, add_borrower, add_small_loan
-
-NOON = datetime(2026, 3, 10, 4, 0, tzinfo=timezone.utc)  # 12:00 in Shanghai
-LATE = datetime(2026, 3, 10, 14, 30, tzinfo=timezone.utc)  # 22:30 in Shanghai: quiet hours
-TODAY = date(2026, 3, 10)
-PHONE = "13812345678"
-
-
-@dataclass
-class World:
-    users: dict[str, int]
-    cases: dict[str, int]
-    borrowers: dict[str, int]
-    loans: dict[str, int]
-
-
-def _state(s, loan, dpd: int, overdue: int, bucket: str) -> None:
-    s.add(LoanDelinquency(loan_id=loan.id, borrower_id=loan.borrower_id, business_date=TODAY,
-                          product_code=loan.product_code, dpd=dpd, overdue_principal_fen=overdue,
-                          overdue_interest_fen=0, overdue_fee_fen=0, overdue_penalty_fen=0, penalty_due_fen=0,
-                          outstanding_principal_fen=overdue, total_outstanding_fen=overdue, bucket=bucket,
-                          tier=bucket, m_bucket=bucket, classification="special_mention", in_observation=False,
-                          fully_paid=False))
 
 
 @pytest.fixture

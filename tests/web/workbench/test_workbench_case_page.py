@@ -5,15 +5,15 @@ timeline, documents and the loan's link to its case."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import func, select
+from workbench_world import LATE
 
 from arrears.cases.tables import ContactLog, PromiseToPay
 from arrears.complaints import service as complaints
 from arrears.privacy import PersonalDataCipher
-from conftest import LATE
-from sqlalchemy import func, select
 
 pytestmark = pytest.mark.business_date("2026-03-10")
 
@@ -35,7 +35,7 @@ def test_personal_data_is_masked_for_a_collector_not_for_a_supervisor(site):
     case = site.world.cases["owned"]
     site.login("col1")
     page = site.get(f"/cases/{case}").text
-    assert "王*" in page and "王小明" not in page and "138****5678" in page and "个人信息已按您的角色隐去部分内容" not in page
+    assert "王*" in page and "王小明" not in page and "138****5678" in page and "个人信息已按您的角色脱敏显示" in page
     site.post("/logout")
     site.login("sup1")
     page = site.get(f"/cases/{case}").text
@@ -152,7 +152,7 @@ def test_a_complaint_freezes_contact_on_the_page(site, db, secret_key):
     with db.session() as s:
         complaints.file_complaint(s, cipher=PersonalDataCipher(secret_key), borrower_id=w.borrowers["owned"],
                                   category="harassment", channel="phone", text="电话太多",
-                                  filed_at=datetime(2026, 3, 9, 2, tzinfo=timezone.utc), actor="setup")
+                                  filed_at=datetime(2026, 3, 9, 2, tzinfo=UTC), actor="setup")
         s.commit()
     site.login("col1")
     page = site.get(f"/cases/{w.cases['owned']}").text
@@ -177,7 +177,7 @@ def test_the_timeline_pages_newest_first(site):
 def test_a_loan_leads_to_its_open_case(site):
     w = site.world
     site.login("col1")
-    assert 'href="/loans/%d/case"' % w.loans["owned"] in site.get(f"/loans/{w.loans['owned']}").text
+    assert f'href="/loans/{w.loans["owned"]}/case"' in site.get(f"/loans/{w.loans['owned']}").text
     r = site.get(f"/loans/{w.loans['owned']}/case", follow_redirects=False)
     assert r.headers["location"] == f"/cases/{w.cases['owned']}"
 
@@ -195,3 +195,13 @@ def test_english(site, clock):
     page = site.get(f"/cases/{site.world.cases['owned']}?lang=en").text
     assert "What the compliance guard allows now" in page and "allowed again from 2026-03-11 00:00 UTC" in page
     assert "Record a promise to pay" in page
+
+
+def test_a_case_in_the_queue_through_a_task_opens_in_the_page_and_the_api(site):
+    """The queue shows a case through the collector's open task; the page and the API let them open it."""
+    w = site.world
+    site.login("col1")
+    assert site.get(f"/cases/{w.cases['tasked']}").status_code == 200
+    headers = site.bearer("col1")
+    assert site.get(f"/api/v1/cases/{w.cases['tasked']}", headers=headers).status_code == 200
+    assert site.get(f"/api/v1/cases/{w.cases['tasked']}", headers=site.bearer("col2")).status_code == 404

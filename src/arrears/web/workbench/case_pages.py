@@ -37,7 +37,7 @@ def now() -> datetime:
     return utcnow()
 
 
-def _visible(request: Request, session: Session, case_id: int, permission: Permission):  # noqa: ANN202
+def _visible(request: Request, session: Session, case_id: int, permission: Permission):
     """(principal, case) or the response to give instead: sign-in, 404 (also for a case out of the user's
     scope and for borrowers: its existence is not revealed) or 403."""
     me = current_principal(request, session)
@@ -54,7 +54,7 @@ def _visible(request: Request, session: Session, case_id: int, permission: Permi
     return me, case
 
 
-def _page(request: Request, session: Session, me: Principal, case: Case, cipher, today: date, *,  # noqa: ANN001
+def _page(request: Request, session: Session, me: Principal, case: Case, cipher, today: date, *,
           status: int = 200, **extra) -> Response:
     asked = request.query_params.get("events", "1")
     events_page = max(int(asked), 1) if asked.isdigit() and len(asked) < 7 else 1
@@ -207,7 +207,7 @@ def close_case(case_id: int, request: Request, session: SessionDep, cipher: Ciph
                                                          reason=reason))
 
 
-def _versioned_write(request, session, me, case, cipher, today, form, values, version, write) -> Response:  # noqa: ANN001
+def _versioned_write(request, session, me, case, cipher, today, form, values, version, write) -> Response:
     """A write under the version the user saw: a stale one (someone changed the case since) says so and
     overwrites nothing."""
     expected = _version(version)

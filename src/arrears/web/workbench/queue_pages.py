@@ -32,7 +32,7 @@ from arrears.web.workbench import queue_query as q
 router = APIRouter(include_in_schema=False)
 
 
-def _staff(request: Request, session: Session, permission: Permission):  # noqa: ANN202
+def _staff(request: Request, session: Session, permission: Permission):
     me = current_principal(request, session)
     if me is None:
         return None, to_login()

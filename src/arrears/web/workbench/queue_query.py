@@ -64,7 +64,7 @@ class Filters:
     flag: str = ""
 
 
-def _case_ids(scope: Scope):  # noqa: ANN202
+def _case_ids(scope: Scope):
     if scope.user_id is not None:
         return union(select(Case.id).where(Case.owner_user_id == scope.user_id, Case.status == "open"),
                      select(WorkTask.case_id).where(WorkTask.assignee_user_id == scope.user_id,
@@ -73,7 +73,7 @@ def _case_ids(scope: Scope):  # noqa: ANN202
                  select(WorkTask.case_id).where(WorkTask.team == scope.team, WorkTask.status == "open"))
 
 
-def _flag(flag: str, today: date):  # noqa: ANN202
+def _flag(flag: str, today: date):
     if flag == "complaint":
         return exists().where(Complaint.borrower_id == Case.borrower_id, Complaint.status.in_(OPEN_COMPLAINT))
     if flag in ("do_not_contact", "collection_stopped"):
@@ -98,7 +98,7 @@ def base_query(scope: Scope, filters: Filters, today: date) -> Select:
     return stmt
 
 
-def _after(sort: Sort, value: object, case_id: int):  # noqa: ANN202
+def _after(sort: Sort, value: object, case_id: int):
     """The keyset condition: rows after (value, case_id) in the sort's order (case id ascending breaks ties)."""
     beyond = sort.expr < value if sort.descending else sort.expr > value
     return or_(beyond, and_(sort.expr == value, Case.id > case_id))
