@@ -39,15 +39,16 @@ class GuardCell:
     decision: Decision
 
 
-def guard_panel(session: Session, case: Case, loan: Loan, borrower: Borrower, at: datetime) -> list[GuardCell]:
+def guard_panel(session: Session, case: Case, loan: Loan, borrower: Borrower,
+                at: datetime) -> list[tuple[str, list[GuardCell]]]:
     """The guard's answer, now, for each channel and purpose with the debtor: the same ``check`` the contact
     log runs, with the same history and flags (one read each)."""
     history, flags, profile = contact_history(session, borrower.id), borrower_flags(session, borrower.id), \
         profile_of(loan)
-    return [GuardCell(m, p, check(ContactRequest(case_id=case.id, loan_id=loan.id, borrower_id=borrower.id,
-                                                 borrower_tz=borrower.timezone, method=m, party="debtor", purpose=p,
-                                                 at=at), history, flags, profile))
-            for m in METHODS for p in PURPOSES]
+    return [(m, [GuardCell(m, p, check(ContactRequest(case_id=case.id, loan_id=loan.id, borrower_id=borrower.id,
+                                                      borrower_tz=borrower.timezone, method=m, party="debtor",
+                                                      purpose=p, at=at), history, flags, profile))
+                 for p in PURPOSES]) for m in METHODS]
 
 
 def timeline(session: Session, me: Principal, case: Case, page: int) -> tuple[list[Event], bool]:
