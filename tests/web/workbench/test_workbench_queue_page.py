@@ -84,3 +84,19 @@ def test_english(site):
     site.login("col1")
     r = site.get("/work?lang=en")
     assert "My work" in r.text and "2 cases" in r.text and "Days past due" in r.text
+
+
+def test_collection_stopped_and_promise_due_flags(site, db):
+    from arrears.cases.tables import PromiseToPay
+
+    w = site.world
+    with db.session() as s:
+        flags.set_collection_stopped(s, borrower_id=w.borrowers["tasked"], on=True, reason="个性化分期", actor="setup")
+        s.add(PromiseToPay(case_id=w.cases["owned"], loan_id=w.loans["owned"], borrower_id=w.borrowers["owned"],
+                           amount_fen=10_000, promised_on=queue_query.date(2026, 3, 1),
+                           due_on=queue_query.date(2026, 3, 10), status="open", paid_fen=0))
+        s.commit()
+    site.login("col1")
+    assert loans_listed(site.get("/work?flag=collection_stopped").text) == ["L2"]
+    r = site.get("/work?flag=promise_due")
+    assert loans_listed(r.text) == ["L1"] and '<span class="tag due">承诺到期</span>' in r.text

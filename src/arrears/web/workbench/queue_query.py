@@ -13,6 +13,8 @@ from datetime import date
 from sqlalchemy import Select, and_, exists, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from arrears.agreements.service import COLLECTION_STOPPED
+from arrears.agreements.tables import Agreement
 from arrears.cases.flags import OPEN_COMPLAINT
 from arrears.cases.tables import BorrowerFlag, Case, PromiseToPay
 from arrears.complaints.tables import Complaint
@@ -76,15 +78,19 @@ def _case_ids(scope: Scope):
 def _flag(flag: str, today: date):
     if flag == "complaint":
         return exists().where(Complaint.borrower_id == Case.borrower_id, Complaint.status.in_(OPEN_COMPLAINT))
-    if flag in ("do_not_contact", "collection_stopped"):
-        return exists().where(BorrowerFlag.borrower_id == Case.borrower_id, getattr(BorrowerFlag, flag).is_(True))
+    if flag == "collection_stopped":  # set by hand, or an agreement in force that stops collection (cases.flags)
+        return or_(exists().where(BorrowerFlag.borrower_id == Case.borrower_id,
+                                  BorrowerFlag.collection_stopped.is_(True)),
+                   exists().where(Agreement.borrower_id == Case.borrower_id, COLLECTION_STOPPED))
+    if flag == "do_not_contact":
+        return exists().where(BorrowerFlag.borrower_id == Case.borrower_id, BorrowerFlag.do_not_contact.is_(True))
     return exists().where(PromiseToPay.case_id == Case.id, PromiseToPay.status == "open", PromiseToPay.due_on <= today)
 
 
 def base_query(scope: Scope, filters: Filters, today: date) -> Select:
     stmt = (select(Case.id, Case.loan_id, Case.borrower_id, Case.stage, Case.next_action, Case.next_action_due,
                    Case.owner_user_id, Case.version, Loan.loan_no, Loan.product_code, D.dpd, D.bucket,
-                   func.coalesce(OVERDUE, 0).label("overdue_fen"), _TASK.label("task_id"))
+                   func.coalesce(OVERDUE, 0).label("overdue_fen"))
             .join(Loan, Loan.id == Case.loan_id).outerjoin(D, D.loan_id == Case.loan_id)
             .where(Case.status == "open", Case.id.in_(_case_ids(scope))))
     if filters.stage:

@@ -1,0 +1,21 @@
+"""cases: index on (team, status) for a team's queue (web/workbench)
+
+Revision ID: a7c3e91b2d40
+Revises: d4564004e738
+Create Date: 2026-11-30 08:30:00
+"""
+from alembic import op
+
+
+revision = 'a7c3e91b2d40'
+down_revision = 'd4564004e738'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index('ix_cases_team_status', 'cases', ['team', 'status'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_cases_team_status', table_name='cases')
