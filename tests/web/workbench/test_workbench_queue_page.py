@@ -51,14 +51,14 @@ def test_filters_by_bucket_product_and_flag(site, db):
 def test_keyset_paging_walks_every_row_once(site, monkeypatch):
     monkeypatch.setattr(queue_query, "PAGE", 1)
     site.login("sup1")
-    seen, url = [], "/work?team=phone&sort=overdue"
+    seen, url = [], "/work?team=phone"
     page = site.get(url).text
     seen += loans_listed(page)
     while (m := re.search(r'href="\?([^"]+)" rel="next"', page)):
         page = site.get("/work?" + m.group(1).replace("&amp;", "&")).text
         seen += loans_listed(page)
         assert len(seen) < 10
-    assert seen == ["L3", "L2"]  # the team's tasks and cases: 900.00 then 200.00 yuan overdue
+    assert seen == ["L2", "L3"]  # the team's tasks and cases: 90 then 5 days past due
 
 
 def test_a_supervisor_picks_a_collector(site):
@@ -100,3 +100,10 @@ def test_collection_stopped_and_promise_due_flags(site, db):
     assert loans_listed(site.get("/work?flag=collection_stopped").text) == ["L2"]
     r = site.get("/work?flag=promise_due")
     assert loans_listed(r.text) == ["L1"] and '<span class="tag due">承诺到期</span>' in r.text
+
+
+def test_a_team_queue_sorts_only_in_an_indexed_order(site):
+    site.login("sup1")
+    r = site.get("/work?team=phone&sort=overdue")
+    assert loans_listed(r.text) == ["L2", "L3"]  # by days past due: 90 then 5
+    assert '<option value="overdue"' not in r.text and '<option value="dpd" selected' in r.text

@@ -71,7 +71,8 @@ def my_work(request: Request, session: SessionDep, today: Today, sort: str = "",
         scope = q.Scope(user_id=int(collector))
     elif supervisor and team in teams().codes:
         scope = q.Scope(team=team)
-    sort = sort if sort in q.SORTS else q.DEFAULT_SORT
+    sorts = list(q.TEAM_SORTS if scope.team else q.SORTS)
+    sort = sort if sort in sorts else sorts[0]
     filters = q.Filters(stage=stage, bucket=bucket, product=product, flag=flag if flag in q.FLAGS else "")
     rows, total, nxt = q.page(session, scope, filters, today, sort=sort, after=_keyset(sort, after))
     flags = flags_for(session, [r.borrower_id for r in rows])
@@ -81,7 +82,7 @@ def my_work(request: Request, session: SessionDep, today: Today, sort: str = "",
               "team": team if scope.team else "", "collector": collector if scope.user_id != me.user_id else ""}
     cat = catalog()
     return render(request, "workbench/queue.html", me, rows=rows, total=total, cap=q.COUNT_CAP, flags=flags,
-                  promise_due=due, params=params, sorts=list(q.SORTS), flag_codes=q.FLAGS,
+                  promise_due=due, params=params, sorts=sorts, flag_codes=q.FLAGS,
                   next_after=None if nxt is None else f"{nxt[0]}~{nxt[1]}", first_page=not after,
                   stages=lifecycle().stages, stage_names={s.code: s for s in lifecycle().stages},
                   products=cat.products,

@@ -1,5 +1,6 @@
 """The work queue as one read query: open cases a collector owns or holds an open task on (or a team's, or a
-chosen collector's, for a supervisor), with the loan's end-of-day state, filtered, sorted and keyset-paged.
+chosen collector's, for a supervisor), with the loan's end-of-day state (every case is opened by end of day, so
+its loan has one), filtered, sorted and keyset-paged.
 
 Sort columns are data (``SORTS``): a key → a SQL expression and its direction; a work task's ``priority`` joins
 the list when the table has one. Paging is by keyset on (sort value, case id) — no OFFSET, no count(*) over a
@@ -39,14 +40,16 @@ class Sort:
 _TASK = (select(func.max(WorkTask.id)).where(WorkTask.case_id == Case.id, WorkTask.status == "open")
          .correlate(Case).scalar_subquery())
 SORTS: dict[str, Sort] = {
-    "dpd": Sort(func.coalesce(D.dpd, 0), True),
-    "overdue": Sort(func.coalesce(OVERDUE, 0), True),
+    "dpd": Sort(D.dpd, True),  # an index on loan_delinquency.dpd drives a team's queue in this order
+    "overdue": Sort(OVERDUE, True),
     "next_action": Sort(func.coalesce(Case.next_action_due, date(9999, 12, 31)), False, date.fromisoformat),
 }
 if hasattr(WorkTask, "priority"):  # propensity-based priority (queues/service.py), highest first
     SORTS = {"priority": Sort(func.coalesce(select(WorkTask.priority).where(WorkTask.id == _TASK)
                                             .scalar_subquery(), 0), True), **SORTS}
 DEFAULT_SORT = next(iter(SORTS))
+# A team's queue (possibly hundreds of thousands of cases) sorts only in an order an index walks.
+TEAM_SORTS = ("dpd",)
 FLAGS = ("complaint", "do_not_contact", "promise_due", "collection_stopped")
 
 
@@ -66,13 +69,15 @@ class Filters:
     flag: str = ""
 
 
-def _case_ids(scope: Scope):
+def _in_scope(scope: Scope):
+    """A user's few hundred cases as a set (two index scans); a team's, which may be hundreds of thousands, as a
+    test per row, so the query can walk an index in the sort's order and stop after one page."""
     if scope.user_id is not None:
-        return union(select(Case.id).where(Case.owner_user_id == scope.user_id, Case.status == "open"),
-                     select(WorkTask.case_id).where(WorkTask.assignee_user_id == scope.user_id,
-                                                    WorkTask.status == "open"))
-    return union(select(Case.id).where(Case.team == scope.team, Case.status == "open"),
-                 select(WorkTask.case_id).where(WorkTask.team == scope.team, WorkTask.status == "open"))
+        return Case.id.in_(union(
+            select(Case.id).where(Case.owner_user_id == scope.user_id, Case.status == "open"),
+            select(WorkTask.case_id).where(WorkTask.assignee_user_id == scope.user_id, WorkTask.status == "open")))
+    return or_(Case.team == scope.team, exists().where(WorkTask.case_id == Case.id, WorkTask.team == scope.team,
+                                                        WorkTask.status == "open"))
 
 
 def _flag(flag: str, today: date):
@@ -90,9 +95,9 @@ def _flag(flag: str, today: date):
 def base_query(scope: Scope, filters: Filters, today: date) -> Select:
     stmt = (select(Case.id, Case.loan_id, Case.borrower_id, Case.stage, Case.next_action, Case.next_action_due,
                    Case.owner_user_id, Case.version, Loan.loan_no, Loan.product_code, D.dpd, D.bucket,
-                   func.coalesce(OVERDUE, 0).label("overdue_fen"))
-            .join(Loan, Loan.id == Case.loan_id).outerjoin(D, D.loan_id == Case.loan_id)
-            .where(Case.status == "open", Case.id.in_(_case_ids(scope))))
+                   OVERDUE.label("overdue_fen"))
+            .join(Loan, Loan.id == Case.loan_id).join(D, D.loan_id == Case.loan_id)
+            .where(Case.status == "open", _in_scope(scope)))
     if filters.stage:
         stmt = stmt.where(Case.stage == filters.stage)
     if filters.bucket:

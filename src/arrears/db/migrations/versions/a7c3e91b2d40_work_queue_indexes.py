@@ -1,4 +1,4 @@
-"""cases: index on (team, status) for a team's queue (web/workbench)
+"""indexes for a team's work queue (web/workbench): cases (team, status), loan_delinquency (dpd)
 
 Revision ID: a7c3e91b2d40
 Revises: d4564004e738
@@ -15,7 +15,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index('ix_cases_team_status', 'cases', ['team', 'status'], unique=False)
+    op.create_index('ix_loan_delinquency_dpd', 'loan_delinquency', ['dpd'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_loan_delinquency_dpd', table_name='loan_delinquency')
     op.drop_index('ix_cases_team_status', table_name='cases')
