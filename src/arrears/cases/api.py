@@ -1,6 +1,6 @@
 """Case routes: list and read cases (with plan and timeline), move stage, close, assign. A collector sees only
-cases they own or of their team; any other case answers 404, so its existence is not revealed. Writes take the
-``expected_version`` the user saw (409 when stale)."""
+cases they own, of their team or with an open work task of theirs; any other case answers 404, so its existence
+is not revealed. Writes take the ``expected_version`` the user saw (409 when stale)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from arrears.cases.schemas import CaseDetail, CaseOut, CasePage, case_detail, ca
 from arrears.cases.tables import Case
 from arrears.errors import NotFound
 from arrears.loans.tables import Loan
+from arrears.queues.tables import WorkTask
 from arrears.web.deps import CipherDep, SessionDep, Today, require
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -25,8 +26,11 @@ TEAM_SCOPED = frozenset({Role.collector})  # roles that see only their own and t
 
 
 def scope(stmt, principal: Principal):  # noqa: ANN001, ANN201
+    """A collector's cases: owned, of their team, or with an open work task assigned to them (their queue)."""
     if principal.role in TEAM_SCOPED:
-        mine = Case.owner_user_id == principal.user_id
+        tasked = select(WorkTask.case_id).where(WorkTask.assignee_user_id == principal.user_id,
+                                                WorkTask.status == "open")
+        mine = or_(Case.owner_user_id == principal.user_id, Case.id.in_(tasked))
         stmt = stmt.where(or_(mine, Case.team == principal.team) if principal.team else mine)
     return stmt
 

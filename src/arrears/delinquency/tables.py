@@ -16,7 +16,8 @@ class LoanDelinquency(Base):
     """Each loan's state as of the last completed run (one row per loan)."""
 
     __tablename__ = "loan_delinquency"
-    __table_args__ = (Index("ix_loan_delinquency_bucket", "bucket", "dpd"),)
+    __table_args__ = (Index("ix_loan_delinquency_bucket", "bucket", "dpd"),
+                      Index("ix_loan_delinquency_dpd", "dpd"))  # a team's work queue by days past due
 
     loan_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     borrower_id: Mapped[int] = mapped_column(BigInteger, index=True)

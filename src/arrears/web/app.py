@@ -37,6 +37,7 @@ from arrears.queues import api as queues_api
 from arrears.scores import api as scores_api
 from arrears.settings import Settings, load_settings
 from arrears.web import pages, portal
+from arrears.web import pages, workbench
 from arrears.web.deps import check_guarded
 from arrears.web.desk import router as desk_router
 from arrears.web.errors import install_error_handlers
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         portal.router,
         desk_router,
         legal_desk_router,
+        workbench.router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:

@@ -1,0 +1,10 @@
+"""The collector's and supervisor's workbench pages: the queue (/work), the case page (/cases/{id}) and the
+team view with reassignment (/work/team). Docs: docs/workbench.md."""
+
+from fastapi import APIRouter
+
+from arrears.web.workbench import case_pages, queue_pages
+
+router = APIRouter(include_in_schema=False)
+router.include_router(queue_pages.router)
+router.include_router(case_pages.router)

@@ -1,0 +1,97 @@
+"""What the case page shows, read with a fixed number of queries (no N+1): the case, the borrower (masked by
+role), the loan's balances and end-of-day history, the flags, what the compliance guard allows right now on
+each channel and why not, the contact log, promises, documents and the timeline (newest first, paged)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from arrears.agreements.tables import Agreement
+from arrears.audit.tables import Event
+from arrears.auth.model import Permission, Principal
+from arrears.cases.contacts import contact_history, profile_of
+from arrears.cases.flags import borrower_flags
+from arrears.cases.model import lifecycle
+from arrears.cases.tables import Case, ContactLog, FieldVisit, PromiseToPay
+from arrears.compliance.guard import check
+from arrears.compliance.model import ContactRequest, Decision
+from arrears.delinquency.tables import LoanDelinquency, Transition
+from arrears.loans.schemas import borrower_out, loan_detail
+from arrears.loans.tables import Borrower, Instalment, Loan
+from arrears.privacy import PersonalDataCipher
+from arrears.products.catalog import catalog
+
+# What the guard panel asks about: the channels a collector uses by hand, for the purposes of collection.
+METHODS = ("call", "sms", "email", "letter", "visit", "app")
+PURPOSES = ("collect", "negotiate", "remind")
+FORM_METHODS = ("call", "sms", "email", "letter", "app")  # a visit is scheduled, not logged (visits.py)
+EVENTS_PAGE = 20
+
+
+@dataclass(frozen=True)
+class GuardCell:
+    method: str
+    purpose: str
+    decision: Decision
+
+
+def guard_panel(session: Session, case: Case, loan: Loan, borrower: Borrower,
+                at: datetime) -> list[tuple[str, list[GuardCell]]]:
+    """The guard's answer, now, for each channel and purpose with the debtor: the same ``check`` the contact
+    log runs, with the same history and flags (one read each)."""
+    history, flags, profile = contact_history(session, borrower.id), borrower_flags(session, borrower.id), \
+        profile_of(loan)
+    return [(m, [GuardCell(m, p, check(ContactRequest(case_id=case.id, loan_id=loan.id, borrower_id=borrower.id,
+                                                      borrower_tz=borrower.timezone, method=m, party="debtor",
+                                                      purpose=p, at=at), history, flags, profile))
+                 for p in PURPOSES]) for m in METHODS]
+
+
+def timeline(session: Session, me: Principal, case: Case, page: int) -> tuple[list[Event], bool]:
+    """Audit events of the case (and of its loan for those who read the audit trail), newest first."""
+    mine = and_(Event.subject_type == "case", Event.subject_id == str(case.id))
+    if me.can(Permission.events_read):
+        mine = or_(mine, and_(Event.subject_type == "loan", Event.subject_id == str(case.loan_id)))
+    rows = session.scalars(select(Event).where(mine).order_by(Event.occurred_at.desc(), Event.id.desc())
+                           .limit(EVENTS_PAGE + 1).offset((page - 1) * EVENTS_PAGE)).all()
+    return list(rows[:EVENTS_PAGE]), len(rows) > EVENTS_PAGE
+
+
+def case_page_data(session: Session, me: Principal, cipher: PersonalDataCipher, case: Case, today: date,
+                   at: datetime, events_page: int = 1) -> dict:
+    loan, borrower = session.get(Loan, case.loan_id), session.get(Borrower, case.borrower_id)
+    assert loan is not None and borrower is not None
+    instalments = session.scalars(select(Instalment).where(Instalment.loan_id == loan.id)).all()
+    notes = me.can(Permission.cases_work) or me.sees_pii_of(borrower.id)
+    contacts = session.scalars(select(ContactLog).where(ContactLog.case_id == case.id)
+                               .order_by(ContactLog.at.desc(), ContactLog.id.desc()).limit(50)).all()
+    events, more_events = timeline(session, me, case, events_page)
+    flags = borrower_flags(session, borrower.id)
+    lc = lifecycle()
+    return {
+        "case": case, "loan": loan, "product": catalog().product(loan.product_code),
+        "detail": loan_detail(loan, borrower.borrower_no, instalments, today),
+        "borrower": borrower_out(borrower, cipher, unmasked=me.sees_pii_of(borrower.id)),
+        "state": session.get(LoanDelinquency, loan.id),
+        "transitions": session.scalars(select(Transition).where(Transition.loan_id == loan.id)
+                                       .order_by(Transition.business_date.desc(), Transition.id.desc())
+                                       .limit(30)).all(),
+        "flags": flags, "frozen": flags.open_complaint or flags.do_not_contact
+        or flags.signed_agreement_with_collection_stop,
+        "guard": guard_panel(session, case, loan, borrower, at) if case.status == "open" else [],
+        "contacts": [(c, cipher.decrypt(c.note_enc) if notes and c.note_enc else None) for c in contacts],
+        "promises": session.scalars(select(PromiseToPay).where(PromiseToPay.case_id == case.id)
+                                    .order_by(PromiseToPay.id.desc())).all(),
+        "visits": session.scalars(select(FieldVisit).where(FieldVisit.case_id == case.id)
+                                  .order_by(FieldVisit.planned_at.desc())).all(),
+        "agreements": session.scalars(select(Agreement).where(Agreement.loan_id == loan.id)
+                                      .order_by(Agreement.id.desc())).all(),
+        "events": events, "events_page": events_page, "more_events": more_events,
+        "stage": lc.stage(case.stage), "targets": [lc.stage(code) for code in lc.targets(case.stage)],
+        "close_reasons": lc.close_reasons, "stages": {s.code: s for s in lc.stages},
+        "form_methods": FORM_METHODS, "purposes": PURPOSES,
+    }

@@ -1,0 +1,132 @@
+"""The collector's day in a real browser (Debian's Chromium) on the small demo as of 2026-11-20: the queue,
+the top case, the compliance guard's answer, a contact, a promise to pay on the timeline, and the contact
+freeze an open complaint puts on the case. Screenshots: test-artifacts/screenshots/workbench_*.
+
+The demo's end of day runs before its sign-ins exist, so the strategy's tasks wait unassigned; the setup
+assigns them through ``queues.service.assign_open_tasks`` (what the next end of day would do)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
+
+from arrears.auth.tables import User
+from arrears.cases.tables import Case
+from arrears.complaints import service as complaints
+from arrears.queues.service import assign_open_tasks
+from arrears.queues.tables import WorkTask
+from e2e.conftest import BUSINESS_DATE
+
+QUEUE_LINK = re.compile(r"/cases/(\d+)$")
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    page.goto("/login")
+    page.get_by_label(re.compile("用户名|User name")).fill(username)
+    page.get_by_label(re.compile("密码|Password")).fill(password)
+    page.get_by_role("button", name=re.compile("登录|Sign in")).click()
+    page.wait_for_url("**/loans")
+
+
+def _collector_has_work(demo) -> int:
+    """The demo collector's open tasks, after assigning the waiting ones if they had none."""
+    with demo.session() as s:
+        user_id = s.scalar(select(User.id).where(User.username == demo.logins["collector"]))
+        held = select(func.count()).select_from(WorkTask).where(WorkTask.assignee_user_id == user_id,
+                                                                 WorkTask.status == "open")
+        if not s.scalar(held):
+            assign_open_tasks(s)
+            s.commit()
+        return s.scalar(held) or 0
+
+
+def test_workbench_collector_works_a_case(new_context, demo, screenshot):
+    assert _collector_has_work(demo) > 0, "the demo collector has no cases even after assigning open tasks"
+    page = new_context().new_page()
+    sign_in(page, demo.logins["collector"], demo.password)
+
+    # The queue: the collector's own cases, most days past due first.
+    page.get_by_role("link", name="我的工作").click()
+    page.wait_for_url("**/work")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("我的工作")
+    rows = page.locator("table.queue tbody tr")
+    assert rows.count() >= 1
+    dpds = [int(t) for t in page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts() if t.isdigit()]
+    assert dpds == sorted(dpds, reverse=True), dpds
+    screenshot(page, "queue")
+
+    # The top case: masked identity, the guard's answer for each channel, now.
+    top = rows.first.get_by_role("link")
+    loan_no = top.inner_text()
+    top.click()
+    page.wait_for_url(QUEUE_LINK)
+    case_id = int(QUEUE_LINK.search(page.url).group(1))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(loan_no)
+    expect(page.get_by_text("个人信息已按您的角色脱敏显示。")).to_be_visible()
+    guard = page.get_by_role("region", name="合规检查：现在可以怎样联系")
+    expect(guard).to_be_visible()
+    answers = guard.locator("tbody td").all_inner_texts()  # channels × purposes
+    assert len(answers) == 18 and all(a == "允许" or a.startswith("拒绝") for a in answers), answers
+    screenshot(page, "case-guard")
+
+    # A phone call that was not answered: recorded, or refused by the guard with its rule shown.
+    form = page.locator("#contact-form")
+    form.get_by_label("渠道").select_option("call")
+    form.get_by_label("目的").select_option("collect")
+    form.get_by_label("联系结果").select_option("no_answer")
+    form.get_by_role("button", name="登记联系").click()
+    page.wait_for_load_state()
+    refusal = page.locator("#refusal")
+    if refusal.count():
+        expect(refusal).to_contain_text("合规检查拒绝了这次联系")
+        assert re.search(r"[a-z_.]+", refusal.locator("code").inner_text())
+    else:
+        expect(page.get_by_role("status")).to_contain_text("联系已登记")
+        expect(page.locator("#contacts tbody tr").first).to_contain_text("无人接听")
+    screenshot(page, "contact")
+
+    # A promise to pay in yuan by a date: on the promises list and the timeline (unless the guard refuses
+    # the call it was made in — then the rule is next to the form and nothing is promised).
+    promise = page.locator("#promise-form")
+    promise.get_by_label("金额（元）").fill("300.00")
+    promise.get_by_label("承诺还款日期").fill((BUSINESS_DATE + timedelta(days=5)).isoformat())
+    promise.get_by_role("button", name="登记承诺").click()
+    page.wait_for_load_state()
+    if page.locator("#refusal").count():
+        expect(page.locator("#refusal code")).to_be_visible()
+    else:
+        expect(page.get_by_role("status")).to_contain_text("还款承诺已登记")
+        expect(page.locator("#promises tbody tr").first).to_contain_text("300.00")
+        expect(page.locator("#timeline")).to_contain_text("promise.made")
+    screenshot(page, "promise-and-timeline")
+
+    # An open complaint freezes contact: the case page says so and the form is refused with the rule.
+    with demo.session() as s:
+        borrower_id = s.get(Case, case_id).borrower_id
+        complaint = complaints.file_complaint(s, cipher=demo.cipher, borrower_id=borrower_id, category="harassment",
+                                              channel="phone", text="催收电话太频繁", actor="e2e",
+                                              filed_at=datetime.now(UTC))
+        s.commit()
+        complaint_id, version = complaint.id, complaint.version
+    try:
+        page.goto(f"/cases/{case_id}")
+        expect(page.locator(".flags")).to_contain_text("有未结投诉：暂停联系")
+        guard_text = page.get_by_role("region", name="合规检查：现在可以怎样联系").inner_text()
+        assert "open_complaint" in guard_text
+        form = page.locator("#contact-form")
+        form.get_by_label("渠道").select_option("sms")
+        form.get_by_label("目的").select_option("collect")
+        form.get_by_role("button", name="登记联系").click()
+        page.wait_for_load_state()
+        expect(page.locator("#refusal")).to_contain_text("合规检查拒绝了这次联系")
+        expect(page.locator("#refusal code")).to_have_text("open_complaint")
+        screenshot(page, "complaint-freeze")
+    finally:  # the demo is shared by the session's journeys: resolve the complaint again
+        with demo.session() as s:
+            complaints.close_complaint(s, cipher=demo.cipher, complaint_id=complaint_id, status="resolved",
+                                       resolution="e2e", expected_version=version, actor="e2e",
+                                       at=datetime.now(UTC))
+            s.commit()
