@@ -1,5 +1,6 @@
 """What a strategy run records: each open case's arm and rule per business date (the experiment's raw data),
-and the messages it decided to send (staged until rendered into the outbox)."""
+the messages it decided to send (staged until rendered into the outbox), and the reminders before the due date
+decided for current loans (``pre_due_reminders``, allowed or refused)."""
 
 from __future__ import annotations
 
