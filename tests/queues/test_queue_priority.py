@@ -211,3 +211,23 @@ def test_the_strategy_run_sets_the_priority_of_the_tasks_it_creates(db, tmp_path
         task = s.scalars(select(WorkTask)).one()
     assert summary["reprioritised"] == 1
     assert (task.priority, task.priority_reasons) == (15_225, "dpd")  # 0.25 × 60,900 fen
+
+
+@pytest.mark.parametrize("mode", ["least_loaded", "round_robin"])
+def test_when_room_is_short_the_highest_priority_tasks_are_assigned_first(tmp_path, mode):
+    import pyarrow as pa
+
+    from arrears.queues.assign import collectors_table, plan
+    from arrears.queues.config import load_teams
+
+    path = tmp_path / "teams.yaml"
+    path.write_text(yaml.safe_dump({"source": "test", "teams": [
+        {"code": "phone", "name_zh": "电话", "name_en": "Phone", "mode": mode,
+         "collectors": [{"username": "a", "capacity": 1}, {"username": "b", "capacity": 1}]}]}))
+    tasks = pa.table({"id": pa.array([1, 2, 3, 4], pa.int64()), "team": ["phone"] * 4, "language": ["zh-CN"] * 4,
+                      "product_code": ["consumer_loan"] * 4, "stage": ["phone"] * 4,
+                      "priority": pa.array([10, 30, 0, 20], pa.int64())})
+    no = pa.table({"user_id": pa.array([], pa.int64()), "load": pa.array([], pa.int64())})
+    last = pa.table({"team": pa.array([], pa.string()), "user_id": pa.array([], pa.int64())})
+    chosen = plan(tasks, collectors_table(load_teams(path), {"a": 1, "b": 2}), no, last)
+    assert sorted(chosen.column("id").to_pylist()) == [2, 4]  # 30 and 20 fen of expected recovery

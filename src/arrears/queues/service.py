@@ -29,15 +29,16 @@ def _user_ids(session: Session) -> dict[str, int]:
 
 
 def assign_open_tasks(session: Session, *, config: Teams | None = None, now: datetime | None = None) -> int:
-    """Assigns every open unassigned task that a collector of its team can take (skills, capacity)."""
+    """Assigns every open unassigned task that a collector of its team can take (skills, capacity); when room is
+    short the highest-priority tasks are taken first."""
     config = config or teams()
     users = _user_ids(session)
     collectors = collectors_table(config, users)
-    tasks = fetch_arrow(session, "SELECT id, team, language, product_code, stage FROM work_tasks "
+    tasks = fetch_arrow(session, "SELECT id, team, language, product_code, stage, priority FROM work_tasks "
                                  "WHERE status = 'open' AND assignee_user_id IS NULL")
     if tasks.num_rows == 0 or collectors.num_rows == 0:
         return 0
-    tasks = pa.table({"id": tasks.column("id").cast(pa.int64()),
+    tasks = pa.table({"id": tasks.column("id").cast(pa.int64()), "priority": tasks.column("priority").cast(pa.int64()),
                       **{c: tasks.column(c).cast(pa.string()) for c in ("team", "language", "product_code", "stage")}})
     loads = fetch_arrow(session, "SELECT assignee_user_id AS user_id, count(*) AS load FROM work_tasks "
                                  "WHERE status = 'open' AND assignee_user_id IS NOT NULL GROUP BY assignee_user_id")
