@@ -658,14 +658,18 @@ def bench_negotiation(runs: Annotated[int, typer.Option(help="Timed runs of the 
 @strategy_app.command("run")
 @clear_errors
 def strategy_run(business: BusinessDate = None, data_dir: DataDir = None, database_url: DbUrl = None) -> None:
-    """Apply the strategy rules to the open cases of a business date (idempotent) and queue its messages."""
+    """Apply the strategy rules to the open cases of a business date and the pre-due rules to current loans
+    (idempotent), and queue their messages."""
     from arrears.db.engine import unit_of_work
     from arrears.privacy import PersonalDataCipher
+    from arrears.strategy.predue import run_pre_delinquency
     from arrears.strategy.service import run_strategy
 
     settings = _settings(data_dir, database_url)
     with unit_of_work(_factory(settings)) as session:
-        summary = run_strategy(session, _date(business), cipher=PersonalDataCipher(settings.secret_key))
+        cipher = PersonalDataCipher(settings.secret_key)
+        summary = run_strategy(session, _date(business), cipher=cipher)
+        summary |= run_pre_delinquency(session, _date(business), cipher=cipher)
     console.print("  ".join(f"{k}: {v}" for k, v in summary.items()))
 
 
@@ -886,6 +890,10 @@ def model_score(score: ScoreKind, business: BusinessDate = None, data_dir: DataD
     when = _date(business)
     with unit_of_work(factory) as session:
         rows = score_portfolio(session, when, score, root, actor="cli")
+        if score == "propensity":  # the work queues are ordered by it (queues/priority.py)
+            from arrears.queues.priority import refresh_priorities
+
+            refresh_priorities(session)
     console.print(f"{score}: {rows:,} loans scored as of {when}")
 
 

@@ -82,3 +82,52 @@ def test_the_transparent_model_is_used_when_configured_or_when_no_model_is_activ
         assert isinstance(model, LogisticCompletionModel)
         assert [(o.id, o.p_complete) for o in generate_options(ctx, None, pol, model)] == \
             [(o.id, o.p_complete) for o in transparent]
+
+
+class _ByTerm:
+    """A completion model that only looks at the plan's length: ``longer`` completes more, or less."""
+
+    def __init__(self, longer: bool) -> None:
+        self.longer = longer
+
+    def probability(self, features) -> Decimal:  # noqa: ANN001
+        term = min(Decimal(features["plan_term"]), Decimal(60))
+        share = term / 60 if self.longer else 1 - term / 60
+        return (Decimal("0.05") + Decimal("0.9") * share).quantize(Decimal("0.0001"))
+
+
+def test_a_different_completion_probability_changes_the_ranking():
+    ctx, pol = _ctx(), _with_model("transparent")
+    patient, hasty = generate_options(ctx, None, pol, _ByTerm(True)), generate_options(ctx, None, pol, _ByTerm(False))
+    assert {o.id for o in patient} == {o.id for o in hasty}  # the same candidates …
+    assert [o.id for o in patient] != [o.id for o in hasty]  # … ranked differently
+    assert len(patient[0].plan.schedule) > len(hasty[0].plan.schedule)
+    for options in (patient, hasty):  # each ranking follows its own probabilities through expected recovery
+        assert [o.expected_recovery_fen for o in options] == sorted((o.expected_recovery_fen for o in options),
+                                                                   reverse=True)
+
+
+def test_with_a_trained_model_active_its_probabilities_decide_the_ranking(tmp_path):
+    """Two trained completion models, one learnt where longer plans complete more and one where they complete
+    less: each, active in its registry, values the same candidates and ranks them differently."""
+    roots = {}
+    for name, sign in (("longer_completes", 1), ("shorter_completes", -1)):
+        train, y = _plans(6_000, 31)
+        valid, yv = _plans(1_500, 32)
+        if sign < 0:  # the mirror image: a short plan is as likely done as a long one is in the other
+            y, yv = 1 - y, 1 - yv
+        roots[name] = tmp_path / name
+        registry.save(roots[name], ScoreModel.fit("completion", train, y, valid, yv), {"source": name}, "# card\n")
+    ctx, pol = _ctx(), _with_model("trained")
+    ranked = {}
+    for name, root in roots.items():
+        model = completion_model(pol.completion, root, ctx.product.code)
+        assert isinstance(model, TrainedCompletion)
+        ranked[name] = generate_options(ctx, None, pol, model)
+    longer, shorter = ranked["longer_completes"], ranked["shorter_completes"]
+    assert {o.id for o in longer} == {o.id for o in shorter}
+    assert [o.id for o in longer] != [o.id for o in shorter]
+    p_long = {o.id: o.p_complete for o in longer}
+    p_short = {o.id: o.p_complete for o in shorter}
+    assert p_long[longer[0].id] > p_short[longer[0].id]  # the top plan of one model is one it rates higher
+    assert p_short[shorter[0].id] > p_long[shorter[0].id]

@@ -184,4 +184,5 @@ def test_reassignment_checks_team_skills_and_capacity_and_an_override_skips_them
         events = s.scalars(select(Event).where(Event.subject_type == "work_task").order_by(Event.id)).all()
         assert [(e.action, e.actor, e.after["assignee_user_id"]) for e in events] == \
             [("task.override", "lead", users["cyd"]), ("task.override", "lead", users["cyd"])]
-        assert [t.id for t in my_queue(s, users["cyd"])] == sorted([waiting.id, mine[0].id])
+        # equal priority (no scores, nothing overdue): the newest first
+        assert [t.id for t in my_queue(s, users["cyd"])] == sorted([waiting.id, mine[0].id], reverse=True)

@@ -62,3 +62,35 @@ def test_errors_are_one_clear_line(demo_dir):
     assert code == 1 and "unknown --score" in out
     code, out = _run("model", "activate", "--score", "propensity", "no-such-version", *d)
     assert code == 1 and "no saved propensity model" in out
+
+
+def test_scoring_propensity_reorders_the_queues_and_the_strategy_reminds_before_the_due_date(demo_dir, monkeypatch):
+    """Through the CLI on the demo: `model score --score propensity` sets each open task's priority to the latest
+    propensity × amount overdue; `strategy run` decides reminders before the due date once."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    monkeypatch.delenv("ARREARS_MODELS_DIR", raising=False)
+    d = ["--data-dir", str(demo_dir)]
+    for score in ("early_warning", "propensity"):
+        assert _run("model", "train", "--score", score, "--source", "demo", *d)[0] == 0
+        code, out = _run("model", "score", "--score", score, "--date", "2026-11-20", *d)
+        assert code == 0, out
+    with sqlite3.connect(demo_dir / "arrears.db") as con:
+        rows = con.execute("""
+            SELECT t.priority, s.probability, d.overdue_principal_fen + d.overdue_interest_fen + d.overdue_fee_fen
+                   + d.overdue_penalty_fen
+            FROM work_tasks t JOIN loan_delinquency d ON d.loan_id = t.loan_id
+            JOIN scores s ON s.loan_id = t.loan_id AND s.kind = 'propensity' AND s.as_of = '2026-11-20'
+            WHERE t.status = 'open'""").fetchall()
+    assert rows and any(r[0] > 0 for r in rows)
+    for priority, p, owed in rows:
+        micro = (Decimal(str(p)) * 1_000_000).quantize(Decimal(1), ROUND_HALF_UP)
+        assert priority == int((micro * owed / 1_000_000).quantize(Decimal(1), ROUND_HALF_UP))
+    code, first = _run("strategy", "run", "--date", "2026-11-20", *d)
+    assert code == 0 and "pre_due_loans" in first, first
+    code, again = _run("strategy", "run", "--date", "2026-11-20", *d)
+    assert code == 0 and "pre_due_staged: 0" in again and "pre_due_queued: 0" in again, again
+    with sqlite3.connect(demo_dir / "arrears.db") as con:
+        twice = con.execute("SELECT count(*) FROM (SELECT loan_id, due_on FROM pre_due_reminders "
+                            "WHERE status <> 'refused' GROUP BY loan_id, due_on HAVING count(*) > 1)").fetchone()
+    assert twice == (0,)

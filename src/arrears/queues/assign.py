@@ -1,7 +1,8 @@
 """Set-based assignment of open, unassigned tasks to collectors (DuckDB), per team and skill.
 
 Every collector has ``capacity`` slots; slot k (load < k ≤ capacity) is the k-th open task they would hold.
-Tasks of one skill key (team, language, product, stage) are numbered and joined to the numbered free slots
+Tasks of one skill key (team, language, product, stage) are numbered — highest priority (expected recovery,
+queues/priority.py) first, then oldest — and joined to the numbered free slots
 of the collectors whose skills cover the key: ordered by level k then position (least_loaded: the emptiest
 first), or by round (k − load) then position rotated to start after the team's last assignee (round_robin).
 Python loops over distinct skill keys only; loads carry over from one key to the next.
@@ -30,8 +31,10 @@ def collectors_table(config: Teams, user_ids: dict[str, int]) -> pa.Table:
 
 
 def plan(tasks: pa.Table, collectors: pa.Table, loads: pa.Table, last: pa.Table) -> pa.Table:
-    """``tasks(id, team, language, product_code, stage)`` unassigned; ``loads(user_id, load)`` open tasks held;
-    ``last(team, user_id)`` the team's latest assignee. Returns ``(id, assignee_user_id)``."""
+    """``tasks(id, team, language, product_code, stage[, priority])`` unassigned; ``loads(user_id, load)`` open
+    tasks held; ``last(team, user_id)`` the team's latest assignee. Returns ``(id, assignee_user_id)``."""
+    if "priority" not in tasks.column_names:
+        tasks = tasks.append_column("priority", pa.array([0] * tasks.num_rows, pa.int64()))
     con = duckdb.connect()
     try:
         for name, table in (("tasks", tasks), ("coll_in", collectors), ("loads", loads), ("last", last)):
@@ -43,7 +46,7 @@ def plan(tasks: pa.Table, collectors: pa.Table, loads: pa.Table, last: pa.Table)
             FROM coll_in c LEFT JOIN loads l USING (user_id)
             JOIN (SELECT team, count(*) AS n FROM coll_in GROUP BY team) n USING (team)
             LEFT JOIN (SELECT x.team, c2.pos FROM last x JOIN coll_in c2 USING (team, user_id)) p USING (team)""")
-        con.execute("CREATE TABLE done (id BIGINT, assignee_user_id BIGINT)")
+        con.execute("CREATE TABLE done (id BIGINT, assignee_user_id BIGINT, rn BIGINT)")
         keys = con.sql("SELECT DISTINCT team, language, product_code, stage FROM tasks "
                        "ORDER BY team, language, product_code, stage").fetchall()
         for team, language, product, stage in keys:
@@ -57,9 +60,9 @@ def plan(tasks: pa.Table, collectors: pa.Table, loads: pa.Table, last: pa.Table)
                               ORDER BY CASE WHEN mode = 'round_robin' THEN k - load ELSE k END,
                                        CASE WHEN mode = 'round_robin' THEN rr_pos ELSE pos END) AS rn
                           FROM el, range(load + 1, capacity + 1) r(k)),
-                t AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM tasks
+                t AS (SELECT id, row_number() OVER (ORDER BY priority DESC, id) AS rn FROM tasks
                       WHERE team = $1 AND language = $2 AND product_code = $3 AND stage = $4)
-                SELECT t.id, s.user_id FROM t JOIN slots s USING (rn)""", params)
+                SELECT t.id, s.user_id, t.rn FROM t JOIN slots s USING (rn)""", params)
             # what this key took counts for the next key (in every team the collector is in)
             con.execute("""
                 UPDATE coll SET load = coll.load + a.n FROM (
@@ -67,13 +70,13 @@ def plan(tasks: pa.Table, collectors: pa.Table, loads: pa.Table, last: pa.Table)
                     WHERE id IN (SELECT id FROM tasks WHERE team = $1 AND language = $2 AND product_code = $3
                                  AND stage = $4) GROUP BY 1) a
                 WHERE coll.user_id = a.user_id""", params)
-            # round robin continues after the last one served
+            # round robin continues after the last one served (the key's last slot taken)
             con.execute("""
                 UPDATE coll SET rr_pos = (coll.pos - p.pos - 1 + n.n) % n.n
                 FROM (SELECT c.pos FROM done d JOIN coll c ON c.user_id = d.assignee_user_id AND c.team = $1
-                      WHERE d.id = (SELECT max(id) FROM done WHERE id IN (
-                          SELECT id FROM tasks WHERE team = $1 AND language = $2 AND product_code = $3
-                          AND stage = $4))) p,
+                      WHERE d.id IN (SELECT id FROM tasks WHERE team = $1 AND language = $2 AND product_code = $3
+                                     AND stage = $4)
+                      ORDER BY d.rn DESC LIMIT 1) p,
                      (SELECT count(*) AS n FROM coll WHERE team = $1) n
                 WHERE coll.team = $1""", params)
         return con.sql("SELECT id, assignee_user_id FROM done ORDER BY id").to_arrow_table()

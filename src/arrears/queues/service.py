@@ -1,13 +1,14 @@
 """Queue use cases: assigning open tasks in bulk (``assign_open_tasks``), reading a collector's own queue
-and a team's queue, and reassigning one task (checked against team, skills and capacity; a supervisor's
-override skips skills and capacity). Reassignments append an event to the task's chain."""
+and a team's queue (highest priority first, keyset-paged), and reassigning one task (checked against team,
+skills and capacity; a supervisor's override skips skills and capacity). Reassignments append an event to the
+task's chain."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import pyarrow as pa
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from arrears.audit.service import append_event
@@ -28,15 +29,16 @@ def _user_ids(session: Session) -> dict[str, int]:
 
 
 def assign_open_tasks(session: Session, *, config: Teams | None = None, now: datetime | None = None) -> int:
-    """Assigns every open unassigned task that a collector of its team can take (skills, capacity)."""
+    """Assigns every open unassigned task that a collector of its team can take (skills, capacity); when room is
+    short the highest-priority tasks are taken first."""
     config = config or teams()
     users = _user_ids(session)
     collectors = collectors_table(config, users)
-    tasks = fetch_arrow(session, "SELECT id, team, language, product_code, stage FROM work_tasks "
+    tasks = fetch_arrow(session, "SELECT id, team, language, product_code, stage, priority FROM work_tasks "
                                  "WHERE status = 'open' AND assignee_user_id IS NULL")
     if tasks.num_rows == 0 or collectors.num_rows == 0:
         return 0
-    tasks = pa.table({"id": tasks.column("id").cast(pa.int64()),
+    tasks = pa.table({"id": tasks.column("id").cast(pa.int64()), "priority": tasks.column("priority").cast(pa.int64()),
                       **{c: tasks.column(c).cast(pa.string()) for c in ("team", "language", "product_code", "stage")}})
     loads = fetch_arrow(session, "SELECT assignee_user_id AS user_id, count(*) AS load FROM work_tasks "
                                  "WHERE status = 'open' AND assignee_user_id IS NOT NULL GROUP BY assignee_user_id")
@@ -58,18 +60,37 @@ def assign_open_tasks(session: Session, *, config: Teams | None = None, now: dat
                              where="AND work_tasks.assignee_user_id IS NULL AND work_tasks.status = 'open'")
 
 
-def my_queue(session: Session, user_id: int) -> list[WorkTask]:
-    """A collector's own open tasks (nobody else's), oldest first."""
-    return list(session.scalars(select(WorkTask).where(WorkTask.assignee_user_id == user_id,
-                                                       WorkTask.status == "open").order_by(WorkTask.id)))
+# Highest priority (expected recovery, queues/priority.py) first, then the newest: both descending, so the
+# (assignee_user_id | team, status, priority, id) index is read backwards and a page stops after ``limit`` rows.
+QUEUE_ORDER = (WorkTask.priority.desc(), WorkTask.id.desc())
 
 
-def team_queue(session: Session, team: str, *, config: Teams | None = None) -> list[WorkTask]:
+def _page(query, limit: int | None, after: tuple[int, int] | None):  # noqa: ANN001, ANN202
+    """Keyset paging: ``after`` is (priority, id) of the last task already shown; the next ``limit`` follow."""
+    if after is not None:
+        query = query.where(tuple_(WorkTask.priority, WorkTask.id) < tuple_(*after))
+    if limit is not None:
+        if limit < 1:
+            raise InvalidInput("must be at least 1", field="limit", rule="queue.limit")
+        query = query.limit(limit)
+    return query.order_by(*QUEUE_ORDER)
+
+
+def my_queue(session: Session, user_id: int, *, limit: int | None = None,
+             after: tuple[int, int] | None = None) -> list[WorkTask]:
+    """A collector's own open tasks (nobody else's), highest priority first (all of them unless ``limit``)."""
+    return list(session.scalars(_page(select(WorkTask).where(WorkTask.assignee_user_id == user_id,
+                                                             WorkTask.status == "open"), limit, after)))
+
+
+def team_queue(session: Session, team: str, *, config: Teams | None = None, limit: int | None = None,
+               after: tuple[int, int] | None = None) -> list[WorkTask]:
+    """A team's open tasks, assigned or waiting, highest priority first (all of them unless ``limit``)."""
     config = config or teams()
     if team not in config.codes:
         raise NotFound(f"no team {team!r}; teams: {list(config.codes)}", field="team", rule="queue.team")
-    return list(session.scalars(select(WorkTask).where(WorkTask.team == team, WorkTask.status == "open")
-                                .order_by(WorkTask.id)))
+    return list(session.scalars(_page(select(WorkTask).where(WorkTask.team == team, WorkTask.status == "open"),
+                                      limit, after)))
 
 
 def _covers(c: Collector, task: WorkTask) -> bool:

@@ -1,12 +1,12 @@
 """Work tasks (call, visit, letter) a strategy creates: one per case and business date, in a team's queue,
-assigned to a collector (or waiting while no one has room). Skills are copied from the case at creation so
-assignment is one join."""
+assigned to a collector (or waiting while no one has room), highest priority (expected recovery) first. Skills
+are copied from the case at creation so assignment is one join."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.db.base import Base, UTCDateTime, utcnow
@@ -18,8 +18,9 @@ class WorkTask(Base):
         UniqueConstraint("case_id", "business_date", name="uq_work_tasks_case_date"),
         CheckConstraint("kind IN ('call', 'visit', 'letter')", name="kind"),
         CheckConstraint("status IN ('open', 'done', 'cancelled')", name="status"),
-        Index("ix_work_tasks_team_status", "team", "status"),
-        Index("ix_work_tasks_assignee_status", "assignee_user_id", "status"),
+        # the queues' order (priority DESC, id DESC) read straight off these, scanned backwards (queues/service.py)
+        Index("ix_work_tasks_team_queue", "team", "status", "priority", "id"),
+        Index("ix_work_tasks_assignee_queue", "assignee_user_id", "status", "priority", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -34,6 +35,9 @@ class WorkTask(Base):
     stage: Mapped[str] = mapped_column(String(20))
     rule: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(10), default="open")
+    # expected recovery in fen: latest propensity × amount overdue (queues/priority.py), refreshed set-based
+    priority: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    priority_reasons: Mapped[str] = mapped_column(String(200), default="", server_default="")  # score reason codes
     assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -7,7 +7,7 @@ string is quoted; a NULL fact never satisfies a condition (each predicate is wra
 
 from __future__ import annotations
 
-from arrears.strategy.config import EVENTS, Range, Rule, StrategyFile, When
+from arrears.strategy.config import EVENTS, PreDueWhen, Range, Rule, StrategyFile, When
 
 BP = 10_000  # arm shares are basis points of this
 
@@ -53,6 +53,25 @@ def rule_case(config: StrategyFile) -> str:
     return "CASE " + " ".join(whens) + " END"
 
 
+def pre_due_predicate(when: PreDueWhen) -> str:
+    """A pre-delinquency rule's conditions over the loan facts (``strategy.predue``) as one SQL boolean."""
+    parts: list[str] = [_in("product_code", when.products)] if when.products else []
+    for column, r in (("early_warning", when.early_warning), ("days_to_due", when.days_to_due),
+                      ("amount_due_fen", when.amount_due_fen)):
+        if r is not None:
+            parts.append(_range(column, r))
+    for flag, value in sorted(when.flags.items()):
+        parts.append(f"{flag} = {'TRUE' if value else 'FALSE'}")
+    return "COALESCE(" + " AND ".join(f"({p})" for p in parts) + ", FALSE)" if parts else "TRUE"
+
+
+def pre_due_rule_case(config: StrategyFile) -> str:
+    """``CASE … END``: the number of the first pre-due rule of the loan's strategy that matches, else NULL."""
+    whens = [f"WHEN strategy = {quote(s.name)} AND {pre_due_predicate(r.when)} THEN {n}"
+             for n, s, r in config.pre_due_rules()]
+    return "CASE " + " ".join(whens) + " END" if whens else "CAST(NULL AS BIGINT)"
+
+
 def arm_case(config: StrategyFile) -> str:
     """``CASE … END``: the strategy of a case from its hash bucket (0 … 9999): challengers take consecutive
     ranges in file order, the champion the rest. The bucket depends only on the experiment and the case id,
@@ -66,9 +85,10 @@ def arm_case(config: StrategyFile) -> str:
         else quote(config.champion.name)
 
 
-def arm_bp_sql(experiment: str) -> str:
-    """The hash bucket: the first 32 bits of md5('<experiment>:<case id>') modulo 10000 (``arm_bp`` in Python)."""
-    return f"(('0x' || substr(md5({quote(experiment)} || ':' || CAST(case_id AS VARCHAR)), 1, 8))::BIGINT % {BP})"
+def arm_bp_sql(experiment: str, column: str = "case_id") -> str:
+    """The hash bucket: the first 32 bits of md5('<experiment>:<case id>') modulo 10000 (``arm_bp`` in Python).
+    Loans before delinquency are hashed by ``loan_id`` with the salt '<experiment>:loan'."""
+    return f"(('0x' || substr(md5({quote(experiment)} || ':' || CAST({column} AS VARCHAR)), 1, 8))::BIGINT % {BP})"
 
 
 def arm_bp(experiment: str, case_id: int) -> int:
@@ -84,4 +104,4 @@ def events_pivot(table: str) -> str:
     return f"SELECT case_id, {cols} FROM {table} GROUP BY case_id"
 
 
-__all__ = ["predicate", "rule_case", "arm_case", "arm_bp_sql", "arm_bp", "events_pivot", "Rule", "quote"]
+__all__ = ["predicate", "rule_case", "pre_due_predicate", "pre_due_rule_case", "arm_case", "arm_bp_sql", "arm_bp", "events_pivot", "Rule", "quote"]

@@ -26,6 +26,9 @@ FLAGS = ("open_complaint", "promise_open")  # borrower/case flags a rule may tes
 FACTS = {"borrower_name": "text", "loan_no": "text", "due_on": "date", "days_overdue": "int",
          "amount_owed_fen": "fen", "total_outstanding_fen": "fen", "penalty_fen": "fen"}
 TASK_KINDS = {"call": "call", "visit": "visit", "lawyer_letter": "letter"}
+# What a pre-delinquency reminder can put into its template (docs/strategy.md): the instalment coming due.
+PRE_DUE_FACTS = {"borrower_name": "text", "loan_no": "text", "instalment_no": "int", "amount_due_fen": "fen",
+                 "due_on": "date"}
 
 
 class _Strict(BaseModel):
@@ -76,11 +79,41 @@ class Rule(_Strict):
     actions: tuple[Action, ...]  # empty: hold (the case matches and nothing is done; later rules are skipped)
 
 
+class PreDueWhen(_Strict):
+    """Conditions on a current loan with an instalment coming due (all must hold)."""
+    products: tuple[str, ...] = ()
+    early_warning: Range | None = None  # latest early-warning probability in per mille; never matches unscored
+    days_to_due: Range | None = None  # within pre_delinquency.window_days
+    amount_due_fen: Range | None = None  # what is left to pay of the instalment
+    flags: dict[Literal["open_complaint"], bool] = {}
+
+
+class PreDueAction(_Strict):
+    do: Literal["send"]
+    template: str
+    channel: str
+    variables: dict[str, str] = {}  # template variable -> pre-due fact (default: the fact of the same name)
+
+
+class PreDueRule(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    when: PreDueWhen = PreDueWhen()
+    actions: tuple[PreDueAction, ...]  # empty: hold (nothing is sent; later rules are skipped)
+
+
+class PreDelinquency(_Strict):
+    """Reminders before the due date for current loans at risk (strategy/predue.py)."""
+    source: str = Field(min_length=3)  # why these numbers
+    window_days: int = Field(ge=2, le=31)  # an instalment due in 2 … window_days days after the business date
+    score_max_age_days: int = Field(ge=0, le=366)  # an older early-warning score is not used
+
+
 class Strategy(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,29}$")
     role: Literal["champion", "challenger"]
     share_bp: int = Field(default=0, ge=0, le=10_000)  # challengers: basis points of cases (2000 = 20 %)
     rules: tuple[Rule, ...] = Field(min_length=1)
+    pre_due: tuple[PreDueRule, ...] = ()  # current loans (pre_delinquency); the same arms, by loan
 
 
 class StrategyFile(_Strict):
@@ -88,6 +121,7 @@ class StrategyFile(_Strict):
     experiment: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,40}$")  # the salt of the arm assignment
     send_at_local: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # messages: next day, borrower time
     strategies: tuple[Strategy, ...] = Field(min_length=1)
+    pre_delinquency: PreDelinquency | None = None  # required when a strategy has pre_due rules
 
     @property
     def champion(self) -> Strategy:
@@ -102,6 +136,15 @@ class StrategyFile(_Strict):
         out, n = [], 0
         for s in self.strategies:
             for r in s.rules:
+                n += 1
+                out.append((n, s, r))
+        return out
+
+    def pre_due_rules(self) -> list[tuple[int, Strategy, PreDueRule]]:
+        """Every pre-delinquency rule with a global number (its position across strategies, from 1)."""
+        out, n = [], 0
+        for s in self.strategies:
+            for r in s.pre_due:
                 n += 1
                 out.append((n, s, r))
         return out
@@ -143,6 +186,41 @@ def _check(f: StrategyFile, path: Path, templates: TemplateCatalog, teams: Teams
                 fail(f"{where}.actions", "at most one task (call, visit, lawyer_letter) and one escalate per rule")
             for k, a in enumerate(r.actions):
                 _check_action(a, w, f"{where}.actions[{k}] ({a.do})", fail, templates, teams, lc)
+        _check_pre_due(f, i, s, fail, templates, set(cat.products))
+
+
+def _check_pre_due(f: StrategyFile, i: int, s: Strategy, fail, templates: TemplateCatalog,  # noqa: ANN001
+                   products: set[str]) -> None:
+    if s.pre_due and f.pre_delinquency is None:
+        fail(f"strategies[{i}] ({s.name}).pre_due", "pre_due rules need the pre_delinquency section (window_days, "
+                                                    "score_max_age_days, source)")
+    seen: set[str] = set()
+    for j, r in enumerate(s.pre_due):
+        where = f"strategies[{i}] ({s.name}) pre_due[{j}] ({r.name})"
+        if r.name in seen:
+            fail(where, "duplicate rule name in this strategy's pre_due rules")
+        seen.add(r.name)
+        for p in r.when.products:
+            if p not in products:
+                fail(f"{where}.when.products", f"unknown product {p!r}; known: {sorted(products)}")
+        for k, a in enumerate(r.actions):
+            at = f"{where}.actions[{k}]"
+            if a.template not in templates.specs:
+                fail(f"{at}.template", f"unknown template {a.template!r}; catalog.yaml has {sorted(templates.specs)}")
+            spec = templates.specs[a.template]
+            if str(spec.purpose) != "remind":
+                fail(f"{at}.template", f"a reminder before the due date sends only templates whose purpose is remind "
+                                       f"({a.template!r} is {spec.purpose})")
+            if a.channel not in spec.channels:
+                fail(f"{at}.channel", f"template {a.template!r} is not sent by {a.channel} (only {list(spec.channels)})")
+            for var in a.variables:
+                if var not in spec.variables:
+                    fail(f"{at}.variables.{var}", f"unknown variable of template {a.template!r}")
+            for var, kind in spec.variables.items():
+                fact = a.variables.get(var, var)
+                if PRE_DUE_FACTS.get(fact) != kind:
+                    fail(f"{at}.variables.{var}", f"template {a.template!r} needs {var!r} ({kind}) and no pre-due "
+                                                  f"fact of that name and type exists; facts: {PRE_DUE_FACTS}")
 
 
 def _check_action(a: Action, w: When, where: str, fail, templates: TemplateCatalog, teams: Teams, lc) -> None:  # noqa: ANN001

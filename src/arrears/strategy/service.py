@@ -19,6 +19,7 @@ from arrears.audit.service import append_event
 from arrears.db.base import utcnow
 from arrears.db.bulk import insert_arrow
 from arrears.privacy import PersonalDataCipher
+from arrears.queues.priority import refresh_priorities
 from arrears.queues.service import assign_open_tasks
 from arrears.scores.service import latest_scores_sql
 from arrears.strategy import apply, sends
@@ -95,6 +96,8 @@ def run_strategy(session: Session, business_date: date, *, config: StrategyFile 
                      subject_id=business_date.isoformat(), occurred_at=now,
                      after={**summary, "experiment": config.experiment,
                             "decisions_sha256": _digest(decided)})
+    # queue order follows the day's balances and the latest propensity scores (new tasks included)
+    summary["reprioritised"] = refresh_priorities(session)
     # tasks waiting for room (or for a collector's account) are assigned on every run, not only new ones
     summary["assigned"] = assign_open_tasks(session, now=now)
     if cipher is not None:
