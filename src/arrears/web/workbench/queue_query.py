@@ -2,8 +2,8 @@
 chosen collector's, for a supervisor), with the loan's end-of-day state (every case is opened by end of day, so
 its loan has one), filtered, sorted and keyset-paged.
 
-Sort columns are data (``SORTS``): a key → a SQL expression and its direction; a work task's ``priority`` joins
-the list when the table has one. Paging is by keyset on (sort value, case id) — no OFFSET, no count(*) over a
+Sort columns are data (``SORTS``): a key → a SQL expression and its direction; the default is the open
+task's ``priority`` (propensity × amount overdue). Paging is by keyset on (sort value, case id) — no OFFSET, no count(*) over a
 million rows: the count is bounded (``COUNT_CAP``)."""
 
 from __future__ import annotations
@@ -36,17 +36,17 @@ class Sort:
     parse: object = int  # the keyset value from its text in the address
 
 
-# The open task of a case the queue shows (its latest); its priority, when work_tasks has one.
+# The open task of a case the queue shows (its latest) and its priority (propensity × amount overdue,
+# queues/priority.py): the collector's default order, highest first.
 _TASK = (select(func.max(WorkTask.id)).where(WorkTask.case_id == Case.id, WorkTask.status == "open")
          .correlate(Case).scalar_subquery())
 SORTS: dict[str, Sort] = {
+    "priority": Sort(func.coalesce(select(WorkTask.priority).where(WorkTask.id == _TASK).scalar_subquery(), 0),
+                     True),
     "dpd": Sort(D.dpd, True),  # an index on loan_delinquency.dpd drives a team's queue in this order
     "overdue": Sort(OVERDUE, True),
     "next_action": Sort(func.coalesce(Case.next_action_due, date(9999, 12, 31)), False, date.fromisoformat),
 }
-if hasattr(WorkTask, "priority"):  # propensity-based priority (queues/service.py), highest first
-    SORTS = {"priority": Sort(func.coalesce(select(WorkTask.priority).where(WorkTask.id == _TASK)
-                                            .scalar_subquery(), 0), True), **SORTS}
 DEFAULT_SORT = next(iter(SORTS))
 # A team's queue (possibly hundreds of thousands of cases) sorts only in an order an index walks.
 TEAM_SORTS = ("dpd",)

@@ -1,7 +1,7 @@
 """queue priority and reminders before the due date
 
 Revision ID: a53cd4c619e0
-Revises: d4564004e738
+Revises: a7c3e91b2d40
 Create Date: 2026-11-30 07:53:25.394877
 """
 from alembic import op
@@ -10,7 +10,7 @@ import arrears.db.base
 
 
 revision = 'a53cd4c619e0'
-down_revision = 'd4564004e738'
+down_revision = 'a7c3e91b2d40'
 branch_labels = None
 depends_on = None
 
