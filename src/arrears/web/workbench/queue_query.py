@@ -3,8 +3,8 @@ chosen collector's, for a supervisor), with the loan's end-of-day state (every c
 its loan has one), filtered, sorted and keyset-paged.
 
 Sort columns are data (``SORTS``): a key → a SQL expression and its direction; the default is the open
-task's ``priority`` (propensity × amount overdue). Paging is by keyset on (sort value, case id) — no OFFSET, no count(*) over a
-million rows: the count is bounded (``COUNT_CAP``)."""
+task's ``priority`` (propensity × amount overdue). Paging is by keyset on (sort value, case id) — no OFFSET,
+no count(*) over a million rows: the count is bounded (``COUNT_CAP``)."""
 
 from __future__ import annotations
 
