@@ -51,7 +51,7 @@ def world(db, secret_key, clock) -> World:
         s.add(WorkTask(case_id=cases["tasked"], loan_id=loans["tasked"], borrower_id=borrowers["tasked"],
                        business_date=TODAY, kind="call", team="phone", language="zh-CN",
                        product_code="consumer_loan", stage="phone", rule="r1", status="open",
-                       assignee_user_id=users["col1"]))
+                       assignee_user_id=users["col1"], priority=12_000))  # propensity × overdue: first by default
         users["wangxm"] = auth.create_user(s, username="wangxm", display_name="王小明", password=PASSWORD,
                                            role="borrower", actor="setup", borrower_id=borrowers["owned"]).id
         s.commit()

@@ -21,13 +21,13 @@ def test_a_collector_sees_owned_cases_and_tasks_and_nothing_else(site):
     site.login("col1")
     r = site.get("/work")
     assert r.status_code == 200
-    # default order: days past due, most first
+    # default order: the open task's priority (propensity × amount overdue), cases without a task last
     assert loans_listed(r.text) == ["L2", "L1"]
     assert "L4" not in loans_listed(r.text) and "L3" not in loans_listed(r.text)
     assert "2 个案件" in r.text
 
 
-@pytest.mark.parametrize(("sort", "order"), [("dpd", ["L2", "L1"]), ("overdue", ["L1", "L2"]),
+@pytest.mark.parametrize(("sort", "order"), [("priority", ["L2", "L1"]), ("dpd", ["L2", "L1"]), ("overdue", ["L1", "L2"]),
                                              ("next_action", ["L1", "L2"])])
 def test_sorting(site, sort, order):
     site.login("col1")
@@ -107,3 +107,18 @@ def test_a_team_queue_sorts_only_in_an_indexed_order(site):
     r = site.get("/work?team=phone&sort=overdue")
     assert loans_listed(r.text) == ["L2", "L3"]  # by days past due: 90 then 5
     assert '<option value="overdue"' not in r.text and '<option value="dpd" selected' in r.text
+
+
+def test_the_default_order_is_the_tasks_priority_not_days_past_due(site, db):
+    from arrears.queues.tables import WorkTask
+
+    w = site.world
+    with db.session() as s:  # L1 (30 days) gets a task worth more than L2's (90 days)
+        s.add(WorkTask(case_id=w.cases["owned"], loan_id=w.loans["owned"], borrower_id=w.borrowers["owned"],
+                       business_date=s.get(WorkTask, 1).business_date, kind="call", team="phone",
+                       language="zh-CN", product_code="consumer_loan", stage="phone", rule="r1", status="open",
+                       assignee_user_id=w.users["col1"], priority=50_000))
+        s.commit()
+    site.login("col1")
+    assert loans_listed(site.get("/work").text) == ["L1", "L2"]
+    assert loans_listed(site.get("/work?sort=dpd").text) == ["L2", "L1"]
