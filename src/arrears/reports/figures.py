@@ -123,11 +123,14 @@ def rates(session: Session, f: Filters, roll: Figure) -> Figure:
     kept, broken = promise_counts(session, f)
     agreements = dict((k, n) for k, n in agreement_outcomes(session, f).rows)
     executed = sum(agreements.values())
-    return Figure("rates", (("rate", "text"), ("numerator", "count"), ("denominator", "count"), ("value", "rate")), [
-        ("cure_rate", cured, started, ratio(cured, started)),
-        ("recovery_rate", recovered, balance, ratio(recovered, balance)),
-        ("promise_kept_rate", kept, kept + broken, ratio(kept, kept + broken)),
-        ("redefault_rate", agreements.get("breached", 0), executed, ratio(agreements.get("breached", 0), executed)),
+    breached = agreements.get("breached", 0)
+    columns = (("rate", "text"), ("value", "rate"), ("numerator", "count"), ("denominator", "count"),
+               ("numerator_fen", "fen"), ("denominator_fen", "fen"))
+    return Figure("rates", columns, [
+        ("cure_rate", ratio(cured, started), cured, started, None, None),
+        ("recovery_rate", ratio(recovered, balance), None, None, recovered, balance),
+        ("promise_kept_rate", ratio(kept, kept + broken), kept, kept + broken, None, None),
+        ("redefault_rate", ratio(breached, executed), breached, executed, None, None),
     ])
 
 

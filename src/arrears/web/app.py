@@ -37,6 +37,7 @@ from arrears.queues import api as queues_api
 from arrears.scores import api as scores_api
 from arrears.settings import Settings, load_settings
 from arrears.web import pages
+from arrears.web.dashboards import router as dashboards_router
 from arrears.web.deps import check_guarded
 from arrears.web.errors import install_error_handlers
 from arrears.web.i18n import LocaleMiddleware, load_catalogues
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         scores_api.router,
         agreements_api.router,
         writeoff_api.router,
+        dashboards_router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:
