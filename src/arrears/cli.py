@@ -16,6 +16,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from arrears.contact.cli import worker_app
+from arrears.reports.cli import reports_app
 from arrears.settings import Settings, business_date, load_settings
 
 app = typer.Typer(help="arrears: overdue-loan handling for inclusive finance (普惠金融逾期法务协商还款).",
@@ -42,6 +43,7 @@ SUBCOMMANDS = (
     (strategy_app, "strategy"),
     (credit_app, "credit"),
     (model_app, "model"),
+    (reports_app, "reports"),
 )
 for sub, name in SUBCOMMANDS:
     app.add_typer(sub, name=name)

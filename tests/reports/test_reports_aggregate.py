@@ -122,3 +122,26 @@ def test_the_anchor_is_the_last_run_before_the_month_else_the_months_first(done,
         assert month <= a <= day
         assert a == day or (a in done and not any(month <= d < a for d in done))
     assert a <= day and (a == day or a in done) and a >= day - timedelta(days=3 * 366)
+
+
+def test_the_rebuild_command_restores_the_aggregates_of_an_existing_database(book, tmp_path):
+    from alembic import command
+    from typer.testing import CliRunner
+
+    from arrears.cli import app
+    from arrears.db.migrate import _config
+
+    db = book["db"]
+    with db.session() as s:
+        before = _portfolio(s, DATES[-1])
+        s.execute(text("DELETE FROM portfolio_daily"))
+        s.commit()
+    cfg = _config()  # the fixture built the schema from the models: mark it at head, as `arrears init` would
+    with db.engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.stamp(cfg, "head")
+    result = CliRunner().invoke(app, ["reports", "rebuild", "--data-dir", str(tmp_path), "--database-url", db.url])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt 3 business date(s)" in result.output
+    with db.session() as s:
+        assert _portfolio(s, DATES[-1]) == before
