@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from arrears.agreements.tables import Agreement
 from arrears.cases.tables import Case, ContactLog, PromiseToPay
 from arrears.complaints.tables import Complaint
+from arrears.delinquency.tables import EodRun
 from arrears.loans.tables import Loan
 from arrears.negotiation.rounds import LIVE
 from arrears.negotiation.tables import Offer
@@ -76,15 +77,37 @@ def _loan_filters(stmt, f: Filters, loan_id_col, case_id_col=None):  # noqa: ANN
     return stmt
 
 
-def portfolio_series(session: Session, f: Filters, by: str) -> Figure:
-    """Loans and balance per business date and bucket (``by='bucket'``) or classification."""
+MAX_POINTS = 62  # a longer period is drawn from the last business date of each week (or month) in it
+
+
+def series_dates(session: Session, f: Filters) -> list[date]:
+    """The completed business dates in the period, thinned to at most MAX_POINTS: every date, else the last date
+    of each ISO week, else of each month (a portfolio is a stock: its value at a period's end stands for it)."""
+    return thin([d if isinstance(d, date) else date.fromisoformat(d) for d in session.scalars(
+        select(EodRun.business_date).where(EodRun.status == "complete", EodRun.business_date.between(f.start, f.end))
+        .order_by(EodRun.business_date))])
+
+
+def thin(done: list[date]) -> list[date]:
+    """Sorted dates → all of them if few enough, else the last of each ISO week, else the last of each month."""
+    for key in (None, lambda d: d.isocalendar()[:2], lambda d: (d.year, d.month)):
+        picked = done if key is None else [d for i, d in enumerate(done) if i + 1 == len(done)
+                                           or key(done[i + 1]) != key(d)]
+        if len(picked) <= MAX_POINTS:
+            return picked
+    return picked
+
+
+def portfolio_series(session: Session, f: Filters, by: str, dates: list[date] | None = None) -> Figure:
+    """Loans and balance per business date (``series_dates``) and bucket (``by='bucket'``) or classification."""
     level = getattr(PortfolioDaily, by)
+    dates = series_dates(session, f) if dates is None else dates
     stmt = select(PortfolioDaily.business_date, level, func.sum(PortfolioDaily.loans),
                   func.sum(PortfolioDaily.balance_fen), func.sum(PortfolioDaily.overdue_fen)) \
-        .where(PortfolioDaily.business_date.between(f.start, f.end)) \
+        .where(PortfolioDaily.business_date.in_(dates)) \
         .group_by(PortfolioDaily.business_date, level).order_by(PortfolioDaily.business_date, level)
     stmt = _by_product_team(stmt, f, PortfolioDaily.product_code, PortfolioDaily.team)
-    rows = [(d, code, int(n), int(b), int(o)) for d, code, n, b, o in session.execute(stmt)]
+    rows = [(d, code, int(n), int(b), int(o)) for d, code, n, b, o in session.execute(stmt)] if dates else []
     return Figure(f"portfolio_{by}", (("business_date", "date"), (by, "text"), ("loans", "count"),
                                       ("balance_fen", "fen"), ("overdue_fen", "fen")), rows)
 
@@ -210,8 +233,9 @@ class Dashboard:
 def dashboard(session: Session, f: Filters, *, today: date, now: datetime) -> Dashboard:
     """Every figure of the dashboards page and its export."""
     roll, on, anchor = roll_matrix(session, f)
-    figures = [portfolio_series(session, f, "bucket"), portfolio_series(session, f, "classification"), roll,
-               rates(session, f, roll), offer_outcomes(session, f, now), agreement_outcomes(session, f),
+    dates = series_dates(session, f)
+    figures = [portfolio_series(session, f, "bucket", dates), portfolio_series(session, f, "classification", dates),
+               roll, rates(session, f, roll), offer_outcomes(session, f, now), agreement_outcomes(session, f),
                complaints(session, f, today), blocked_contacts(session, f)]
     return Dashboard(f, {fig.name: fig for fig in figures}, on, anchor)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from markupsafe import Markup  # numbers only: the rectangles of thousands of segments
+
 W, H = 640, 260  # viewBox of a time chart
 LEFT, RIGHT, TOP, BOTTOM = 70, 10, 10, 30
 BAR_H = 26  # one row of a bar chart
@@ -43,8 +45,10 @@ def stacked(points: list[tuple[date, str, int]], levels: list[str]) -> dict:
     ticks = [{"value": top * j // 4, "y": round(H - BOTTOM - plot_h * j / 4, 1)} for j in range(5)]
     every = max(1, len(dates) // 6)
     labels = [{"date": c["date"], "x": round(c["x"] + c["w"] / 2, 1)} for c in columns[::every]]
+    rects = Markup("".join(f'<rect class="s{s["index"]}" x="{c["x"]}" y="{s["y"]}" width="{c["w"]}" '
+                           f'height="{s["h"]}"/>' for c in columns for s in c["segments"]))
     return {"w": W, "h": H, "left": LEFT, "right": W - RIGHT, "bottom": H - BOTTOM, "columns": columns,
-            "ticks": ticks, "labels": labels, "levels": levels}
+            "ticks": ticks, "labels": labels, "levels": levels, "rects": rects}
 
 
 def bars(items: list[tuple[str, int]]) -> dict:

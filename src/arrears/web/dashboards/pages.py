@@ -13,8 +13,8 @@ from arrears.auth.model import Permission
 from arrears.cases.policy import policy as case_policy
 from arrears.compliance.policy import packaged_profiles
 from arrears.products.catalog import catalog
-from arrears.reports.figures import Dashboard, dashboard, ratio, teams
-from arrears.web.dashboards import charts, xlsx
+from arrears.reports.figures import Dashboard, dashboard, teams
+from arrears.web.dashboards import cells, charts, xlsx
 from arrears.web.dashboards.filters import parse
 from arrears.web.deps import SessionDep, Today
 from arrears.web.i18n import request_locale
@@ -88,10 +88,12 @@ def dashboards_page(request: Request, session: SessionDep, today: Today, product
     if refused is not None:
         return refused
     board, errors, typed = _board(request, session, today, product, team, start, end)
-    buckets, classes = _levels()
+    locale = request_locale(request)
+    names = xlsx.names(locale, level_names(locale))["codes"]
+    tables = board and {key: cells.body(fig, names) for key, fig in board.figures.items()}
     return render(request, "dashboards/index.html", me, status=400 if errors else 200, board=board, errors=errors,
                   typed=typed, products=catalog().products, teams=teams(), charts=board and _charts(board),
-                  names=level_names(request_locale(request)), buckets=buckets, classes=classes, ratio=ratio)
+                  names=names, tables=tables)
 
 
 @router.get("/dashboards/export.xlsx")
@@ -102,10 +104,8 @@ def dashboards_export(request: Request, session: SessionDep, today: Today, produ
         return refused
     board, errors, typed = _board(request, session, today, product, team, start, end)
     if board is None:
-        buckets, classes = _levels()
         return render(request, "dashboards/index.html", me, status=400, board=None, errors=errors, typed=typed,
-                      products=catalog().products, teams=teams(), charts=None, names={}, buckets=buckets,
-                      classes=classes, ratio=ratio)
+                      products=catalog().products, teams=teams(), charts=None, names={}, tables=None)
     locale = request_locale(request)
     content = xlsx.workbook(board, locale, level_names(locale))
     filename = f"dashboards-{board.filters.start.isoformat()}-{board.filters.end.isoformat()}.xlsx"

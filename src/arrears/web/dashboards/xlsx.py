@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from functools import cache
 from io import BytesIO
 
 from openpyxl import Workbook
@@ -17,10 +18,14 @@ from arrears.web.render import templates
 FORMATS = {"fen": "#,##0.00", "count": "#,##0", "rate": "0.00%", "date": "yyyy-mm-dd"}
 
 
+@cache
+def _template_names(locale: str) -> str:
+    return templates.env.get_template("dashboards/_names_json.html").render(locale=locale)
+
+
 def names(locale: str, level_names: dict[str, str]) -> dict:
     """Sheet titles, column headers and code names in ``locale`` (codes of the schemes from their own data)."""
-    rendered = templates.env.get_template("dashboards/_names_json.html").render(locale=locale)
-    found = json.loads(rendered)
+    found = json.loads(_template_names(locale))
     found["codes"] = {**level_names, **found["codes"]}
     return found
 
