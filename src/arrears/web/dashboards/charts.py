@@ -28,23 +28,23 @@ def stacked(points: list[tuple[date, str, int]], levels: list[str]) -> dict:
     values = {(d, level): v for d, level, v in points}
     totals = [sum(values.get((d, lv), 0) for lv in levels) for d in dates]
     top = _nice(max(totals, default=0))
-    plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
-    step = plot_w / max(len(dates), 1)
-    width = max(step * 0.8, 1)
+    plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM  # integer geometry: the SVG needs no finer unit
+    step = plot_w // max(len(dates), 1)
+    width = max(step * 4 // 5, 1)
     columns = []
     for i, d in enumerate(dates):
-        y, segments = float(H - BOTTOM), []
+        y, segments = H - BOTTOM, []
         for k, level in enumerate(levels):
             v = values.get((d, level), 0)
-            h = plot_h * v / top
+            h = plot_h * v // top
             y -= h
             if v:
-                segments.append({"level": level, "index": k, "value": v, "y": round(y, 1), "h": round(h, 1)})
-        columns.append({"date": d, "x": round(LEFT + i * step + (step - width) / 2, 1), "w": round(width, 1),
+                segments.append({"level": level, "index": k, "value": v, "y": y, "h": h})
+        columns.append({"date": d, "x": LEFT + i * step + (step - width) // 2, "w": width,
                         "segments": segments, "total": totals[i]})
-    ticks = [{"value": top * j // 4, "y": round(H - BOTTOM - plot_h * j / 4, 1)} for j in range(5)]
+    ticks = [{"value": top * j // 4, "y": H - BOTTOM - plot_h * j // 4} for j in range(5)]
     every = max(1, len(dates) // 6)
-    labels = [{"date": c["date"], "x": round(c["x"] + c["w"] / 2, 1)} for c in columns[::every]]
+    labels = [{"date": c["date"], "x": c["x"] + c["w"] // 2} for c in columns[::every]]
     rects = Markup("".join(f'<rect class="s{s["index"]}" x="{c["x"]}" y="{s["y"]}" width="{c["w"]}" '
                            f'height="{s["h"]}"/>' for c in columns for s in c["segments"]))
     return {"w": W, "h": H, "left": LEFT, "right": W - RIGHT, "bottom": H - BOTTOM, "columns": columns,
@@ -54,7 +54,7 @@ def stacked(points: list[tuple[date, str, int]], levels: list[str]) -> dict:
 def bars(items: list[tuple[str, int]]) -> dict:
     """Horizontal bars, one row per (code, value), scaled to the largest."""
     top = max((v for _, v in items), default=0) or 1
-    rows = [{"code": code, "value": v, "y": i * BAR_H + 4, "w": round(360 * v / top, 1)}
+    rows = [{"code": code, "value": v, "y": i * BAR_H + 4, "w": 360 * v // top}
             for i, (code, v) in enumerate(items)]
     return {"w": W, "h": max(len(items), 1) * BAR_H + 8, "rows": rows, "x0": 240}
 
@@ -70,6 +70,7 @@ def heat(rows: list[tuple[str, str, int]], from_levels: list[str], to_levels: li
             n = counts.get((a, b), 0)
             share = n * 1000 // total if total else 0
             out.append({"from": a, "to": b, "n": n, "permille": share, "shade": min(share // 200, 4),
+                        "percent": f"{share // 10}.{share % 10}",
                         "x": x0 + j * cell, "y": y0 + i * cell})
     return {"w": x0 + cell * len(to_levels) + 10, "h": y0 + cell * len(from_levels) + 10, "cell": cell,
             "x0": x0, "y0": y0, "cells": out, "from_levels": from_levels, "to_levels": to_levels}

@@ -76,7 +76,7 @@ def _charts(board: Dashboard) -> dict:
     out["complaints"] = charts.bars([(r[0], r[1]) for r in board.figures["complaints"].rows])
     out["blocked"] = charts.bars(board.figures["blocked_contacts"].rows)
     out["rates"] = [{"code": r[0], "value": r[1], "y": i * 26 + 4,
-                     "w": 0 if r[1] is None else round(360 * min(r[1], 1), 1)}
+                     "w": 0 if r[1] is None else int(360 * min(r[1], 1))}
                     for i, r in enumerate(board.figures["rates"].rows)]
     return out
 
