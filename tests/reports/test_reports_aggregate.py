@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, text
-from support import add_borrower, add_loan, schedule
 
 from arrears.cases.tables import Case
 from arrears.delinquency.service import run_date
@@ -18,6 +17,7 @@ from arrears.delinquency.tables import LoanDelinquency
 from arrears.loans.payments import post_payment
 from arrears.reports.aggregate import anchor_date, rebuild
 from arrears.reports.tables import PortfolioDaily, RollRateDaily
+from support import add_borrower, add_loan, schedule
 
 TODAY = date(2024, 6, 30)
 DATES = (date(2024, 2, 20), date(2024, 3, 4), date(2024, 3, 12))

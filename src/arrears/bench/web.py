@@ -14,7 +14,7 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -79,7 +79,7 @@ def _generate(con: duckdb.DuckDBPyConnection, n: int, d: date) -> None:
         FROM w_loans ORDER BY loan_id""")
 
 
-def _copy(con: duckdb.DuckDBPyConnection, factory, table: str, query: str, batch: int = 500_000) -> None:  # noqa: ANN001
+def _copy(con: duckdb.DuckDBPyConnection, factory, table: str, query: str, batch: int = 500_000) -> None:
     from arrears.db.bulk import insert_arrow
     from arrears.db.engine import unit_of_work
 
@@ -91,7 +91,7 @@ def _copy(con: duckdb.DuckDBPyConnection, factory, table: str, query: str, batch
             insert_arrow(session, table, part)
 
 
-def _build(url: str, n: int, d: date, data_dir: Path, cipher, say) -> dict:  # noqa: ANN001
+def _build(url: str, n: int, d: date, data_dir: Path, cipher, say) -> dict:
     """The big book in ``url``'s schema (created fresh); returns build figures."""
     from arrears.auth.service import create_user
     from arrears.db.engine import make_engine, make_session_factory, unit_of_work
@@ -105,7 +105,7 @@ def _build(url: str, n: int, d: date, data_dir: Path, cipher, say) -> dict:  # n
     metadata.create_all(engine)
     factory = make_session_factory(engine)
     con = duckdb.connect()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ts = f"TIMESTAMPTZ '{now.isoformat()}'"
     with stopwatch(figures, "generate_s"):
         _generate(con, n, d)
@@ -198,12 +198,12 @@ def _build(url: str, n: int, d: date, data_dir: Path, cipher, say) -> dict:  # n
     return figures
 
 
-def _p95(samples: list):  # noqa: ANN202  (milliseconds)
+def _p95(samples: list):  # milliseconds
     ordered = sorted(samples)
     return round(ordered[max(0, -(-len(ordered) * 95 // 100) - 1)], 1)
 
 
-def measure(settings, d: date, users: dict[str, str], loan_ids: list[int], requests: int, say) -> dict:  # noqa: ANN001
+def measure(settings, d: date, users: dict[str, str], loan_ids: list[int], requests: int, say) -> dict:
     """p95 and median in ms of each page of PAGES, ``requests`` timed requests after 3 warm-up ones."""
     from fastapi.testclient import TestClient
 
@@ -234,7 +234,7 @@ def measure(settings, d: date, users: dict[str, str], loan_ids: list[int], reque
 
 
 def run_web_bench(cases: int, *, database_url: str, reuse: bool, demo_dir: Path | None, demo_loans: int,
-                  requests: int, progress=None) -> dict:  # noqa: ANN001
+                  requests: int, progress=None) -> dict:
     from arrears.db.engine import make_engine
     from arrears.privacy import PersonalDataCipher
     from arrears.settings import Settings
@@ -274,7 +274,7 @@ def run_web_bench(cases: int, *, database_url: str, reuse: bool, demo_dir: Path 
     return figures
 
 
-def _demo(demo_dir: Path | None, loans: int, requests: int, say) -> dict:  # noqa: ANN001
+def _demo(demo_dir: Path | None, loans: int, requests: int, say) -> dict:
     """The same pages on the demo database (built fresh in a temporary folder unless ``demo_dir`` holds one)."""
     from sqlalchemy import select
 

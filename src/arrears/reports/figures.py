@@ -59,7 +59,7 @@ def _bounds(f: Filters) -> tuple[datetime, datetime]:
     return (datetime.combine(f.start, time(), tz), datetime.combine(f.end + timedelta(days=1), time(), tz))
 
 
-def _by_product_team(stmt, f: Filters, product_col, team_col):  # noqa: ANN001, ANN202
+def _by_product_team(stmt, f: Filters, product_col, team_col):
     if f.product:
         stmt = stmt.where(product_col == f.product)
     if f.team:
@@ -67,7 +67,7 @@ def _by_product_team(stmt, f: Filters, product_col, team_col):  # noqa: ANN001, 
     return stmt
 
 
-def _loan_filters(stmt, f: Filters, loan_id_col, case_id_col=None):  # noqa: ANN001, ANN202
+def _loan_filters(stmt, f: Filters, loan_id_col, case_id_col=None):
     """Product through the loan; team through the row's case, or any case of the loan when the row has none."""
     if f.product:
         stmt = stmt.where(exists().where(Loan.id == loan_id_col, Loan.product_code == f.product))
@@ -144,7 +144,7 @@ def rates(session: Session, f: Filters, roll: Figure) -> Figure:
     balance = sum(row[3] for row in overdue)
     recovered = sum(row[5] for row in overdue)
     kept, broken = promise_counts(session, f)
-    agreements = dict((k, n) for k, n in agreement_outcomes(session, f).rows)
+    agreements = {k: n for k, n in agreement_outcomes(session, f).rows}
     executed = sum(agreements.values())
     breached = agreements.get("breached", 0)
     columns = (("rate", "text"), ("value", "rate"), ("numerator", "count"), ("denominator", "count"),

@@ -9,7 +9,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from support import add_borrower, add_loan, schedule
 
 from arrears.cases.contacts import request_contact
 from arrears.cases.tables import Case
@@ -17,13 +16,14 @@ from arrears.complaints.service import file_complaint
 from arrears.delinquency.service import run_date
 from arrears.delinquency.snapshots import SnapshotStore
 from arrears.loans.payments import post_payment
+from support import add_borrower, add_loan, schedule
 
 TODAY = date(2024, 3, 12)
 DATES = (date(2024, 2, 20), date(2024, 3, 4), date(2024, 3, 12))
 SH = ZoneInfo("Asia/Shanghai")
 
 
-def build_book(db, store: SnapshotStore, cipher) -> dict:  # noqa: ANN001
+def build_book(db, store: SnapshotStore, cipher) -> dict:
     with db.session() as s:
         b = add_borrower(s, cipher=cipher)
         ids = {i: add_loan(s, b, f"L{i}", schedule(3, principal=300_000 + 10_000 * i),
@@ -55,8 +55,8 @@ def build_book(db, store: SnapshotStore, cipher) -> dict:  # noqa: ANN001
 
 def table_values(html: str, table_id: str) -> list[list[str]]:
     """The data-value of each cell of a page's data table, row by row."""
-    body = re.search(rf'<table id="{table_id}-table".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
-    return [re.findall(r'data-value="([^"]*)"', row) for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    body = re.search(rf'<table id="{table_id}-table".*?<tbody>(.*?)</tbody>', html, re.DOTALL).group(1)
+    return [re.findall(r'data-value="([^"]*)"', row) for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
             if "data-value" in row]
 
 

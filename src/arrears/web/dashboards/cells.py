@@ -11,7 +11,7 @@ from arrears.reports.figures import Figure
 from arrears.web.render import templates
 
 
-def shown(kind: str, value, names: dict[str, str]) -> str:  # noqa: ANN001
+def shown(kind: str, value, names: dict[str, str]) -> str:
     if value is None:
         return "—"
     if kind == "fen":

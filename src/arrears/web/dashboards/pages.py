@@ -4,7 +4,7 @@ to the workbook."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -41,7 +41,7 @@ def level_names(locale: str) -> dict[str, str]:
     return names
 
 
-def _allowed(request: Request, session) -> tuple[object, Response | None]:  # noqa: ANN001
+def _allowed(request: Request, session) -> tuple[object, Response | None]:
     me = current_principal(request, session)
     if me is None:
         return None, to_login()
@@ -52,9 +52,9 @@ def _allowed(request: Request, session) -> tuple[object, Response | None]:  # no
     return me, None
 
 
-def _board(request: Request, session, today, product: str, team: str, start: str, end: str):  # noqa: ANN001, ANN202
+def _board(request: Request, session, today, product: str, team: str, start: str, end: str):
     filters, errors, typed = parse(session, today, product=product, team=team, start=start, end=end)
-    board = None if filters is None else dashboard(session, filters, today=today, now=datetime.now(timezone.utc))
+    board = None if filters is None else dashboard(session, filters, today=today, now=datetime.now(UTC))
     return board, errors, typed
 
 

@@ -30,7 +30,7 @@ def names(locale: str, level_names: dict[str, str]) -> dict:
     return found
 
 
-def cell_value(kind: str, value, codes: dict[str, str]):  # noqa: ANN001, ANN201
+def cell_value(kind: str, value, codes: dict[str, str]):
     if value is None:
         return None
     if kind == "fen":
