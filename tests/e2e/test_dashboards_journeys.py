@@ -13,12 +13,13 @@ from sqlalchemy import func, select
 
 from arrears.products.catalog import catalog
 from arrears.reports.tables import PortfolioDaily
-from conftest import BUSINESS_DATE
 
 PRODUCT = "inclusive_loan"  # 惠民贷
 
 
 def test_supervisor_filters_the_dashboards_and_downloads_them(new_context, demo, screenshot, tmp_path):
+    with demo.session() as s:  # the demo's end of day (conftest's business date), from its own aggregates
+        BUSINESS_DATE = s.scalar(select(func.max(PortfolioDaily.business_date)))
     page = new_context().new_page()
     page.goto("/login")
     page.get_by_label("用户名").fill(demo.logins["supervisor"])
