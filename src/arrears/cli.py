@@ -16,6 +16,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from arrears.contact.cli import worker_app
+from arrears.reports.cli import reports_app
 from arrears.settings import Settings, business_date, load_settings
 
 app = typer.Typer(help="arrears: overdue-loan handling for inclusive finance (普惠金融逾期法务协商还款).",
@@ -48,6 +49,7 @@ SUBCOMMANDS = (
     (model_app, "model"),
     (writeoff_app, "writeoff"),
     (transfer_app, "transfer"),
+    (reports_app, "reports"),
 )
 for sub, name in SUBCOMMANDS:
     app.add_typer(sub, name=name)
@@ -906,6 +908,25 @@ def bench_scoring(loans: Annotated[int, typer.Option(help="Loans scored in bulk.
     from arrears.scores.bench import run_scoring_bench
 
     _print_figures(run_scoring_bench(loans, train_rows, progress=None if as_json else err), as_json)
+
+
+@bench_app.command("web")
+@clear_errors
+def bench_web(cases: Annotated[int, typer.Option(help="Cases (and loans) in the PostgreSQL book.")] = 1_000_000,
+              database: Annotated[str, typer.Option("--database", help="PostgreSQL URL; the book lives in schema "
+                                                    "bench_web.")] = "postgresql://127.0.0.1:5432/test",
+              reuse: Annotated[bool, typer.Option("--reuse", help="Keep the bench_web schema if it already holds "
+                                                  "that many cases.")] = False,
+              demo_dir: Annotated[Path | None, typer.Option("--demo-dir", help="A demo data directory to measure "
+                                                            "(default: build one).")] = None,
+              demo_loans: Annotated[int, typer.Option(help="Loans of the demo built when no --demo-dir.")] = 5000,
+              requests: Annotated[int, typer.Option(help="Timed requests per page.")] = 30,
+              as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """Page render times (p95) with N cases in PostgreSQL and on the demo database (target ≤ 150 ms)."""
+    from arrears.bench.web import run_web_bench
+
+    _print_figures(run_web_bench(cases, database_url=database, reuse=reuse, demo_dir=demo_dir, demo_loans=demo_loans,
+                                 requests=requests, progress=None if as_json else err), as_json)
 
 
 if __name__ == "__main__":

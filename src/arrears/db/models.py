@@ -14,6 +14,7 @@ from arrears.legal import tables as _legal  # noqa: F401
 from arrears.loans import tables as _loans  # noqa: F401
 from arrears.negotiation import tables as _negotiation  # noqa: F401
 from arrears.queues import tables as _queues  # noqa: F401
+from arrears.reports import tables as _reports  # noqa: F401
 from arrears.scores import tables as _scores  # noqa: F401
 from arrears.strategy import tables as _strategy  # noqa: F401
 from arrears.writeoff import tables as _writeoff  # noqa: F401

@@ -34,6 +34,7 @@ from arrears.errors import Conflict, InvalidInput
 from arrears.loans.bulk_credit import apply_credit_bulk
 from arrears.privacy import PersonalDataCipher
 from arrears.products.catalog import Catalog, catalog
+from arrears.reports.aggregate import aggregate_day
 from arrears.strategy.predue import run_pre_delinquency
 from arrears.strategy.service import run_strategy
 
@@ -119,6 +120,7 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
         summary.agreements = agreements_after_eod(session, business_date, cipher=cipher)  # before the strategy
         summary.strategy = run_strategy(session, business_date, cipher=cipher)  # acts on the day's open cases
         summary.strategy |= run_pre_delinquency(session, business_date, cipher=cipher)  # current loans at risk
+        aggregate_day(session, store, business_date)  # the dashboards' daily aggregates (reports/aggregate.py)
         _pause("before_commit")
     summary.penalty_changes, summary.penalty_delta_fen = written["penalty_changes"], written["penalty_delta_fen"]
     lap("write_ms")

@@ -38,6 +38,8 @@ from arrears.scores import api as scores_api
 from arrears.settings import Settings, load_settings
 from arrears.web import pages, portal
 from arrears.web import pages, workbench
+from arrears.web import pages
+from arrears.web.dashboards import router as dashboards_router
 from arrears.web.deps import check_guarded
 from arrears.web.desk import router as desk_router
 from arrears.web.errors import install_error_handlers
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None, *, token_ttl: timedelta | None 
         desk_router,
         legal_desk_router,
         workbench.router,
+        dashboards_router,
         pages.router,  # last: its catch-all page routes must not shadow the API
     )
     for router in routers:
