@@ -41,6 +41,18 @@ def test_signed_out_pages_lead_to_sign_in(site):
     assert r.status_code == 303 and r.headers["location"] == "/login"
 
 
+def test_a_big_book_is_never_counted_in_full(site, monkeypatch):
+    from arrears.web import pages
+
+    monkeypatch.setattr(pages, "COUNT_CAP", 1)  # the book holds 2 loans: more than the cap
+    monkeypatch.setattr(pages, "PAGE_SIZE", 1)
+    site.login("collector")
+    first = site.get("/loans").text
+    assert "超过 1 笔" in first and "第 1 页" in first and "共 2 笔" not in first and 'rel="next"' in first
+    second = site.get("/loans?page=2").text
+    assert 'rel="prev"' in second and 'rel="next"' not in second  # the last row: no page after it
+
+
 def test_wrong_password_is_explained_next_to_the_field(site):
     r = site.login("collector", "nope")
     assert r.status_code == 400 and "用户名或密码不正确" in r.text and 'value="collector"' in r.text

@@ -36,9 +36,7 @@ from arrears.privacy import PersonalDataCipher
 from arrears.queues import api as queues_api
 from arrears.scores import api as scores_api
 from arrears.settings import Settings, load_settings
-from arrears.web import pages, portal
-from arrears.web import pages, workbench
-from arrears.web import pages
+from arrears.web import pages, portal, workbench
 from arrears.web.dashboards import router as dashboards_router
 from arrears.web.deps import check_guarded
 from arrears.web.desk import router as desk_router

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from arrears.audit.tables import Event
 from arrears.auth.model import Permission
@@ -22,7 +22,15 @@ from arrears.loans.schemas import borrower_out, loan_detail
 from arrears.loans.tables import Borrower, Instalment, Loan
 from arrears.products.catalog import Level, Scheme, catalog
 from arrears.web.deps import CipherDep, SessionDep, Today
-from arrears.web.render import COOKIE, PAGE_SIZE, current_principal, render, to_login
+from arrears.web.render import (
+    COOKIE,
+    COUNT_CAP,
+    PAGE_SIZE,
+    bounded_count,
+    current_principal,
+    render,
+    to_login,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,10 +90,11 @@ def loans_page(request: Request, session: SessionDep, q: str = "", product: str 
         stmt = stmt.where(or_(Loan.loan_no == q.strip(), Borrower.borrower_no == q.strip()))
     if product:
         stmt = stmt.where(Loan.product_code == product)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.execute(stmt.order_by(Loan.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-    return render(request, "loans.html", me, rows=rows, total=total, page=page, q=q, product=product,
-                   pages=max(1, -(-total // PAGE_SIZE)), products=catalog().products)
+    total = bounded_count(session, stmt.with_only_columns(Loan.id), COUNT_CAP)  # a million are never counted
+    rows = session.execute(stmt.order_by(Loan.id).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
+    return render(request, "loans.html", me, rows=rows[:PAGE_SIZE], total=total, capped=total > COUNT_CAP,
+                  cap=COUNT_CAP, page=page, q=q, product=product, has_next=len(rows) > PAGE_SIZE,
+                  pages=max(1, -(-min(total, COUNT_CAP) // PAGE_SIZE)), products=catalog().products)
 
 
 @router.get("/loans/{loan_id}", response_class=HTMLResponse)

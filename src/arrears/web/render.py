@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
+from sqlalchemy import func, select
 
 from arrears.auth.model import Principal
 from arrears.auth.service import resolve_token
@@ -21,6 +22,7 @@ from arrears.web import i18n
 
 COOKIE = "arrears_session"
 PAGE_SIZE = 50
+COUNT_CAP = 10_000  # lists count at most this many rows ("more than …"): never a full count over a big table
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
 i18n.install(_env)
 templates = Jinja2Templates(env=_env, context_processors=[i18n.template_context])
@@ -46,3 +48,8 @@ def to_login() -> RedirectResponse:
 def render(request: Request, name: str, principal: Principal | None, status: int = 200, **context) -> HTMLResponse:
     """The template ``name`` with the signed-in person as ``me`` and the request's language."""
     return templates.TemplateResponse(request, name, {"me": principal, **context}, status_code=status)
+
+
+def bounded_count(session, stmt, cap: int = COUNT_CAP) -> int:  # noqa: ANN001
+    """Rows of ``stmt``, counted up to ``cap`` + 1 (a template says "more than ``cap``" past it)."""
+    return session.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery())) or 0

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arrears.auth.model import Permission, Principal
@@ -20,8 +19,6 @@ from arrears.loans.schemas import MAX_AMOUNT_FEN
 from arrears.money import MoneyError, yuan_to_fen
 from arrears.settings import BUSINESS_TZ
 from arrears.web.render import current_principal, render, templates, to_login
-
-COUNT_CAP = 10_000  # lists count at most this many rows ("more than …"): no full count over a big table
 
 
 def _local(moment: datetime | None) -> datetime | None:
@@ -45,11 +42,6 @@ def gate(request: Request, session: Session, permission: Permission) -> tuple[Pr
     if not me.can(permission):
         return me, render(request, "forbidden.html", me, status=403)
     return me, None
-
-
-def bounded_count(session: Session, stmt) -> int:
-    """Rows of ``stmt``, counted up to COUNT_CAP + 1 (the template says "more than" past the cap)."""
-    return session.scalar(select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery())) or 0
 
 
 class Form:

@@ -29,9 +29,9 @@ from arrears.privacy import PersonalDataCipher
 from arrears.settings import BUSINESS_TZ
 from arrears.web.deps import CipherDep, SessionDep, Today
 from arrears.web.legal_desk.charts import bars
-from arrears.web.legal_desk.common import COUNT_CAP, bounded_count, gate
 from arrears.web.legal_desk.common import Form as Fields
-from arrears.web.render import PAGE_SIZE, render
+from arrears.web.legal_desk.common import gate
+from arrears.web.render import COUNT_CAP, PAGE_SIZE, bounded_count, render
 
 router = APIRouter(include_in_schema=False)
 STATUSES = ("open", "in_progress", "resolved", "rejected")

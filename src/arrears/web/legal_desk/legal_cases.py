@@ -36,8 +36,8 @@ from arrears.loans.tables import Borrower, Loan
 from arrears.privacy import PersonalDataCipher
 from arrears.products.catalog import catalog
 from arrears.web.deps import CipherDep, SessionDep, Today
-from arrears.web.legal_desk.common import COUNT_CAP, Form, bounded_count, gate
-from arrears.web.render import PAGE_SIZE, render
+from arrears.web.legal_desk.common import Form, gate
+from arrears.web.render import COUNT_CAP, PAGE_SIZE, bounded_count, render
 
 router = APIRouter(include_in_schema=False)
 STATUSES = ("open", "closed")

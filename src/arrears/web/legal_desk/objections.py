@@ -21,9 +21,9 @@ from arrears.loans.schemas import borrower_out
 from arrears.loans.tables import Borrower, Loan
 from arrears.privacy import PersonalDataCipher
 from arrears.web.deps import CipherDep, SessionDep, Today
-from arrears.web.legal_desk.common import COUNT_CAP, bounded_count, gate
 from arrears.web.legal_desk.common import Form as Fields
-from arrears.web.render import PAGE_SIZE, render
+from arrears.web.legal_desk.common import gate
+from arrears.web.render import COUNT_CAP, PAGE_SIZE, bounded_count, render
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form()]

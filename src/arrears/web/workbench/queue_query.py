@@ -22,6 +22,7 @@ from arrears.complaints.tables import Complaint
 from arrears.delinquency.tables import LoanDelinquency
 from arrears.loans.tables import Loan
 from arrears.queues.tables import WorkTask
+from arrears.web.render import bounded_count
 
 COUNT_CAP = 1000
 PAGE = 50
@@ -121,7 +122,7 @@ def page(session: Session, scope: Scope, filters: Filters, today: date, *, sort:
     next page (None on the last)."""
     s, size = SORTS.get(sort) or SORTS[DEFAULT_SORT], size or PAGE
     stmt = base_query(scope, filters, today)
-    total = session.scalar(select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery())) or 0
+    total = bounded_count(session, stmt, COUNT_CAP)
     keyed = stmt.add_columns(s.expr.label("sort_value"))
     if after is not None:
         keyed = keyed.where(_after(s, after[0], after[1]))
