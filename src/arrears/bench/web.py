@@ -22,7 +22,8 @@ from sqlalchemy import text
 
 from arrears.bench.common import stopwatch
 
-# (name, role, path): {loan_id} a sampled loan with a schedule, {start}/{end} the business date and a year before.
+# (name, role, path): {loan_id} a sampled loan with a schedule, {case_id} a sampled open case,
+# {year_ago}/{end} a year before the business date and the business date.
 PAGES: tuple[tuple[str, str, str], ...] = (
     ("loans", "supervisor", "/loans"),
     ("loans_product", "supervisor", "/loans?product=consumer_loan&page=3"),
@@ -33,13 +34,14 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("dashboards_team", "supervisor", "/dashboards?team=phone"),
     ("dashboards_year", "supervisor", "/dashboards?start={year_ago}&end={end}"),
     ("dashboards_xlsx", "supervisor", "/dashboards/export.xlsx"),
-    # added when merged:
-    # ("work", "collector", "/work"),
-    # ("case", "collector", "/cases/{case_id}"),
-    # ("negotiations", "negotiator", "/negotiations"),
-    # ("approvals", "supervisor", "/approvals"),
-    # ("complaints", "compliance", "/complaints"),
-    # ("legal", "legal", "/legal"),
+    ("work", "collector", "/work"),
+    ("work_dpd", "collector", "/work?sort=dpd"),
+    ("work_team", "supervisor", "/work/team"),
+    ("case", "supervisor", "/cases/{case_id}"),
+    ("negotiations", "negotiator", "/negotiations"),
+    ("approvals", "supervisor", "/approvals"),
+    ("complaints", "supervisor", "/complaints"),
+    ("legal", "legal", "/legal"),
 )
 ROLES = ("supervisor", "compliance", "collector", "negotiator", "legal")
 PASSWORD = "bench-web-password"
@@ -203,6 +205,16 @@ def _p95(samples: list):  # milliseconds
     return round(ordered[max(0, -(-len(ordered) * 95 // 100) - 1)], 1)
 
 
+def _open_cases(settings) -> list[int]:
+    from arrears.db.engine import make_engine
+
+    engine = make_engine(settings.database_url)
+    with engine.connect() as c:
+        ids = list(c.execute(text("SELECT id FROM cases WHERE status = 'open' ORDER BY id LIMIT 2000")).scalars())
+    engine.dispose()
+    return ids
+
+
 def measure(settings, d: date, users: dict[str, str], loan_ids: list[int], requests: int, say) -> dict:
     """p95 and median in ms of each page of PAGES, ``requests`` timed requests after 3 warm-up ones."""
     from fastapi.testclient import TestClient
@@ -210,6 +222,7 @@ def measure(settings, d: date, users: dict[str, str], loan_ids: list[int], reque
     from arrears.web.app import create_app
 
     values = {"end": d.isoformat(), "year_ago": (d - timedelta(days=364)).isoformat()}
+    case_ids = _open_cases(settings)
     rng = random.Random(7)
     out: dict = {}
     with TestClient(create_app(settings)) as client:
@@ -220,7 +233,7 @@ def measure(settings, d: date, users: dict[str, str], loan_ids: list[int], reque
                 raise RuntimeError(f"bench web: signing in as {users[role]} failed ({r.status_code})")
             samples = []
             for k in range(requests + 3):
-                url = path.format(loan_id=rng.choice(loan_ids), **values)
+                url = path.format(loan_id=rng.choice(loan_ids), case_id=rng.choice(case_ids), **values)
                 start = time.perf_counter()
                 r = client.get(url)
                 elapsed = (time.perf_counter() - start) * 1000
