@@ -1,7 +1,8 @@
 """The borrower's journey on a phone (390×844) in a real browser: sign in with a one-time code read from the outbox,
 see what is owed, apply for hardship with an upload; a negotiator's offer (made through the services) compared
-and accepted; the agreement (prepared and sent through the services) signed with its code; a complaint filed and
-its status seen. Screenshots at each step in test-artifacts/screenshots/."""
+and accepted; the agreement (prepared and sent through the services) signed with its code and, once the bank
+countersigns, the plan's first instalment paid and shown; a complaint filed and its status seen. Screenshots at
+each step in test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from arrears.auth.model import Principal, Role
 from arrears.auth.tables import User
 from arrears.contact.tables import OutboxMessage
 from arrears.delinquency.tables import LoanDelinquency
-from arrears.loans.tables import Borrower, Loan
+from arrears.loans.payments import instalment_balance, post_payment
+from arrears.loans.tables import Borrower, Instalment, Loan
 from arrears.negotiation import rounds
 from arrears.negotiation.accepted import accepted_offer
 from arrears.negotiation.debt import load_context
@@ -160,6 +162,23 @@ def test_borrower_signs_in_with_a_code_applies_compares_signs_and_complains(new_
     page.get_by_role("button", name="签署协议").click()
     expect(page.locator(".status")).to_have_text("您已签署，待我行复核签署")
     screenshot(page, "10-signed")
+
+    # 5b. The bank countersigns; the borrower pays the plan's first instalment through one of the channels the
+    # portal lists (the bank's payment feed posts it) and sees it paid on the new schedule.
+    with demo.session() as s:
+        agreements.countersign(s, agreement_id=agreement_id, officer="e2e-supervisor", business_date=BUSINESS_DATE)
+        s.commit()
+    page.goto(f"/portal/loans/{loan_id}")
+    paid_before = page.locator("li.paid").count()
+    with demo.session() as s:
+        rows = s.scalars(select(Instalment).where(Instalment.loan_id == loan_id).order_by(Instalment.seq)).all()
+        first = next(instalment_balance(r).outstanding_total for r in rows if instalment_balance(r).outstanding_total)
+        post_payment(s, loan_id=loan_id, amount_fen=first, received_on=BUSINESS_DATE, actor="bank-feed",
+                     idempotency_key=f"e2e-portal-pay-{loan_id}", today=BUSINESS_DATE)
+        s.commit()
+    page.reload()
+    expect(page.locator("li.paid")).to_have_count(paid_before + 1)
+    screenshot(page, "10b-first-plan-instalment-paid")
 
     # 6. A complaint, then its status.
     page.get_by_role("link", name="投诉", exact=True).click()
