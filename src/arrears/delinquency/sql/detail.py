@@ -105,26 +105,43 @@ FROM eod_dib i
 LEFT JOIN eod_ds s ON s.loan_id = i.loan_id AND s.seq = i.seq"""
 
 
-def unc_sql() -> str:
-    """The uncapped penalty (docs/eod.md, Penalty) of every detail instalment that may have one, or a settled
-    penalty: round(W × P / B) on principal (+ on interest when compound), or round(fee rate × unpaid)."""
+def unc_sql(d: str) -> str:
+    """Every detail instalment with its uncapped penalty (docs/eod.md, Penalty): round(W × P / B) on principal
+    (+ on interest when compound), or round(fee rate × unpaid); and what dpd and the overdue amounts take from
+    it, so that one grouped pass (``dl_sql``) gives the loan's sums."""
     rounded = {
         "p": signed_round("a_p", "b_pen", "mode"), "i": signed_round("a_i", "b_pen", "mode"),
         "card": signed_round("a_card", "b_fee", "mode"),
     }
     return f"""
-SELECT loan_id, seq, spen,
-       CAST(CASE kind WHEN 1 THEN ({rounded['p']}) + (CASE WHEN compound THEN {rounded['i']} ELSE 0 END)
-                      WHEN 2 THEN {rounded['card']} ELSE 0 END AS BIGINT) AS uncapped
+SELECT loan_id, seq, spen, past_due, late_days, op, oi, of_,
+       CAST(CASE WHEN NOT weighs THEN 0
+                 WHEN kind = 1 THEN ({rounded['p']}) + (CASE WHEN compound THEN {rounded['i']} ELSE 0 END)
+                 WHEN kind = 2 THEN {rounded['card']} ELSE 0 END AS BIGINT) AS uncapped
 FROM (
     SELECT x.loan_id, x.seq, x.spen, x.kind, x.compound, q.mode, x.w_p * q.pen_num AS a_p,
            x.w_i * q.pen_num AS a_i, q.pen_den AS b_pen, {hugeint('x.card_base')} * q.fee_num AS a_card,
-           q.fee_den AS b_fee
+           q.fee_den AS b_fee, x.past_due,
+           (x.kind = 1 AND (x.w_p <> 0 OR (x.compound AND x.w_i <> 0))) OR (x.kind = 2 AND x.card_base <> 0) AS weighs,
+           CASE WHEN x.past_due AND (x.pd - x.sp) + (x.id_ - x.si) + (x.fd - x.sf) + (x.cd - x.sc) > 0
+                THEN date_diff('day', x.eff, {d}) END AS late_days,
+           CASE WHEN x.past_due THEN x.pd - x.sp ELSE 0 END AS op,
+           CASE WHEN x.past_due THEN x.id_ - x.si ELSE 0 END AS oi,
+           CASE WHEN x.past_due THEN x.fd - x.sf + x.cd - x.sc ELSE 0 END AS of_
     FROM eod_di x
     JOIN eod_prm q ON q.pid = x.pid
-    WHERE x.spen <> 0 OR (x.kind = 1 AND (x.w_p <> 0 OR (x.compound AND x.w_i <> 0)))
-       OR (x.kind = 2 AND x.card_base <> 0)
 ) y"""
+
+
+def dl_sql() -> str:
+    """Per detail loan, one grouped pass: dpd (from the earliest E among past-due instalments still owing),
+    the overdue amounts, and the penalty sums as if no cap bit (Σ uncapped, its smallest term, Σ due, Σ open);
+    ``eod_over`` says where the cap does bite, and ``eod_plo`` has those loans' sums."""
+    return """
+SELECT loan_id, max(late_days) AS dpd, sum(op) AS overdue_principal, sum(oi) AS overdue_interest,
+       sum(of_) AS overdue_fee, sum(uncapped) AS total_unc, min(uncapped) AS lowest,
+       sum(greatest(uncapped, spen)) AS pen_due, sum(greatest(uncapped, spen) - spen) AS pen_open
+FROM eod_unc GROUP BY loan_id"""
 
 
 def room_sql(d: str) -> str:
@@ -142,40 +159,40 @@ FROM (
 ) t"""
 
 
-def pen_sql() -> str:
-    """Per instalment with a penalty or a settled penalty: capped (room given out in seq order) and due."""
+def over_sql() -> str:
+    """Detail loans whose cap bites: Σ uncapped > room, or an uncapped amount is negative (the running sum of
+    ``pen_sql`` is then not the plain sum). Usually few: only these need the seq-ordered window."""
     return """
+SELECT r.loan_id, r.room
+FROM eod_room r JOIN eod_dl u ON u.loan_id = r.loan_id
+WHERE r.has_cap AND (u.total_unc > r.room OR u.lowest < 0)"""
+
+
+def pen_sql() -> str:
+    """Per detail instalment: capped (room given out in seq order) and due. Where the cap does not bite
+    (``eod_over``) capped = uncapped and no window is needed."""
+    return """
+SELECT loan_id, seq, uncapped, spen, uncapped AS capped, greatest(uncapped, spen) AS penalty_due
+FROM eod_unc u WHERE NOT EXISTS (SELECT 1 FROM eod_over o WHERE o.loan_id = u.loan_id)
+UNION ALL
 SELECT loan_id, seq, uncapped, spen, capped, greatest(capped, spen) AS penalty_due
 FROM (
     SELECT d.loan_id, d.seq, d.uncapped, d.spen,
-           CASE WHEN r.has_cap THEN least(d.uncapped, greatest(0, r.room - d.before_)) ELSE d.uncapped END AS capped
+           CAST(least(d.uncapped, greatest(0, d.room - d.before_)) AS BIGINT) AS capped
     FROM (
-        SELECT loan_id, seq, uncapped, spen,
-               coalesce(sum(uncapped) OVER (PARTITION BY loan_id ORDER BY seq
-                                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_
-        FROM eod_unc
+        SELECT u.loan_id, u.seq, u.uncapped, u.spen, o.room,
+               coalesce(sum(u.uncapped) OVER (PARTITION BY u.loan_id ORDER BY u.seq
+                                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_
+        FROM eod_unc u JOIN eod_over o ON o.loan_id = u.loan_id
     ) d
-    LEFT JOIN eod_room r ON r.loan_id = d.loan_id
 ) t"""
 
 
-def pl_sql() -> str:
+def plo_sql() -> str:
+    """The penalty sums of the loans whose cap bites."""
     return """
-SELECT loan_id, sum(penalty_due) AS pen_due, sum(penalty_due - spen) AS pen_open
-FROM eod_pen GROUP BY loan_id"""
-
-
-def dl_sql(d: str) -> str:
-    """Per detail loan: dpd (from the earliest E among past-due instalments still owing) and the overdue
-    amounts."""
-    return f"""
-SELECT loan_id,
-       max(CASE WHEN past_due AND (pd - sp) + (id_ - si) + (fd - sf) + (cd - sc) > 0
-                THEN date_diff('day', eff, {d}) END) AS dpd,
-       sum(CASE WHEN past_due THEN pd - sp ELSE 0 END) AS overdue_principal,
-       sum(CASE WHEN past_due THEN id_ - si ELSE 0 END) AS overdue_interest,
-       sum(CASE WHEN past_due THEN fd - sf + cd - sc ELSE 0 END) AS overdue_fee
-FROM eod_di GROUP BY loan_id"""
+SELECT p.loan_id, sum(p.penalty_due) AS pen_due, sum(p.penalty_due - p.spen) AS pen_open
+FROM eod_pen p JOIN eod_over o ON o.loan_id = p.loan_id GROUP BY p.loan_id"""
 
 
 def dup_sql() -> str:

@@ -21,6 +21,9 @@ from __future__ import annotations
 COMPONENT_CODE = ("CASE component WHEN 'principal' THEN 1 WHEN 'interest' THEN 2 WHEN 'fee' THEN 3 "
                   "WHEN 'cost' THEN 4 WHEN 'penalty' THEN 5 ELSE 0 END")
 MASK_BITS = 63  # seqs 1..63 fit a BIGINT bitmask
+# eod_a.flags: a due amount is negative; a component is settled beyond its due; a penalty was settled; something
+# is still owed (a loan not rejected owes nothing negative, so "nothing owed" is "all settled").
+FLAG_NEGATIVE, FLAG_OVER, FLAG_SPEN, FLAG_OWING = 1, 2, 4, 8
 
 
 def owing(alias: str = "") -> str:
@@ -63,19 +66,21 @@ JOIN eod_params p ON p.product_code = coalesce(l.product_code, '') AND p.annual_
 
 
 def a_sql(d: str) -> str:
-    """Per loan, over all its instalments as given (no join)."""
+    """Per loan, over all its instalments as given (no join). Eight aggregates (each costs about as much as
+    the floor's): the rare conditions share one ``flags`` bitmask, see ``FLAG_*``."""
     over = " OR ".join(f"{c}_settled_fen > {c}_due_fen" for c in ("principal", "interest", "fee", "cost"))
+    negative = " OR ".join(f"{c}_due_fen < 0" for c in ("principal", "interest", "fee", "cost"))
     return f"""
 SELECT loan_id, count(*) AS n, bit_or({seq_bit('seq')}) AS seq_mask, sum(principal_due_fen) AS sum_pd,
-       min(least(principal_due_fen, interest_due_fen, fee_due_fen, cost_due_fen)) AS min_due,
-       max(CASE WHEN {over} THEN 1 ELSE 0 END) AS over_settled,
+       bit_or(CASE WHEN {negative} THEN {FLAG_NEGATIVE} ELSE 0 END
+              + CASE WHEN {over} THEN {FLAG_OVER} ELSE 0 END
+              + CASE WHEN penalty_settled_fen <> 0 THEN {FLAG_SPEN} ELSE 0 END
+              + CASE WHEN {OWING} <> 0 THEN {FLAG_OWING} ELSE 0 END) AS flags,
        sum(principal_due_fen - principal_settled_fen) AS outstanding_principal,
-       sum({OWING}) AS unsettled,
        sum(CASE WHEN due_on <= {d} THEN (interest_due_fen - interest_settled_fen) + (fee_due_fen - fee_settled_fen)
                 + (cost_due_fen - cost_settled_fen) ELSE 0 END) AS owed,
        sum(CASE WHEN due_on <= {d} THEN interest_due_fen + fee_due_fen ELSE 0 END) AS used,
-       min(CASE WHEN due_on <= {d} AND {OWING} > 0 THEN due_on END) AS first_owing,
-       max(CASE WHEN penalty_settled_fen <> 0 THEN 1 ELSE 0 END) AS has_spen
+       min(CASE WHEN due_on <= {d} AND {OWING} > 0 THEN due_on END) AS first_owing
 FROM eod_instalments GROUP BY loan_id"""
 
 
@@ -114,27 +119,27 @@ def pre_sql(d: str) -> str:
     full = f"CASE WHEN n = {MASK_BITS} THEN {2**MASK_BITS - 1} ELSE (1::BIGINT << CAST(n AS INTEGER)) - 1 END"
     return f"""
 SELECT loan_id, borrower_id, product_code, principal_fen, disbursed_on, restructured_on, pid, known, prod_no,
-       g, nbd, kind, compound, seq_state, later_reason, no_eff, outstanding_principal, owed, unsettled, used,
+       g, nbd, kind, compound, seq_state, later_reason, no_eff, outstanding_principal, owed, used,
+       (flags & {FLAG_OWING}) = 0 AS all_settled,
        known AND (seq_state IS NULL OR (seq_state = 1 AND later_reason IS NULL AND (
-           restructured_on IS NOT NULL OR no_eff = 1 OR has_spen = 1 OR rows_all > 0
+           restructured_on IS NOT NULL OR no_eff = 1 OR (flags & {FLAG_SPEN}) <> 0 OR rows_all > 0
            OR CAST(first_owing_e + g AS DATE) < {d}))) AS needs_detail
 FROM (
     SELECT t.*,
            CASE WHEN n > {MASK_BITS} THEN NULL WHEN seq_mask = {full} THEN 1 ELSE 0 END AS seq_state,
            CASE WHEN sum_pd <> principal_fen THEN 'principal_sum_mismatch'
-                WHEN min_due < 0 THEN 'negative_due'
+                WHEN (flags & {FLAG_NEGATIVE}) <> 0 THEN 'negative_due'
                 WHEN min_v < disbursed_on THEN 'settlement_before_disbursement'
                 WHEN min_seq < 1 OR max_seq > n THEN 'settlement_unknown_seq'
                 WHEN bad_comp = 1 THEN 'settlement_unknown_component'
-                WHEN over_settled = 1 THEN 'over_settled' END AS later_reason
+                WHEN (flags & {FLAG_OVER}) <> 0 THEN 'over_settled' END AS later_reason
     FROM (
         SELECT l.loan_id, l.borrower_id, l.product_code, l.principal_fen, l.disbursed_on, l.restructured_on,
                l.pid, l.known, l.prod_no, l.g, l.nbd, l.kind, l.compound,
                coalesce(a.n, 0) AS n, coalesce(a.seq_mask, 0) AS seq_mask, coalesce(a.sum_pd, 0) AS sum_pd,
-               coalesce(a.min_due, 0) AS min_due, coalesce(a.over_settled, 0) AS over_settled,
+               coalesce(a.flags, 0) AS flags,
                coalesce(a.outstanding_principal, 0) AS outstanding_principal,
-               coalesce(a.unsettled, 0) AS unsettled, coalesce(a.owed, 0) AS owed, coalesce(a.used, 0) AS used,
-               coalesce(a.has_spen, 0) AS has_spen,
+               coalesce(a.owed, 0) AS owed, coalesce(a.used, 0) AS used,
                CASE WHEN l.nbd THEN x.e_nbd ELSE x.e_none END AS first_owing_e,
                CASE WHEN z.loan_id IS NULL THEN 0 ELSE 1 END AS no_eff,
                coalesce(b.rows_all, 0) AS rows_all, b.min_v, b.min_seq, b.max_seq, coalesce(b.bad_comp, 0) AS bad_comp

@@ -31,16 +31,17 @@ FROM (
            coalesce(dl.dpd, 0) AS dpd,
            coalesce(dl.overdue_principal, 0) AS overdue_principal,
            coalesce(dl.overdue_interest, 0) AS overdue_interest, coalesce(dl.overdue_fee, 0) AS overdue_fee,
-           coalesce(pl.pen_open, 0) AS overdue_penalty, coalesce(pl.pen_due, 0) AS penalty_due,
+           coalesce(po.pen_open, dl.pen_open, 0) AS overdue_penalty,
+           coalesce(po.pen_due, dl.pen_due, 0) AS penalty_due,
            p.outstanding_principal,
-           p.outstanding_principal + p.owed + coalesce(pl.pen_open, 0) AS total_outstanding,
-           p.unsettled = 0 AND coalesce(pl.pen_open, 0) = 0 AS fully_paid,
+           p.outstanding_principal + p.owed + coalesce(po.pen_open, dl.pen_open, 0) AS total_outstanding,
+           p.all_settled AND coalesce(po.pen_open, dl.pen_open, 0) = 0 AS fully_paid,
            coalesce(r.obs_start IS NOT NULL AND {d} < r.obs_end, FALSE) AS in_observation,
            {floor_kind_sql(d, rules, 'coalesce(dl.dpd, 0)')} AS floor_kind,
            p.no_eff
     FROM eod_pre p
     LEFT JOIN eod_dl dl ON dl.loan_id = p.loan_id
-    LEFT JOIN eod_pl pl ON pl.loan_id = p.loan_id
+    LEFT JOIN eod_plo po ON po.loan_id = p.loan_id
     LEFT JOIN eod_dup u ON u.loan_id = p.loan_id
     LEFT JOIN eod_rs r ON r.loan_id = p.loan_id
 ) s
@@ -75,10 +76,13 @@ SELECT business_date, loan_id, borrower_id, product_code, dpd, overdue_principal
        bucket, tier, m_bucket, classification, in_observation, fully_paid
 FROM eod_state WHERE reason IS NULL ORDER BY loan_id"""
 
+# Only detail loans have penalty rows, and the only detail loans rejected are the few whose seqs the bitmask
+# could not decide: leave out the (usually no) rejected loans rather than join the whole state.
 PENALTIES = """
 SELECT p.loan_id, CAST(p.seq AS INTEGER) AS seq, CAST(p.penalty_due AS BIGINT) AS penalty_due_fen
-FROM eod_pen p JOIN eod_state s ON s.loan_id = p.loan_id AND s.reason IS NULL
+FROM eod_pen p
 WHERE p.penalty_due > 0
+  AND NOT EXISTS (SELECT 1 FROM eod_state s WHERE s.loan_id = p.loan_id AND s.reason IS NOT NULL)
 ORDER BY p.loan_id, p.seq"""
 
 TRANSITIONS = """
