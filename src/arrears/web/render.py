@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import func, select
 
-from arrears.auth.model import Principal
+from arrears.auth.model import Permission, Principal
 from arrears.auth.service import resolve_token
 from arrears.errors import Unauthorized
 from arrears.money import format_yuan
@@ -43,6 +43,19 @@ def current_principal(request: Request, session) -> Principal | None:
 
 def to_login() -> RedirectResponse:
     return RedirectResponse("/login", status_code=303)
+
+
+def staff_gate(request: Request, session, permission: Permission) -> tuple[Principal | None, Response | None]:  # noqa: ANN001
+    """(the signed-in staff member, None) or (…, the response to give instead): sign-in, the borrower's own
+    portal (a borrower never reaches staff pages), or the 403 page."""
+    me = current_principal(request, session)
+    if me is None:
+        return None, to_login()
+    if me.self_scoped:
+        return me, RedirectResponse("/portal", status_code=303)
+    if not me.can(permission):
+        return me, render(request, "forbidden.html", me, status=403)
+    return me, None
 
 
 def render(request: Request, name: str, principal: Principal | None, status: int = 200, **context) -> HTMLResponse:

@@ -9,16 +9,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
-
-from arrears.auth.model import Permission, Principal
 from arrears.errors import Conflict, Problem
 from arrears.loans.schemas import MAX_AMOUNT_FEN
 from arrears.money import MoneyError, yuan_to_fen
 from arrears.settings import BUSINESS_TZ
-from arrears.web.render import current_principal, render, templates, to_login
+from arrears.web.render import templates
 
 
 def _local(moment: datetime | None) -> datetime | None:
@@ -29,19 +24,6 @@ def _local(moment: datetime | None) -> datetime | None:
 templates.env.filters["cn_local_date"] = lambda m: templates.env.filters["cn_date"](_local(m))
 templates.env.filters["cn_local_time"] = lambda m: (
     f"{templates.env.filters['cn_date'](_local(m))} {_local(m):%H:%M}" if m else "")
-
-
-def gate(request: Request, session: Session, permission: Permission) -> tuple[Principal | None, Response | None]:
-    """(the signed-in staff member, None) or (…, the response to give instead): sign-in, the borrower's own
-    portal (a borrower never reaches staff pages), or the 403 page."""
-    me = current_principal(request, session)
-    if me is None:
-        return None, to_login()
-    if me.self_scoped:
-        return me, RedirectResponse("/portal", status_code=303)
-    if not me.can(permission):
-        return me, render(request, "forbidden.html", me, status=403)
-    return me, None
 
 
 class Form:

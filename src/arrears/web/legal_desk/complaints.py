@@ -30,8 +30,7 @@ from arrears.settings import BUSINESS_TZ
 from arrears.web.deps import CipherDep, SessionDep, Today
 from arrears.web.legal_desk.charts import bars
 from arrears.web.legal_desk.common import Form as Fields
-from arrears.web.legal_desk.common import gate
-from arrears.web.render import COUNT_CAP, PAGE_SIZE, bounded_count, render
+from arrears.web.render import COUNT_CAP, PAGE_SIZE, bounded_count, render, staff_gate
 
 router = APIRouter(include_in_schema=False)
 STATUSES = ("open", "in_progress", "resolved", "rejected")
@@ -45,7 +44,7 @@ def _start_of(day: date) -> datetime:
 @router.get("/complaints", response_class=HTMLResponse)
 def desk(request: Request, session: SessionDep, today: Today, status: str = "", category: str = "",
          period: str = "", page: int = 1) -> Response:
-    me, refused = gate(request, session, Permission.complaints_manage)
+    me, refused = staff_gate(request, session, Permission.complaints_manage)
     if refused:
         return refused
     categories = case_policy().complaints.categories
@@ -73,7 +72,7 @@ def desk(request: Request, session: SessionDep, today: Today, status: str = "", 
 
 @router.get("/complaints/stats", response_class=HTMLResponse)
 def statistics(request: Request, session: SessionDep, today: Today) -> Response:
-    me, refused = gate(request, session, Permission.complaints_manage)
+    me, refused = staff_gate(request, session, Permission.complaints_manage)
     if refused:
         return refused
     stats = service.complaint_stats(session, today)
@@ -118,7 +117,7 @@ def _page(request: Request, session: Session, cipher: PersonalDataCipher, me: Pr
 @router.get("/complaints/{complaint_id}", response_class=HTMLResponse)
 def complaint_page(complaint_id: int, request: Request, session: SessionDep, cipher: CipherDep,
                    today: Today) -> Response:
-    me, refused = gate(request, session, Permission.complaints_manage)
+    me, refused = staff_gate(request, session, Permission.complaints_manage)
     if refused:
         return refused
     return _page(request, session, cipher, me, complaint_id, today)
@@ -132,7 +131,7 @@ def _done(complaint_id: int) -> RedirectResponse:
 def take_on(complaint_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today,
             version: Annotated[str, Form()] = "") -> Response:
     """Takes the complaint on for oneself: open → in progress (or over from a colleague)."""
-    me, refused = gate(request, session, Permission.complaints_manage)
+    me, refused = staff_gate(request, session, Permission.complaints_manage)
     if refused:
         return refused
     form = Fields("take", {"version": version})
@@ -153,7 +152,7 @@ def close(complaint_id: int, request: Request, session: SessionDep, cipher: Ciph
           version: Annotated[str, Form()] = "", outcome: Annotated[str, Form()] = "",
           resolution: Annotated[str, Form()] = "") -> Response:
     """Resolves or rejects the complaint with the resolution text (kept as typed when refused)."""
-    me, refused = gate(request, session, Permission.complaints_manage)
+    me, refused = staff_gate(request, session, Permission.complaints_manage)
     if refused:
         return refused
     form = Fields("close", {"version": version, "outcome": outcome, "resolution": resolution})

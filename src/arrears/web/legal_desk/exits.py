@@ -17,8 +17,7 @@ from arrears.errors import NotFound, Problem
 from arrears.loans.tables import Loan
 from arrears.web.deps import CipherDep, SessionDep, Today
 from arrears.web.legal_desk.common import Form as Fields
-from arrears.web.legal_desk.common import gate
-from arrears.web.render import PAGE_SIZE, render
+from arrears.web.render import PAGE_SIZE, render, staff_gate
 from arrears.writeoff.service import decide_write_off, propose_write_off
 from arrears.writeoff.tables import ExitItem, TransferPackage, WriteOffBatch
 from arrears.writeoff.transfer import build_package, sell_package
@@ -30,7 +29,7 @@ EXIT_PERMISSIONS = (Permission.writeoff_propose, Permission.writeoff_approve, Pe
 
 def _gate_any(request: Request, session: Session) -> tuple[Principal | None, Response | None]:
     """The exits overview is for anyone with one of the exit permissions."""
-    me, refused = gate(request, session, Permission.account_self)
+    me, refused = staff_gate(request, session, Permission.account_self)
     if refused or any(me.can(p) for p in EXIT_PERMISSIONS):
         return me, refused
     return me, render(request, "forbidden.html", me, status=403)
@@ -79,7 +78,7 @@ def batch_page(batch_id: int, request: Request, session: SessionDep, page: int =
 
 @router.post("/writeoffs", response_class=HTMLResponse)
 def propose(request: Request, session: SessionDep, today: Today) -> Response:
-    me, refused = gate(request, session, Permission.writeoff_propose)
+    me, refused = staff_gate(request, session, Permission.writeoff_propose)
     if refused:
         return refused
     form = Fields("propose", {})
@@ -94,7 +93,7 @@ def propose(request: Request, session: SessionDep, today: Today) -> Response:
 @router.post("/writeoffs/{batch_id}/decision", response_class=HTMLResponse)
 def decide(batch_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today,
            version: Text = "", decision: Text = "", reason: Text = "") -> Response:
-    me, refused = gate(request, session, Permission.writeoff_approve)
+    me, refused = staff_gate(request, session, Permission.writeoff_approve)
     if refused:
         return refused
     form = Fields("decision", {"version": version, "decision": decision, "reason": reason})
@@ -126,14 +125,14 @@ def _package_page(request: Request, session: Session, me: Principal, package_id:
 
 @router.get("/transfers/{package_id}", response_class=HTMLResponse)
 def package_page(package_id: int, request: Request, session: SessionDep, page: int = 1) -> Response:
-    me, refused = gate(request, session, Permission.transfer_manage)
+    me, refused = staff_gate(request, session, Permission.transfer_manage)
     return refused or _package_page(request, session, me, package_id, page)
 
 
 @router.post("/transfers", response_class=HTMLResponse)
 def build(request: Request, session: SessionDep, today: Today, code: Text = "", loans: Text = "") -> Response:
     """A draft package: the loan numbers given (space or comma separated), else what the transfer rules select."""
-    me, refused = gate(request, session, Permission.transfer_manage)
+    me, refused = staff_gate(request, session, Permission.transfer_manage)
     if refused:
         return refused
     form = Fields("package", {"code": code, "loans": loans})
@@ -158,7 +157,7 @@ def build(request: Request, session: SessionDep, today: Today, code: Text = "", 
 @router.post("/transfers/{package_id}/sale", response_class=HTMLResponse)
 def sell(package_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today,
          version: Text = "", buyer: Text = "", price: Text = "") -> Response:
-    me, refused = gate(request, session, Permission.transfer_manage)
+    me, refused = staff_gate(request, session, Permission.transfer_manage)
     if refused:
         return refused
     form = Fields("sale", {"version": version, "buyer": buyer, "price": price})

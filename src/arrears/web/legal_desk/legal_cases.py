@@ -36,8 +36,8 @@ from arrears.loans.tables import Borrower, Loan
 from arrears.privacy import PersonalDataCipher
 from arrears.products.catalog import catalog
 from arrears.web.deps import CipherDep, SessionDep, Today
-from arrears.web.legal_desk.common import Form, gate
-from arrears.web.render import COUNT_CAP, PAGE_SIZE, bounded_count, render
+from arrears.web.legal_desk.common import Form
+from arrears.web.render import COUNT_CAP, PAGE_SIZE, bounded_count, render, staff_gate
 
 router = APIRouter(include_in_schema=False)
 STATUSES = ("open", "closed")
@@ -47,7 +47,7 @@ PHASES = ("preparing", "filed", "judged", "enforcing")
 @router.get("/legal", response_class=HTMLResponse)
 def legal_cases(request: Request, session: SessionDep, today: Today, status: str = "open", phase: str = "",
                 page: int = 1) -> Response:
-    me, refused = gate(request, session, Permission.legal_read)
+    me, refused = staff_gate(request, session, Permission.legal_read)
     if refused:
         return refused
     status = status if status in STATUSES else ""
@@ -133,7 +133,7 @@ def legal_page(request: Request, session: Session, cipher: PersonalDataCipher, m
 @router.get("/legal/{legal_case_id}", response_class=HTMLResponse)
 def legal_case(legal_case_id: int, request: Request, session: SessionDep, cipher: CipherDep,
                today: Today) -> Response:
-    me, refused = gate(request, session, Permission.legal_read)
+    me, refused = staff_gate(request, session, Permission.legal_read)
     if refused:
         return refused
     return legal_page(request, session, cipher, me, legal_case_id, today)

@@ -27,9 +27,8 @@ from arrears.money import MoneyError, yuan_to_fen
 from arrears.products.catalog import catalog
 from arrears.web.deps import CipherDep, SessionDep, Today
 from arrears.web.legal_desk.common import Form as Fields
-from arrears.web.legal_desk.common import gate
 from arrears.web.legal_desk.legal_cases import legal_page
-from arrears.web.render import render
+from arrears.web.render import render, staff_gate
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form()]
@@ -41,7 +40,7 @@ def _submit(request: Request, session, cipher, today: date, legal_case_id: int, 
             call: Callable[..., object], fields: dict[str, str] | None = None, anchor: str = "",
             permission: Permission = Permission.legal_manage,
             explain: Callable[[Problem], None] | None = None) -> Response:
-    me, refused = gate(request, session, permission)
+    me, refused = staff_gate(request, session, permission)
     if refused:
         return refused
     if session.get(LegalCase, legal_case_id) is None:

@@ -22,8 +22,7 @@ from arrears.loans.tables import Borrower, Loan
 from arrears.privacy import PersonalDataCipher
 from arrears.web.deps import CipherDep, SessionDep, Today
 from arrears.web.legal_desk.common import Form as Fields
-from arrears.web.legal_desk.common import gate
-from arrears.web.render import COUNT_CAP, PAGE_SIZE, bounded_count, render
+from arrears.web.render import COUNT_CAP, PAGE_SIZE, bounded_count, render, staff_gate
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form()]
@@ -47,14 +46,14 @@ def _list(request: Request, session: Session, me: Principal, today: date, status
 
 @router.get("/credit/objections", response_class=HTMLResponse)
 def objections(request: Request, session: SessionDep, today: Today, status: str = "", page: int = 1) -> Response:
-    me, refused = gate(request, session, Permission.credit_manage)
+    me, refused = staff_gate(request, session, Permission.credit_manage)
     return refused or _list(request, session, me, today, status, page)
 
 
 @router.post("/credit/objections", response_class=HTMLResponse)
 def record(request: Request, session: SessionDep, cipher: CipherDep, today: Today, loan_no: Text = "",
            received_on: Text = "", claim: Text = "") -> Response:
-    me, refused = gate(request, session, Permission.credit_manage)
+    me, refused = staff_gate(request, session, Permission.credit_manage)
     if refused:
         return refused
     form = Fields("record", {"loan_no": loan_no, "received_on": received_on, "claim": claim})
@@ -92,7 +91,7 @@ def _page(request: Request, session: Session, cipher: PersonalDataCipher, me: Pr
 @router.get("/credit/objections/{objection_id}", response_class=HTMLResponse)
 def objection_page(objection_id: int, request: Request, session: SessionDep, cipher: CipherDep,
                    today: Today) -> Response:
-    me, refused = gate(request, session, Permission.credit_manage)
+    me, refused = staff_gate(request, session, Permission.credit_manage)
     return refused or _page(request, session, cipher, me, objection_id, today)
 
 
@@ -116,7 +115,7 @@ def _corrections(form: Fields) -> list[tuple[date, str]]:
 @router.post("/credit/objections/{objection_id}/answer", response_class=HTMLResponse)
 def answer(objection_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today,
            version: Text = "", decision: Text = "", reply: Text = "", corrections: Text = "") -> Response:
-    me, refused = gate(request, session, Permission.credit_manage)
+    me, refused = staff_gate(request, session, Permission.credit_manage)
     if refused:
         return refused
     form = Fields("answer", {"version": version, "decision": decision, "reply": reply, "corrections": corrections})

@@ -26,21 +26,10 @@ from arrears.queues import service as queues
 from arrears.queues.config import teams
 from arrears.queues.tables import WorkTask
 from arrears.web.deps import SessionDep, Today
-from arrears.web.render import current_principal, render, to_login
+from arrears.web.render import render, staff_gate
 from arrears.web.workbench import queue_query as q
 
 router = APIRouter(include_in_schema=False)
-
-
-def _staff(request: Request, session: Session, permission: Permission):
-    me = current_principal(request, session)
-    if me is None:
-        return None, to_login()
-    if me.self_scoped:
-        return me, RedirectResponse("/portal", status_code=303)
-    if not me.can(permission):
-        return me, render(request, "forbidden.html", me, status=403)
-    return me, None
 
 
 def _keyset(sort: str, text: str) -> tuple | None:
@@ -62,7 +51,7 @@ def _collectors(session: Session) -> list[User]:
 @router.get("/work", response_class=HTMLResponse)
 def my_work(request: Request, session: SessionDep, today: Today, sort: str = "", stage: str = "", bucket: str = "",
             product: str = "", flag: str = "", team: str = "", collector: str = "", after: str = "") -> Response:
-    me, refused = _staff(request, session, Permission.cases_read)
+    me, refused = staff_gate(request, session, Permission.cases_read)
     if refused is not None:
         return refused
     supervisor = me.can(Permission.queues_supervise)
@@ -94,7 +83,7 @@ def my_work(request: Request, session: SessionDep, today: Today, sort: str = "",
 
 @router.get("/work/team", response_class=HTMLResponse)
 def team_work(request: Request, session: SessionDep, team: str = "") -> Response:
-    me, refused = _staff(request, session, Permission.queues_supervise)
+    me, refused = staff_gate(request, session, Permission.queues_supervise)
     if refused is not None:
         return refused
     return _team_page(request, session, me, team)
@@ -124,7 +113,7 @@ def _team_page(request: Request, session: Session, me: Principal, team: str, *, 
 def reassign_task(task_id: int, request: Request, session: SessionDep, team: Annotated[str, Form()] = "",
                   to_user_id: Annotated[str, Form()] = "", version: Annotated[str, Form()] = "",
                   override: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
-    me, refused = _staff(request, session, Permission.queues_supervise)
+    me, refused = staff_gate(request, session, Permission.queues_supervise)
     if refused is not None:
         return refused
     values = {"to_user_id": to_user_id, "override": bool(override), "reason": reason}
@@ -147,7 +136,7 @@ def reassign_task(task_id: int, request: Request, session: SessionDep, team: Ann
 def assign_case(case_id: int, request: Request, session: SessionDep, team: Annotated[str, Form()] = "",
                 to_user_id: Annotated[str, Form()] = "", version: Annotated[str, Form()] = "") -> Response:
     """The case's owner (cases.service.assign, needs cases:manage), under the case's version."""
-    me, refused = _staff(request, session, Permission.cases_manage)
+    me, refused = staff_gate(request, session, Permission.cases_manage)
     if refused is not None:
         return refused
     key = f"case-{case_id}"
