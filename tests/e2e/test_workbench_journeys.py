@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from arrears.auth.tables import User
 from arrears.cases.tables import Case
 from arrears.complaints import service as complaints
+from arrears.loans.tables import Loan
 from arrears.queues.service import assign_open_tasks
 from arrears.queues.tables import WorkTask
 from e2e.conftest import BUSINESS_DATE
@@ -43,20 +44,37 @@ def _collector_has_work(demo) -> int:
         return s.scalar(held) or 0
 
 
+def _top_priority(demo) -> int:
+    """The highest priority among the demo collector's open tasks."""
+    with demo.session() as s:
+        user_id = s.scalar(select(User.id).where(User.username == demo.logins["collector"]))
+        return s.scalar(select(func.max(WorkTask.priority)).where(WorkTask.assignee_user_id == user_id,
+                                                                   WorkTask.status == "open"))
+
+
+def _priority_of(demo, loan_no: str) -> int:
+    with demo.session() as s:
+        return s.scalar(select(func.max(WorkTask.priority)).join(Loan, Loan.id == WorkTask.loan_id)
+                        .where(Loan.loan_no == loan_no, WorkTask.status == "open")) or 0
+
+
 def test_workbench_collector_works_a_case(new_context, demo, screenshot):
     assert _collector_has_work(demo) > 0, "the demo collector has no cases even after assigning open tasks"
     page = new_context().new_page()
     sign_in(page, demo.logins["collector"], demo.password)
 
-    # The queue: the collector's own cases, most days past due first.
+    # The queue: the collector's own cases, highest priority (propensity to pay × amount overdue) first …
     page.get_by_role("link", name="我的工作").click()
     page.wait_for_url("**/work")
     expect(page.get_by_role("heading", level=1)).to_contain_text("我的工作")
     rows = page.locator("table.queue tbody tr")
     assert rows.count() >= 1
+    assert _priority_of(demo, rows.first.get_by_role("link").inner_text()) == _top_priority(demo)
+    screenshot(page, "queue")
+    # … or, on request, most days past due first.
+    page.goto("/work?sort=dpd")
     dpds = [int(t) for t in page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts() if t.isdigit()]
     assert dpds == sorted(dpds, reverse=True), dpds
-    screenshot(page, "queue")
 
     # The top case: masked identity, the guard's answer for each channel, now.
     top = rows.first.get_by_role("link")
