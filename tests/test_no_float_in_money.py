@@ -14,6 +14,7 @@ ALLOWED = {
     "bench/imports.py": "wall-clock seconds of benchmark runs",
     "bench/eod.py": "wall-clock seconds and ratios of benchmark runs",
     "negotiation/bench.py": "milliseconds of benchmark runs",
+    "web/workbench/bench.py": "milliseconds of benchmark runs (the queue query's percentiles)",
     # Risk scores: probabilities, logits, bin edges and evaluation figures are not money. Amounts enter the
     # features as int fen or as ratios of fen computed in SQL; no amount is ever computed from these floats.
     "scores/scorecard.py": "logistic regression on binned features: coefficients and probabilities",

@@ -1,4 +1,5 @@
-"""`arrears strategy run/report/check` on a demo database (whose end of day already ran the strategy)."""
+"""`arrears strategy run/report/check` on a demo database (whose end of day already ran the strategy), then one more
+end of day run by a caller without the institution's key (its messages stay staged for `strategy run`)."""
 
 import json
 import sqlite3
@@ -10,6 +11,7 @@ from arrears.cli import app
 
 runner = CliRunner()
 DAY = "2026-11-20"
+NEXT = "2026-11-23"  # the next business date after the demo's
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +19,16 @@ def demo_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("strategy-demo")
     result = runner.invoke(app, ["demo", "--no-serve", "--loans", "300", "--data-dir", str(folder), "--date", DAY])
     assert result.exit_code == 0, result.output
+    from datetime import date
+
+    from arrears.db.engine import make_engine, make_session_factory
+    from arrears.delinquency.service import run_date
+    from arrears.delinquency.snapshots import SnapshotStore
+
+    engine = make_engine(f"sqlite:///{folder / 'arrears.db'}")
+    day = date.fromisoformat(NEXT)
+    run_date(make_session_factory(engine), SnapshotStore(folder / "snapshots"), day, today=day)  # no key
+    engine.dispose()
     return folder
 
 
@@ -30,15 +42,16 @@ def _one(folder, sql):
 
 def test_run_queues_the_staged_messages_once_and_assigns_waiting_tasks(demo_dir):
     staged = _one(demo_dir, "SELECT count(*) FROM strategy_sends WHERE status = 'staged'")
-    assert staged > 0  # end of day decided and staged them (it has no key to render with)
-    first = runner.invoke(app, ["strategy", "run", "--date", DAY, "--data-dir", str(demo_dir)])
+    assert staged > 0  # the last end of day decided and staged them (it had no key to render with)
+    before = _one(demo_dir, "SELECT count(*) FROM outbox_messages WHERE dedupe_key LIKE 'strategy:%'")
+    first = runner.invoke(app, ["strategy", "run", "--date", NEXT, "--data-dir", str(demo_dir)])
     assert first.exit_code == 0, first.output
     assert f"queued: {staged}" in first.output
-    assert _one(demo_dir, "SELECT count(*) FROM outbox_messages WHERE dedupe_key LIKE 'strategy:%'") == staged
+    assert _one(demo_dir, "SELECT count(*) FROM outbox_messages WHERE dedupe_key LIKE 'strategy:%'") == before + staged
     assert _one(demo_dir, "SELECT count(*) FROM work_tasks WHERE assignee_user_id IS NULL") == 0
-    again = runner.invoke(app, ["strategy", "run", "--date", DAY, "--data-dir", str(demo_dir)])
+    again = runner.invoke(app, ["strategy", "run", "--date", NEXT, "--data-dir", str(demo_dir)])
     assert again.exit_code == 0 and "cases: 0" in again.output and "queued: 0" in again.output
-    assert _one(demo_dir, "SELECT count(*) FROM outbox_messages WHERE dedupe_key LIKE 'strategy:%'") == staged
+    assert _one(demo_dir, "SELECT count(*) FROM outbox_messages WHERE dedupe_key LIKE 'strategy:%'") == before + staged
 
 
 def test_report_covers_every_decided_case(demo_dir):
@@ -64,11 +77,12 @@ def test_end_of_day_from_the_command_line_queues_the_strategys_messages(tmp_path
     folder = tmp_path / "eod-demo"
     built = runner.invoke(app, ["demo", "--no-serve", "--loans", "300", "--data-dir", str(folder), "--date", DAY])
     assert built.exit_code == 0, built.output
-    day = "2026-11-23"  # the next business date after the demo's
+    day = NEXT
+    before = _one(folder, "SELECT count(*) FROM outbox_messages WHERE dedupe_key LIKE 'strategy:%'")
     result = runner.invoke(app, ["eod", "--date", day, "--data-dir", str(folder)])
     assert result.exit_code == 0, result.output
     decided = _one(folder, f"SELECT count(*) FROM strategy_sends WHERE business_date = '{day}'")
     assert decided > 0
     assert _one(folder, f"SELECT count(*) FROM strategy_sends WHERE business_date = '{day}' AND status = 'staged'") == 0
-    assert _one(folder, "SELECT count(*) FROM outbox_messages WHERE dedupe_key LIKE 'strategy:%'") == \
+    assert _one(folder, "SELECT count(*) FROM outbox_messages WHERE dedupe_key LIKE 'strategy:%'") - before == \
         _one(folder, f"SELECT count(*) FROM strategy_sends WHERE business_date = '{day}' AND status = 'queued'") > 0

@@ -165,7 +165,7 @@ def _round_trip(factory, store: SnapshotStore, day: date, previous, cat: Catalog
     figures.update({f"{prefix}_read_s": round(read - start, 3), f"{prefix}_engine_s": round(ran - read, 3),
                     f"{prefix}_write_s": round(end - ran, 3), f"{prefix}_round_trip_s": round(end - start, 3),
                     f"{prefix}_penalty_changes": written["penalty_changes"],
-                    f"{prefix}_write_steps": {**laps, "commit_s": round(end - before_commit, 3)}})
+                    f"{prefix}_write_steps_ms": {**laps, "commit_ms": round((end - before_commit) * 1000)}})
     return outputs.snapshot
 
 
