@@ -1,6 +1,7 @@
 """The per-instalment detail, for the loans that are not plain (``eod_pre.needs_detail``).
 
-Each instalment gets its settled amounts, its penalty weights and its uncapped penalty (``eod_di``); the
+Each instalment gets its settled amounts, its penalty weights (``eod_di``, a view) and its uncapped penalty
+(``eod_unc``, stored: it is the one wide pass over the detail instalments); the
 loan's cap room is handed out in seq order by a running sum (``eod_pen``); dpd and over-settlement come from
 the instalments (``eod_dl``). Restructured loans get their observation period (``eod_rs*``).
 """
@@ -32,7 +33,7 @@ def dsel_sql(d: str) -> str:
     """The instalments that can weigh in a detail loan's results: those due by D still owing or with a
     penalty settled (a filter, no join), and every instalment of the loans that need them all (restructured:
     the observation counts them; more than 63: the seq check). An instalment fully settled by its due date
-    adds nothing to dpd, overdue amounts or penalties; one settled after it is added by ``dib_sql``."""
+    adds nothing to dpd, overdue amounts or penalties; one settled after it comes in with ``eod_ds``."""
     picked = f"(i.due_on <= {d} AND {owing('i')} > 0) OR i.penalty_settled_fen <> 0"
     columns = ("i.loan_id, i.seq, i.due_on, i.principal_due_fen AS pd, i.interest_due_fen AS id_, "
                "i.fee_due_fen AS fd, i.cost_due_fen AS cd, i.principal_settled_fen AS sp, "
@@ -46,63 +47,68 @@ JOIN eod_pre p ON p.loan_id = i.loan_id AND p.needs_detail AND (p.restructured_o
 WHERE NOT ({picked})"""
 
 
-def dib_sql(d: str) -> str:
-    """The instalments of the detail loans, with E, past-due, settled totals and the loan's parameters.
-
-    Besides ``eod_dsel``: each instalment named by a settlement seen one by one, as a fully settled one
-    (due and settled amounts 0: it owes nothing, and what was settled after E + g comes from ``eod_ds``)."""
-    return f"""
-SELECT loan_id, seq, due_on, pd, id_, fd, cd, sp, si, sf, sc, spen, g, kind, compound, pid, restructured_on, eff,
-       coalesce(eff, due_on) AS e, coalesce(date_diff('day', eff, {d}) > g, FALSE) AS past_due
-FROM (
-    SELECT i.*, p.g, p.kind, p.compound, p.pid, p.restructured_on,
-           CASE WHEN i.due_on <= {d} THEN (CASE WHEN p.nbd THEN x.e_nbd ELSE x.e_none END) END AS eff
-    FROM (
-        SELECT * FROM eod_dsel
-        UNION ALL
-        SELECT s.loan_id, s.seq, s.due_on, 0, 0, 0, 0, 0, 0, 0, 0, 0
-        FROM (SELECT DISTINCT loan_id, seq, due_on FROM eod_settlements
-              WHERE value_date <= {d} AND due_on IS NOT NULL) s
-        LEFT JOIN eod_dsel k ON k.loan_id = s.loan_id AND k.seq = s.seq
-        WHERE k.loan_id IS NULL
-    ) i
-    JOIN eod_pre p ON p.loan_id = i.loan_id AND p.needs_detail
-    LEFT JOIN eod_due x ON x.due_on = i.due_on
-) t"""
-
-
 def ds_sql(d: str) -> str:
     """Per (loan, seq) of a detail loan's settlements seen one by one: the late-chunk weights Σ a·(v − E) of
     principal and interest settled more than g days after E, principal + interest settled after E + g (the
-    card's minimum is judged by E + g) and after due_on (restructured loans: what was settled by due_on)."""
-    days = "date_diff('day', i.eff, s.value_date)"
+    card's minimum is judged by E + g) and after due_on (restructured loans: what was settled by due_on).
+    A settlement's due_on is its instalment's (docs/eod.md, Inputs), so E comes from it; ``eod_due`` holds
+    the due dates ≤ D only: a later one has no E (not yet due)."""
+    days = "date_diff('day', s.eff, s.value_date)"
     pi = "s.code IN (1, 2)"
     return f"""
-SELECT s.loan_id, s.seq,
-       sum(CASE WHEN s.code = 1 AND {days} > i.g THEN {hugeint('s.amount_fen')} * {days} ELSE 0 END) AS wsp,
-       sum(CASE WHEN s.code = 2 AND {days} > i.g THEN {hugeint('s.amount_fen')} * {days} ELSE 0 END) AS wsi,
-       sum(CASE WHEN {pi} AND {days} > i.g THEN s.amount_fen ELSE 0 END) AS pi_after_grace,
-       sum(CASE WHEN {pi} AND s.value_date > i.due_on THEN s.amount_fen ELSE 0 END) AS pi_after_due
-FROM {settled_rows(d)} s
-JOIN eod_dib i ON i.loan_id = s.loan_id AND i.seq = s.seq
+SELECT s.loan_id, s.seq, min(s.due_on) AS due_on,
+       sum(CASE WHEN s.code = 1 AND {days} > s.g THEN {hugeint('s.amount_fen')} * {days} ELSE 0 END) AS wsp,
+       sum(CASE WHEN s.code = 2 AND {days} > s.g THEN {hugeint('s.amount_fen')} * {days} ELSE 0 END) AS wsi,
+       sum(CASE WHEN {pi} AND {days} > s.g THEN s.amount_fen ELSE 0 END) AS pi_after_grace,
+       sum(CASE WHEN {pi} AND s.value_date > s.due_on THEN s.amount_fen ELSE 0 END) AS pi_after_due
+FROM (
+    SELECT r.loan_id, r.seq, r.due_on, r.code, r.amount_fen, r.value_date, p.g,
+           CASE WHEN p.nbd THEN x.e_nbd ELSE x.e_none END AS eff
+    FROM {settled_rows(d)} r
+    JOIN eod_pre p ON p.loan_id = r.loan_id AND p.needs_detail
+    LEFT JOIN eod_due x ON x.due_on = r.due_on
+    WHERE r.due_on IS NOT NULL
+) s
 GROUP BY s.loan_id, s.seq"""
 
 
 def di_sql(d: str) -> str:
-    """Per instalment of a detail loan: settled amounts and the penalty's bases — the principal and interest
-    weights W (late settled chunks, plus the unsettled rest if past due) and the card's unpaid minimum."""
+    """Per instalment of a detail loan (a view: ``eod_unc`` keeps what the rest needs): ``eod_dsel`` and, as
+    a fully settled one (due and settled amounts 0: it owes nothing, its late chunks come from ``eod_ds``),
+    each instalment only a settlement seen one by one names; E, past-due, the loan's parameters and the
+    penalty's bases — the principal and interest weights W (late settled chunks, plus the unsettled rest if
+    past due) and the card's unpaid minimum."""
     late_days = f"date_diff('day', i.eff, {d})"
+    amounts = ("pd", "id_", "fd", "cd", "sp", "si", "sf", "sc", "spen")
     return f"""
-SELECT i.loan_id, i.seq, i.due_on, i.e, i.eff, i.past_due, i.g, i.kind, i.compound, i.pid, i.restructured_on,
-       i.pd, i.id_, i.fd, i.cd, i.sp, i.si, i.sf, i.sc, i.spen, coalesce(s.pi_after_due, 0) AS pi_after_due,
-       coalesce(s.wsp, 0) + CASE WHEN i.past_due AND i.pd - i.sp > 0
+SELECT i.*, coalesce(i.wsp, 0) + CASE WHEN i.past_due AND i.pd - i.sp > 0
            THEN {hugeint('i.pd - i.sp')} * {late_days} ELSE 0 END AS w_p,
-       coalesce(s.wsi, 0) + CASE WHEN i.past_due AND i.id_ - i.si > 0
+       coalesce(i.wsi, 0) + CASE WHEN i.past_due AND i.id_ - i.si > 0
            THEN {hugeint('i.id_ - i.si')} * {late_days} ELSE 0 END AS w_i,
-       CASE WHEN i.past_due THEN greatest(0, i.pd + i.id_ - (i.sp + i.si - coalesce(s.pi_after_grace, 0)))
+       CASE WHEN i.past_due THEN greatest(0, i.pd + i.id_ - (i.sp + i.si - coalesce(i.pi_after_grace, 0)))
             ELSE 0 END AS card_base
-FROM eod_dib i
-LEFT JOIN eod_ds s ON s.loan_id = i.loan_id AND s.seq = i.seq"""
+FROM (
+    SELECT t.*, coalesce(t.eff, t.due_on) AS e, coalesce(date_diff('day', t.eff, {d}) > t.g, FALSE) AS past_due
+    FROM (
+        SELECT u.loan_id, u.seq, u.due_on, {", ".join(f"u.{a}" for a in amounts)}, u.wsp, u.wsi, u.pi_after_grace,
+               coalesce(u.pi_after_due, 0) AS pi_after_due, p.g, p.kind, p.compound, p.pid, p.restructured_on,
+               CASE WHEN p.nbd THEN x.e_nbd ELSE x.e_none END AS eff
+        FROM (
+            SELECT coalesce(i.loan_id, s.loan_id) AS loan_id, coalesce(i.seq, s.seq) AS seq,
+                   coalesce(i.due_on, s.due_on) AS due_on, {", ".join(f"coalesce(i.{a}, 0) AS {a}" for a in amounts)},
+                   s.wsp, s.wsi, s.pi_after_grace, s.pi_after_due
+            FROM eod_dsel i FULL JOIN eod_ds s ON s.loan_id = i.loan_id AND s.seq = i.seq
+        ) u
+        JOIN eod_pre p ON p.loan_id = u.loan_id AND p.needs_detail
+        LEFT JOIN eod_due x ON x.due_on = u.due_on
+    ) t
+) i"""
+
+
+def rdi_sql() -> str:
+    """The detail instalments of restructured loans (all of theirs, see ``dsel_sql``), for ``restructured.py``."""
+    return """
+SELECT * FROM eod_di WHERE restructured_on IS NOT NULL"""
 
 
 def unc_sql(d: str) -> str:
@@ -196,12 +202,13 @@ FROM eod_pen p JOIN eod_over o ON o.loan_id = p.loan_id GROUP BY p.loan_id"""
 
 
 def dup_sql() -> str:
-    """Loans with more than 63 instalments (the bitmask could not decide): are their seqs 1..n?"""
+    """Loans with more than 63 instalments (the bitmask could not decide): are their seqs 1..n? (``eod_dsel``
+    has every instalment of theirs.)"""
     return """
 SELECT loan_id, min(seq) = 1 AND max(seq) = count(*) AND max(c) = 1 AS seq_ok
 FROM (
     SELECT i.loan_id, i.seq, count(*) AS c
-    FROM eod_dib i JOIN eod_pre p ON p.loan_id = i.loan_id AND p.seq_state IS NULL
+    FROM eod_dsel i JOIN eod_pre p ON p.loan_id = i.loan_id AND p.seq_state IS NULL
     GROUP BY i.loan_id, i.seq
 ) t
 GROUP BY loan_id"""

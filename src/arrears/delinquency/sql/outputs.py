@@ -11,7 +11,13 @@ REASON_OVER = "over_settled"
 
 def state_sql(d: str, rules: RestructuringRules, top: int) -> str:
     """Every loan: its rejection reason (the first in the doc's order) or its snapshot row, with what the
-    transitions need (level indexes and first levels)."""
+    transitions need (level indexes and first levels). A loan that needs no detail (most of them) has no
+    row in the detail tables: its dpd, overdue amounts and penalties are 0, it has no floor, and it is not
+    joined with them."""
+    reason = f"""CASE WHEN NOT p.known THEN 'unknown_product'
+                WHEN p.seq_state = 0 OR (p.seq_state IS NULL AND NOT u.seq_ok) THEN '{REASON_SEQ}'
+                ELSE p.later_reason END"""
+    common = "p.loan_id, p.borrower_id, p.product_code, p.prod_no, p.outstanding_principal, p.no_eff"
     return f"""
 SELECT {d} AS business_date, s.loan_id, s.borrower_id, s.product_code, s.reason, CAST(s.dpd AS INTEGER) AS dpd,
        CAST(s.overdue_principal AS BIGINT) AS overdue_principal_fen,
@@ -24,26 +30,28 @@ SELECT {d} AS business_date, s.loan_id, s.borrower_id, s.product_code, s.reason,
        g.bucket, g.tier, g.m_bucket, c.code AS classification, s.in_observation, s.fully_paid,
        s.prod_no, g.bucket_idx, g.first_bucket, g.first_class, s.no_eff
 FROM (
-    SELECT p.loan_id, p.borrower_id, p.product_code, p.prod_no,
-           CASE WHEN NOT p.known THEN 'unknown_product'
-                WHEN p.seq_state = 0 OR (p.seq_state IS NULL AND NOT u.seq_ok) THEN '{REASON_SEQ}'
-                ELSE p.later_reason END AS reason,
+    SELECT {common}, {reason.replace(" OR (p.seq_state IS NULL AND NOT u.seq_ok)", "")} AS reason,
+           0 AS dpd, 0 AS overdue_principal, 0 AS overdue_interest, 0 AS overdue_fee, 0 AS overdue_penalty,
+           0 AS penalty_due, p.outstanding_principal + p.owed AS total_outstanding, p.all_settled AS fully_paid,
+           FALSE AS in_observation, 0 AS floor_kind
+    FROM eod_pre p WHERE NOT p.needs_detail
+    UNION ALL
+    SELECT {common}, {reason} AS reason,
            coalesce(dl.dpd, 0) AS dpd,
            coalesce(dl.overdue_principal, 0) AS overdue_principal,
            coalesce(dl.overdue_interest, 0) AS overdue_interest, coalesce(dl.overdue_fee, 0) AS overdue_fee,
            coalesce(po.pen_open, dl.pen_open, 0) AS overdue_penalty,
            coalesce(po.pen_due, dl.pen_due, 0) AS penalty_due,
-           p.outstanding_principal,
            p.outstanding_principal + p.owed + coalesce(po.pen_open, dl.pen_open, 0) AS total_outstanding,
            p.all_settled AND coalesce(po.pen_open, dl.pen_open, 0) = 0 AS fully_paid,
            coalesce(r.obs_start IS NOT NULL AND {d} < r.obs_end, FALSE) AS in_observation,
-           {floor_kind_sql(d, rules, 'coalesce(dl.dpd, 0)')} AS floor_kind,
-           p.no_eff
+           {floor_kind_sql(d, rules, 'coalesce(dl.dpd, 0)')} AS floor_kind
     FROM eod_pre p
     LEFT JOIN eod_dl dl ON dl.loan_id = p.loan_id
     LEFT JOIN eod_plo po ON po.loan_id = p.loan_id
     LEFT JOIN eod_dup u ON u.loan_id = p.loan_id
     LEFT JOIN eod_rs r ON r.loan_id = p.loan_id
+    WHERE p.needs_detail
 ) s
 LEFT JOIN eod_grades g ON g.prod_no = s.prod_no AND g.dpd_key = least(s.dpd, {top})
 LEFT JOIN eod_levels c ON c.prod_no = s.prod_no AND c.scheme = 'class'

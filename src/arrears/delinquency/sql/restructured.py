@@ -28,12 +28,12 @@ FROM (
     FROM (
         SELECT s.loan_id, s.seq, s.value_date, sum(s.amount_fen) AS amt
         FROM {settled_rows(d)} s
-        JOIN eod_di i ON i.loan_id = s.loan_id AND i.seq = s.seq AND i.restructured_on IS NOT NULL
+        JOIN eod_rdi i ON i.loan_id = s.loan_id AND i.seq = s.seq AND i.restructured_on IS NOT NULL
         WHERE s.code IN (1, 2) AND s.value_date > i.due_on
         GROUP BY s.loan_id, s.seq, s.value_date
     ) v
 ) w
-JOIN eod_di i ON i.loan_id = w.loan_id AND i.seq = w.seq
+JOIN eod_rdi i ON i.loan_id = w.loan_id AND i.seq = w.seq
 WHERE (i.sp + i.si - i.pi_after_due) + w.cum >= i.pd + i.id_
 GROUP BY w.loan_id, w.seq"""
 
@@ -53,7 +53,7 @@ FROM (
            CASE WHEN i.pd + i.id_ <= 0 THEN i.e
                 WHEN i.sp + i.si - i.pi_after_due >= i.pd + i.id_ THEN least(i.due_on, {d})
                 ELSE r.settled_on END AS son
-    FROM eod_di i
+    FROM eod_rdi i
     LEFT JOIN eod_rsd r ON r.loan_id = i.loan_id AND r.seq = i.seq
     WHERE i.restructured_on IS NOT NULL
 ) t"""
