@@ -21,10 +21,15 @@ from arrears.bench.common import peak_rss_bytes
 from arrears.bench.portfolio import as_inputs, changed_on, describe, generate, next_day_payments, settle
 from arrears.delinquency import engine, reference
 from arrears.delinquency.incremental import run_incremental
+from arrears.delinquency.model import INSTALMENTS
 from arrears.products.catalog import catalog
 
 BUSINESS_DATE = date(2026, 10, 31)
 RANGE_LOANS = 1_000_000
+# The floor scans "the same instalment columns" as the engine (issue 3): all of INSTALMENTS but the group key.
+# The first floor of this bench took the due columns only; it is still printed, as floor_due_columns_s.
+ENGINE_COLUMNS = tuple(INSTALMENTS.names[1:])
+DUE_COLUMNS = ("due_on", "principal_due_fen", "interest_due_fen", "fee_due_fen", "cost_due_fen")
 
 
 CPU = {}  # CPU seconds (all threads of the process) of the last _timed call: on a shared machine the wall
@@ -38,11 +43,12 @@ def _timed(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
     return result, time.perf_counter() - start
 
 
-def floor_seconds(con: duckdb.DuckDBPyConnection) -> float:
-    """DuckDB scanning and grouping the engine's instalment columns once: the least any engine could do."""
+def floor_seconds(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...] = ENGINE_COLUMNS) -> float:
+    """DuckDB scanning ``columns`` of the instalments and grouping them by loan once (one aggregate each):
+    the least any engine reading those columns could do. By default the columns the engine reads."""
+    aggregates = ", ".join(f"max({c})" for c in columns)
     _, seconds = _timed(lambda: con.sql(
-        "SELECT loan_id, count(*), min(due_on), sum(principal_due_fen), sum(interest_due_fen), "
-        "sum(fee_due_fen), sum(cost_due_fen) FROM bench_instalments GROUP BY loan_id").to_arrow_table())
+        f"SELECT loan_id, count(*), {aggregates} FROM bench_instalments GROUP BY loan_id").to_arrow_table())
     return seconds
 
 
@@ -69,6 +75,7 @@ def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, data
         _add(figures, "engine_s", seconds)
         _add(figures, "engine_cpu_s", CPU["last"])
         _add(figures, "floor_s", min(floor_seconds(con) for _ in range(3)))
+        _add(figures, "floor_due_columns_s", min(floor_seconds(con, DUE_COLUMNS) for _ in range(3)))
         _add(figures, "overdue_loans", int(pc.sum(pc.greater(outputs.snapshot.column("dpd"), 0)).as_py() or 0))
         if first == 1:
             say(f"reference on a {sample:,}-loan sample …")
@@ -101,8 +108,8 @@ def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, data
             figures["incremental_equals_full"] = figures.get("incremental_equals_full", True) and same
             del follow, full, result
         con.close()
-    for key in ("engine_s", "engine_cpu_s", "floor_s", "reference_s", "incremental_s", "incremental_cpu_s",
-                "next_date_full_s"):
+    for key in ("engine_s", "engine_cpu_s", "floor_s", "floor_due_columns_s", "reference_s", "incremental_s",
+                "incremental_cpu_s", "next_date_full_s"):
         if key in figures:
             figures[key] = round(figures[key], 3)
     figures["engine_over_floor"] = round(figures["engine_s"] / figures["floor_s"], 2)
