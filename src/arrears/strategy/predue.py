@@ -28,7 +28,6 @@ from sqlalchemy import Date, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from arrears.audit.service import append_event
-from arrears.compliance.model import zone
 from arrears.contact.outbox import queue_message
 from arrears.contact.templates import catalog as template_catalog
 from arrears.db.base import UTCDateTime, utcnow
@@ -36,13 +35,12 @@ from arrears.db.bulk import insert_arrow
 from arrears.errors import Problem
 from arrears.loans.tables import Borrower, Loan
 from arrears.privacy import PersonalDataCipher
-from arrears.products.catalog import catalog
 from arrears.scores.service import latest_scores_sql
 from arrears.strategy.apply import stored_at
 from arrears.strategy.compile import arm_bp_sql, arm_case, pre_due_rule_case, quote
 from arrears.strategy.config import StrategyFile, strategy
 from arrears.strategy.evaluate import conform
-from arrears.strategy.sends import HISTORY_DAYS, UTC_US, _check_by_rank, _history, _stored
+from arrears.strategy.sends import HISTORY_DAYS, UTC_US, _check_by_rank, _history, _stored, plan_requests
 from arrears.strategy.tables import PreDueReminder
 
 ACTOR = "strategy"
@@ -161,7 +159,7 @@ def _decide(session: Session, config: StrategyFile, d: date, now: datetime, fact
             JOIN actions a USING (rule_no) ORDER BY f.loan_id, a.action_no""").to_arrow_table()
         if sends.num_rows == 0:
             return 0, 0
-        requests = _requests(session, con, config, d, sends)
+        requests = _requests(con, config, d, sends)
         flags = con.sql("SELECT borrower_id, bool_or(open_complaint) AS open_complaint FROM sends "
                         "GROUP BY borrower_id").to_arrow_table()
     finally:
@@ -194,31 +192,11 @@ def _decide(session: Session, config: StrategyFile, d: date, now: datetime, fact
     return staged, n - staged
 
 
-def _requests(session: Session, con: duckdb.DuckDBPyConnection, config: StrategyFile, d: date,
-              sends: pa.Table) -> pa.Table:
-    """Guard requests: planned for ``send_at_local`` the next day in the borrower's zone, the n-th message of
-    the run to one borrower n seconds later (``rank``, see sends.decide); purpose from the template."""
-    hh, mm = (int(x) for x in config.send_at_local.split(":"))
-    zones = pc.unique(sends.column("borrower_tz")).to_pylist()  # a loop over time zones, not loans
-    con.register("zones", pa.table({"borrower_tz": pa.array(zones, pa.string()), "at": pa.array(
-        [datetime.combine(d + timedelta(days=1), time(hh, mm), tzinfo=zone(z)).astimezone(UTC) for z in zones],
-        UTC_US)}))
-    products = catalog().products
-    con.register("profiles", pa.table({"product_code": pa.array(list(products), pa.string()),
-                                       "profile": pa.array([p.compliance_profile for p in products.values()])}))
-    specs = template_catalog().specs
-    con.register("purposes", pa.table({"template": pa.array(list(specs), pa.string()),
-                                       "purpose": pa.array([str(s.purpose) for s in specs.values()])}))
-    con.register("sends", sends)
-    # today's collection messages (strategy_sends) planned at the same hour come first: start after them
-    requests = con.sql("""
-        SELECT s.*, z.at + INTERVAL 1 SECOND * (rank + 100) AS at, p.profile, u.purpose, s.channel AS method,
-               'debtor' AS party, CAST(0 AS BIGINT) AS case_id
-        FROM (SELECT *, row_number() OVER (PARTITION BY borrower_id ORDER BY loan_id, action_no) - 1 AS rank
-              FROM sends) s
-        JOIN zones z USING (borrower_tz) JOIN profiles p USING (product_code)
-        JOIN purposes u USING (template) ORDER BY s.loan_id, s.action_no""").to_arrow_table()
-    return requests.set_column(requests.schema.get_field_index("at"), "at", requests.column("at").cast(UTC_US))
+def _requests(con: duckdb.DuckDBPyConnection, config: StrategyFile, d: date, sends: pa.Table) -> pa.Table:
+    """Guard requests (sends.plan_requests). Today's collection messages (strategy_sends) planned at the same
+    hour come first: start after them."""
+    return plan_requests(con, config, d, sends, order="loan_id, action_no", offset=100,
+                         extra=", CAST(0 AS BIGINT) AS case_id")
 
 
 def _staged_today(session: Session, d: date, borrowers: pa.ChunkedArray) -> pa.Table:

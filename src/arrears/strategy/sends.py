@@ -40,15 +40,13 @@ def _stored(session: Session, column: pa.ChunkedArray) -> pa.Array:
     return pc.binary_join_element_wise(pc.strftime(column.cast(UTC_US), format="%Y-%m-%d %H:%M:%S"), suffix, "")
 
 
-def decide(session: Session, con: duckdb.DuckDBPyConnection, config: StrategyFile, d: date,
-           now: datetime) -> tuple[int, int]:
-    sends = con.sql("""
-        SELECT f.case_id, f.loan_id, f.borrower_id, f.product_code, f.timezone AS borrower_tz, f.open_complaint,
-               r.rule, a.action_no, a.channel, a.template, a.variables
-        FROM decided x JOIN actions a USING (rule_no) JOIN facts f USING (case_id) JOIN rules r USING (rule_no)
-        WHERE a.do IN ('send', 'lawyer_letter') ORDER BY f.case_id, a.action_no""").to_arrow_table()
-    if sends.num_rows == 0:
-        return 0, 0
+def plan_requests(con: duckdb.DuckDBPyConnection, config: StrategyFile, d: date, sends: pa.Table, *,
+                  order: str, offset: int = 0, extra: str = "") -> pa.Table:
+    """Guard requests for ``sends`` (registered as ``sends``): planned for ``send_at_local`` the next day in the
+    borrower's zone, the n-th message of the run to one borrower ``offset`` + n seconds later, so that the
+    guard counts the run's earlier allowed ones (caps per day and method count every channel use); the
+    compliance profile from the product, the purpose from the template. ``order``: the columns ordering one
+    borrower's messages and the result; ``extra``: more select items."""
     hh, mm = (int(x) for x in config.send_at_local.split(":"))
     zones = pc.unique(sends.column("borrower_tz")).to_pylist()  # a loop over time zones, not cases
     con.register("zones", pa.table({"borrower_tz": pa.array(zones, pa.string()), "at": pa.array(
@@ -61,16 +59,25 @@ def decide(session: Session, con: duckdb.DuckDBPyConnection, config: StrategyFil
     con.register("purposes", pa.table({"template": pa.array(list(specs), pa.string()),
                                        "purpose": pa.array([str(s.purpose) for s in specs.values()])}))
     con.register("sends", sends)
-    # rank: the n-th message of the run to the same borrower, planned n seconds after the first, so that
-    # the guard counts the earlier allowed ones of this run (caps per day and method count every channel use)
-    requests = con.sql("""
-        SELECT s.*, z.at + INTERVAL 1 SECOND * rank AS at, p.profile, u.purpose, s.channel AS method,
-               'debtor' AS party
-        FROM (SELECT *, row_number() OVER (PARTITION BY borrower_id ORDER BY case_id, action_no) - 1 AS rank
-              FROM sends) s
+    requests = con.sql(f"""
+        SELECT s.*, z.at + INTERVAL 1 SECOND * (rank + {offset}) AS at, p.profile, u.purpose, s.channel AS method,
+               'debtor' AS party{extra}
+        FROM (SELECT *, row_number() OVER (PARTITION BY borrower_id ORDER BY {order}) - 1 AS rank FROM sends) s
         JOIN zones z USING (borrower_tz) JOIN profiles p USING (product_code)
-        JOIN purposes u USING (template) ORDER BY s.case_id, s.action_no""").to_arrow_table()
-    requests = requests.set_column(requests.schema.get_field_index("at"), "at", requests.column("at").cast(UTC_US))
+        JOIN purposes u USING (template) ORDER BY {order}""").to_arrow_table()
+    return requests.set_column(requests.schema.get_field_index("at"), "at", requests.column("at").cast(UTC_US))
+
+
+def decide(session: Session, con: duckdb.DuckDBPyConnection, config: StrategyFile, d: date,
+           now: datetime) -> tuple[int, int]:
+    sends = con.sql("""
+        SELECT f.case_id, f.loan_id, f.borrower_id, f.product_code, f.timezone AS borrower_tz, f.open_complaint,
+               r.rule, a.action_no, a.channel, a.template, a.variables
+        FROM decided x JOIN actions a USING (rule_no) JOIN facts f USING (case_id) JOIN rules r USING (rule_no)
+        WHERE a.do IN ('send', 'lawyer_letter') ORDER BY f.case_id, a.action_no""").to_arrow_table()
+    if sends.num_rows == 0:
+        return 0, 0
+    requests = plan_requests(con, config, d, sends, order="case_id, action_no")
     flags = con.sql("SELECT DISTINCT borrower_id, open_complaint FROM sends").to_arrow_table()
     since = datetime.combine(d - timedelta(days=HISTORY_DAYS), time(0), tzinfo=UTC)
     decisions = _check_by_rank(requests, _history(session, since, requests.column("borrower_id")), flags)
