@@ -494,27 +494,36 @@ def _items_table(title: str, items: list) -> Table:
     return table
 
 
+def _show_items(data_dir, database_url, user, permission, table, key: int, render_out, *, title: str,  # noqa: ANN001
+                field: str, rule: str) -> None:
+    """`writeoff show` and `transfer show`: the row ``key`` of ``table`` (NotFound naming ``field`` and
+    ``rule``), shown as its items' table, for a user with ``permission``."""
+    from arrears.errors import NotFound
+    from arrears.writeoff.service import require
+
+    def work(s, me, _settings, _cipher):  # noqa: ANN001, ANN202
+        require(me, permission)
+        row = s.get(table, key)
+        if row is None:
+            raise NotFound(f"no {title} {key}", field=field, rule=rule)
+        out = render_out(s, row)
+        console.print(_items_table(f"{title} {key}", out.items))
+        return out
+
+    _exit_use_case(data_dir, database_url, user, work)
+
+
 @writeoff_app.command("show")
 @clear_errors
 def writeoff_show(batch_id: Annotated[int, typer.Argument(help="The batch.")], user: As, data_dir: DataDir = None,
                   database_url: DbUrl = None) -> None:
     """A batch and its loans, for the checker's review."""
     from arrears.auth.model import Permission
-    from arrears.errors import NotFound
     from arrears.writeoff.api import _batch_out
-    from arrears.writeoff.service import require
     from arrears.writeoff.tables import WriteOffBatch
 
-    def work(s, me, _settings, _cipher):  # noqa: ANN001, ANN202
-        require(me, Permission.writeoff_approve)
-        batch = s.get(WriteOffBatch, batch_id)
-        if batch is None:
-            raise NotFound(f"no write-off batch {batch_id}", field="batch_id", rule="writeoff.batch_exists")
-        out = _batch_out(s, batch)
-        console.print(_items_table(f"write-off batch {batch_id}", out.items))
-        return out
-
-    _exit_use_case(data_dir, database_url, user, work)
+    _show_items(data_dir, database_url, user, Permission.writeoff_approve, WriteOffBatch, batch_id, _batch_out,
+                title="write-off batch", field="batch_id", rule="writeoff.batch_exists")
 
 
 @writeoff_app.command("propose")
@@ -591,21 +600,11 @@ def transfer_show(package_id: Annotated[int, typer.Argument(help="The package.")
                   data_dir: DataDir = None, database_url: DbUrl = None) -> None:
     """A package and its loans with their valuation."""
     from arrears.auth.model import Permission
-    from arrears.errors import NotFound
     from arrears.writeoff.api import _package_out
-    from arrears.writeoff.service import require
     from arrears.writeoff.tables import TransferPackage
 
-    def work(s, me, _settings, _cipher):  # noqa: ANN001, ANN202
-        require(me, Permission.transfer_manage)
-        package = s.get(TransferPackage, package_id)
-        if package is None:
-            raise NotFound(f"no transfer package {package_id}", field="package_id", rule="transfer.package_exists")
-        out = _package_out(s, package)
-        console.print(_items_table(f"transfer package {package_id}", out.items))
-        return out
-
-    _exit_use_case(data_dir, database_url, user, work)
+    _show_items(data_dir, database_url, user, Permission.transfer_manage, TransferPackage, package_id,
+                _package_out, title="transfer package", field="package_id", rule="transfer.package_exists")
 
 
 @transfer_app.command("sell")

@@ -102,6 +102,8 @@ def test_write_off_and_transfer_from_the_command_line(demo_dir, tmp_path):
     assert stale.exit_code == 1 and "version" in stale.output
     shown = runner.invoke(app, ["writeoff", "show", str(batch["id"]), "--as", "supervisor", "--data-dir", str(data)])
     assert shown.exit_code == 0 and shown.output.count("loss") >= batch["loans"]
+    missing = runner.invoke(app, ["writeoff", "show", "999999", "--as", "supervisor", "--data-dir", str(data)])
+    assert missing.exit_code == 1 and "no write-off batch 999999" in missing.output
     done = runner.invoke(app, ["writeoff", "decide", str(batch["id"]), "--approve", "--as", "supervisor",
                                "--version", "1", *where])
     assert done.exit_code == 0, done.output
@@ -111,6 +113,11 @@ def test_write_off_and_transfer_from_the_command_line(demo_dir, tmp_path):
     assert built.exit_code == 0, built.output
     package = json.loads(built.output)
     assert package["status"] == "draft" and package["loans"] >= 1
+    listed = runner.invoke(app, ["transfer", "show", str(package["id"]), "--as", "admin", "--data-dir", str(data)])
+    assert listed.exit_code == 0 and f"transfer package {package['id']}" in listed.output, listed.output
+    refused = runner.invoke(app, ["transfer", "show", str(package["id"]), "--as", "collector", "--data-dir",
+                                  str(data)])
+    assert refused.exit_code == 1 and "needs transfer:manage" in refused.output, refused.output
     exported = runner.invoke(app, ["transfer", "export", str(package["id"]), "--as", "admin", "--out",
                                    str(tmp_path / "out"), "--data-dir", str(data)])
     assert exported.exit_code == 0, exported.output
