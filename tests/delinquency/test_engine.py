@@ -16,6 +16,7 @@ import pyarrow as pa
 import pytest
 from portfolios import CATALOG, Loan, inputs, tweaked, previous_row
 
+from arrears.delinquency import reference
 from arrears.delinquency.engine import run
 from arrears.delinquency.model import PENALTIES, REJECTED, SNAPSHOT, TRANSITIONS
 from arrears.errors import InvalidInput
@@ -69,6 +70,17 @@ def test_settlements_after_the_business_date_are_not_seen():
 
 
 # ---- penalty ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("principal", [10**16, 2**61 // 300, 10**17 + 7])
+def test_penalties_too_large_for_bigint_arithmetic_are_exact(principal):
+    """W × P's numerator passes 2**61 (BIGINT's safe range for the rounding): HUGEINT takes over, to the fen."""
+    loan = Loan("internet_loan", [(MARCH, principal, 0)])
+    d = MARCH + timedelta(days=300)
+    ours, theirs = run(inputs([loan], d), d, CATALOG), reference.evaluate(inputs([loan], d), d, CATALOG)
+    assert ours.penalties.to_pylist() == theirs.penalties.to_pylist()
+    # W = principal × 300 days from E (= due_on); P = 0.12 × 1.5 / 360 = 1 / 2000, rounded half up
+    assert ours.penalties.column("penalty_due_fen").to_pylist() == [(principal * 300 + 1000) // 2000]
+
 
 def test_principal_chunks_weigh_days_from_e_only_when_late():
     # paid 40,000 on day 1 (in grace: free), 20,000 on day 5 (late: 5 days), 40,000 still owed on day 10
