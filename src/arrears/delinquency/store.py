@@ -106,7 +106,7 @@ def _post_penalties(session: Session, business_date: date, changes: pa.Table) ->
     if changes.num_rows == 0:
         return
     update_from_arrow(session, "instalments", changes.select(["loan_id", "seq", "penalty_due_fen"]),
-                      key=("loan_id", "seq"))
+                      key=("loan_id", "seq"), lookup=True)  # sorted by (loan_id, seq): penalty_changes
     con = duckdb.connect()
     con.register("c", changes)
     per_loan = con.sql("SELECT loan_id, sum(delta_fen)::BIGINT AS delta_fen FROM c GROUP BY loan_id "
