@@ -82,8 +82,9 @@ def update_from_arrow(session: Session, table_name: str, data: pa.Table, *, key:
     sets = assignments or ", ".join(f"{n} = u.{n}" for n in data.column_names if n not in keys)
     join = " AND ".join(f"{table_name}.{k} = u.{k}" for k in keys)
     planner = ("enable_hashjoin", "enable_mergejoin", "enable_memoize") if pg and lookup else ()
-    before = {s: session.execute(text(f"SELECT current_setting('{s}')")).scalar_one() for s in planner}
-    for setting in planner:
+    before = {s: session.execute(text(f"SELECT current_setting('{s}', true)")).scalar_one() for s in planner}
+    before = {s: v for s, v in before.items() if v is not None}  # enable_memoize is PostgreSQL 14+
+    for setting in before:
         session.execute(text(f"SET LOCAL {setting} = off"))
     result = session.execute(text(f"UPDATE {table_name} SET {sets} FROM {temp} u WHERE {join} {where}"))
     for setting, value in before.items():  # the rest of the transaction plans as before
