@@ -71,8 +71,8 @@ def write_results(session: Session, business_date: date, outputs: EngineOutputs,
         session.execute(text("SET LOCAL work_mem = '256MB'"))
     changes = penalty_changes(session, outputs)
     lap("penalty_diff_ms")
-    _post_penalties(session, business_date, changes)
-    lap("penalty_post_ms")
+    _post_penalties(session, business_date, changes, lap)
+    lap("penalty_ledger_ms")
     session.execute(text("DELETE FROM loan_delinquency"))
     insert_arrow(session, "loan_delinquency", outputs.snapshot.select(STATE_COLUMNS))
     lap("state_ms")
@@ -101,12 +101,14 @@ def _json(value: dict) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _post_penalties(session: Session, business_date: date, changes: pa.Table) -> None:
+def _post_penalties(session: Session, business_date: date, changes: pa.Table, lap=lambda _: None) -> None:
     """New penalty amounts onto the instalments, and one balanced entry per loan for the change."""
     if changes.num_rows == 0:
+        lap("penalty_update_ms")
         return
     update_from_arrow(session, "instalments", changes.select(["loan_id", "seq", "penalty_due_fen"]),
-                      key=("loan_id", "seq"))
+                      key=("loan_id", "seq"), lookup=True)  # sorted by (loan_id, seq): penalty_changes
+    lap("penalty_update_ms")
     con = duckdb.connect()
     con.register("c", changes)
     per_loan = con.sql("SELECT loan_id, sum(delta_fen)::BIGINT AS delta_fen FROM c GROUP BY loan_id "
