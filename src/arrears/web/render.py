@@ -1,5 +1,6 @@
-"""What every server-rendered page shares: the Jinja2 environment with the gettext catalogues and the
-money/date filters, the signed-in person from the session cookie, and the responses pages answer with.
+"""What every server-rendered page shares: the Jinja2 environment with the gettext catalogues, the ``yuan``
+filter and the ``cn_date`` filter (a date in the page's language, ``i18n.format_date``), the signed-in person
+from the session cookie, and the responses pages answer with.
 
 Areas of pages (``web/pages.py`` and the modules beside it) import from here; none keeps its own
 environment, so a filter or a catalogue change reaches every page."""
@@ -27,7 +28,6 @@ _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
 i18n.install(_env)
 templates = Jinja2Templates(env=_env, context_processors=[i18n.template_context])
 templates.env.filters["yuan"] = lambda fen: format_yuan(int(fen))
-templates.env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else ""
 
 
 def current_principal(request: Request, session) -> Principal | None:
@@ -45,7 +45,7 @@ def to_login() -> RedirectResponse:
     return RedirectResponse("/login", status_code=303)
 
 
-def staff_gate(request: Request, session, permission: Permission) -> tuple[Principal | None, Response | None]:  # noqa: ANN001
+def staff_gate(request: Request, session, permission: Permission) -> tuple[Principal | None, Response | None]:
     """(the signed-in staff member, None) or (…, the response to give instead): sign-in, the borrower's own
     portal (a borrower never reaches staff pages), or the 403 page."""
     me = current_principal(request, session)
@@ -63,6 +63,6 @@ def render(request: Request, name: str, principal: Principal | None, status: int
     return templates.TemplateResponse(request, name, {"me": principal, **context}, status_code=status)
 
 
-def bounded_count(session, stmt, cap: int = COUNT_CAP) -> int:  # noqa: ANN001
+def bounded_count(session, stmt, cap: int = COUNT_CAP) -> int:
     """Rows of ``stmt``, counted up to ``cap`` + 1 (a template says "more than ``cap``" past it)."""
     return session.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery())) or 0
