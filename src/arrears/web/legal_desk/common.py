@@ -6,36 +6,11 @@ the templates name them in the reader's language (``legal_desk/_labels.html``)."
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
-from jinja2 import pass_context
+from datetime import date
 
 from arrears.errors import Conflict, Problem
 from arrears.loans.schemas import MAX_AMOUNT_FEN
 from arrears.money import MoneyError, yuan_to_fen
-from arrears.settings import BUSINESS_TZ
-from arrears.web.i18n import DEFAULT_LOCALE, format_date
-from arrears.web.render import templates
-
-
-def _local(moment: datetime | None) -> datetime | None:
-    return moment.astimezone(ZoneInfo(BUSINESS_TZ)) if moment else None
-
-
-@pass_context
-def _local_date(context, moment: datetime | None) -> str:
-    return format_date(_local(moment), context.get("locale", DEFAULT_LOCALE))
-
-
-@pass_context
-def _local_time(context, moment: datetime | None) -> str:
-    return f"{_local_date(context, moment)} {_local(moment):%H:%M}" if moment else ""
-
-
-# A stored time (UTC) in the business time zone, as a date or a date with the time of day, in the page's language.
-templates.env.filters["cn_local_date"] = _local_date
-templates.env.filters["cn_local_time"] = _local_time
 
 
 class Form:
