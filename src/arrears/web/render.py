@@ -67,15 +67,16 @@ def to_login() -> RedirectResponse:
     return RedirectResponse("/login", status_code=303)
 
 
-def staff_gate(request: Request, session, permission: Permission) -> tuple[Principal | None, Response | None]:
-    """(the signed-in staff member, None) or (…, the response to give instead): sign-in, the borrower's own
-    portal (a borrower never reaches staff pages), or the 403 page."""
+def staff_gate(request: Request, session, permission: Permission,
+               *others: Permission) -> tuple[Principal | None, Response | None]:
+    """(the signed-in staff member holding ``permission`` or any of ``others``, None) or (…, the response to give
+    instead): sign-in, the borrower's own portal (a borrower never reaches staff pages), or the 403 page."""
     me = current_principal(request, session)
     if me is None:
         return None, to_login()
     if me.self_scoped:
         return me, RedirectResponse("/portal", status_code=303)
-    if not me.can(permission):
+    if not any(me.can(p) for p in (permission, *others)):
         return me, render(request, "forbidden.html", me, status=403)
     return me, None
 
