@@ -89,9 +89,9 @@ def test_catalogues_are_compiled_from_the_po_files_alone():
 
 def test_no_text_for_users_left_in_python_or_yaml():
     assert not (WEB / "labels.zh.yaml").exists()
-    # The only Chinese left is the date filter's format (年 月 日), which stays as it is.
+    # The only Chinese left is the Chinese date format (年 月 日) of i18n.format_date.
     leftovers = [f"{path.relative_to(WEB)}: {line}" for path in WEB.rglob("*.py")
-                 for line in path.read_text(encoding="utf-8").splitlines() if CJK.search(line) and "cn_date" not in line]
+                 for line in path.read_text(encoding="utf-8").splitlines() if CJK.search(line) and "DATE_FORMAT" not in line]
     assert leftovers == []
 
 

@@ -146,3 +146,38 @@ def test_whoever_prepared_the_agreement_cannot_countersign_it(world, db):
     assert _agreement(db).status == "borrower_signed"
     with db.session() as s:
         assert s.get(Negotiation, w["neg"]).status == "agreed"
+
+
+def _more_pending_offers(db, offer_id: int, n: int) -> list[int]:
+    """``n`` more offers pending approval, copies of ``offer_id`` as later rounds of its negotiation."""
+    cols = [c.key for c in Offer.__table__.columns if c.key not in ("id", "seq")]
+    with db.session() as s:
+        first = s.get(Offer, offer_id)
+        copies = [Offer(**{k: getattr(first, k) for k in cols}, seq=first.seq + i) for i in range(1, n + 1)]
+        s.add_all(copies)
+        s.commit()
+        return [o.id for o in copies]
+
+
+def test_every_pending_offer_is_reachable_page_by_page(world, db):
+    """55 offers waiting: the first page lists the 50 oldest, the second the other 5, which can be approved."""
+    c, w = world
+    later = _more_pending_offers(db, w["offer"], 54)
+    c.login("supervisor")
+    first = c.get("/approvals")
+    assert first.status_code == 200
+    assert "55 项待处理" in _text(first.text) and "第 1 / 2 页" in _text(first.text)
+    assert first.text.count('action="/approvals/offers/') == 50
+    assert f'action="/approvals/offers/{later[-1]}"' not in first.text
+    assert 'href="?offers_page=2&amp;agreements_page=1#offers" rel="next"' in first.text
+    second = c.get("/approvals?offers_page=2&agreements_page=1")
+    assert second.text.count('action="/approvals/offers/') == 5 and "第 2 / 2 页" in _text(second.text)
+    assert f'action="/approvals/offers/{later[-1]}"' in second.text and "第 55 轮方案" in _text(second.text)
+    assert 'href="?offers_page=1&amp;agreements_page=1#offers" rel="prev"' in second.text
+    r = c.post(f"/approvals/offers/{later[-1]}", data={"action": "approve", "version": 1}, follow_redirects=False)
+    assert r.status_code == 303 and _offer(db, later[-1]).status == "open"
+    assert "54 项待处理" in _text(c.get("/approvals").text)
+    beyond = c.get("/approvals?offers_page=999&agreements_page=x")  # past the end: the last page, no error
+    assert beyond.status_code == 200 and "第 2 / 2 页" in _text(beyond.text)
+    en = _text(c.get("/approvals?lang=en").text)
+    assert "55 waiting" not in en and "54 waiting" in en and "Page 1 of 2" in en

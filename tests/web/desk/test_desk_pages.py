@@ -70,10 +70,13 @@ def test_a_borrower_never_reaches_the_staff_pages(world, db):
     w = open_with_offer(db, w)
     c.login("xiaowang")
     for path in ("/negotiations", f"/negotiations/{w['neg']}", "/approvals", f"/negotiations/{w['neg']}/calculator"):
-        r = c.get(path)
-        assert r.status_code == 404, path
+        r = c.get(path, follow_redirects=False)
+        assert (r.status_code, r.headers["location"]) == (303, "/portal"), path  # the shared staff gate
         assert INCOME not in r.text
-    assert c.post(f"/approvals/offers/{w['offer']}", data={"action": "approve", "version": 1}).status_code == 404
+    r = c.post(f"/approvals/offers/{w['offer']}", data={"action": "approve", "version": 1}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/portal")
+    with db.session() as s:
+        assert s.get(Offer, w["offer"]).status == "pending_approval"
 
 
 def test_signed_out_goes_to_sign_in(world):

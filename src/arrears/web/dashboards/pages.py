@@ -90,7 +90,7 @@ def dashboards_page(request: Request, session: SessionDep, today: Today, product
     board, errors, typed = _board(request, session, today, product, team, start, end)
     locale = request_locale(request)
     names = xlsx.names(locale, level_names(locale))["codes"]
-    tables = board and {key: cells.body(fig, names) for key, fig in board.figures.items()}
+    tables = board and {key: cells.body(fig, names, locale) for key, fig in board.figures.items()}
     return render(request, "dashboards/index.html", me, status=400 if errors else 200, board=board, errors=errors,
                   typed=typed, products=catalog().products, teams=teams(), charts=board and _charts(board),
                   names=names, tables=tables)

@@ -1,6 +1,7 @@
 """/approvals: offers waiting for a checker with enough authority (approve or decline; no one approves their
-own offer) and agreements the borrower has signed, waiting for the countersignature (maker-checker). Each form
-carries the row's version: a stale one is refused with a message and nothing changes."""
+own offer) and agreements the borrower has signed, waiting for the countersignature (maker-checker), each list
+paged on its own (``offers_page``, ``agreements_page``; oldest first, count bounded). Each form carries the row's
+version: a stale one is refused with a message and nothing changes."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from arrears.negotiation.tables import Offer
 from arrears.privacy import PersonalDataCipher
 from arrears.web.deps import CipherDep, SessionDep, Today
 from arrears.web.desk.common import failed, staff
-from arrears.web.render import PAGE_SIZE, render
+from arrears.web.render import COUNT_CAP, PAGE_SIZE, bounded_count, render
 
 router = APIRouter(include_in_schema=False)
 WHO = (Permission.negotiations_approve, Permission.agreements_countersign, Permission.queues_supervise)
@@ -43,35 +44,49 @@ def _authority(offer: Offer) -> dict:
             "share": Decimal(offer.waived_fen) / debt if debt else Decimal(0)}
 
 
-def _view(session: Session, cipher: PersonalDataCipher, me: Principal, **extra) -> dict:
+def _page_number(text: str) -> int:
+    return int(text) if text.isdigit() and 0 < len(text) < 7 and int(text) > 0 else 1
+
+
+def _paged(session: Session, stmt, key, page: int) -> dict:
+    """One page of a list, oldest first (the longest waiting on top), with its bounded count."""
+    total = bounded_count(session, stmt.with_only_columns(key))
+    pages = max(1, -(-min(total, COUNT_CAP) // PAGE_SIZE))
+    page = min(page, pages)
+    rows = session.execute(stmt.order_by(key).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    return {"rows": rows, "total": total, "capped": total > COUNT_CAP, "page": page, "pages": pages}
+
+
+def _view(session: Session, cipher: PersonalDataCipher, me: Principal, offers_page: int = 1,
+          agreements_page: int = 1, **extra) -> dict:
     now = utcnow()
-    offers = session.execute(
-        select(Offer, Loan.loan_no, Borrower).join(Loan, Loan.id == Offer.loan_id)
-        .join(Borrower, Borrower.id == Offer.borrower_id)
-        .where(Offer.status == "pending_approval", Offer.expires_at > now)
-        .order_by(Offer.id).limit(PAGE_SIZE)).all()
-    signed = session.execute(
-        select(Agreement, Loan.loan_no, Borrower).join(Loan, Loan.id == Agreement.loan_id)
-        .join(Borrower, Borrower.id == Agreement.borrower_id)
-        .where(Agreement.status == "borrower_signed").order_by(Agreement.id).limit(PAGE_SIZE)).all()
+    offers = _paged(session, select(Offer, Loan.loan_no, Borrower).join(Loan, Loan.id == Offer.loan_id)
+                    .join(Borrower, Borrower.id == Offer.borrower_id)
+                    .where(Offer.status == "pending_approval", Offer.expires_at > now), Offer.id, offers_page)
+    signed = _paged(session, select(Agreement, Loan.loan_no, Borrower).join(Loan, Loan.id == Agreement.loan_id)
+                    .join(Borrower, Borrower.id == Agreement.borrower_id)
+                    .where(Agreement.status == "borrower_signed"), Agreement.id, agreements_page)
     approval = policy().approval
 
     def who(b: Borrower):
         return borrower_out(b, cipher, unmasked=me.sees_pii_of(b.id))
 
-    return {"offers": [(o, no, who(b), _authority(o)) for o, no, b in offers],
-            "agreements": [(a, no, who(b)) for a, no, b in signed], "number": agreements.number,
+    return {"offers": [(o, no, who(b), _authority(o)) for o, no, b in offers["rows"]],
+            "agreements": [(a, no, who(b)) for a, no, b in signed["rows"]], "number": agreements.number,
+            "offers_at": {**offers, "rows": None}, "agreements_at": {**signed, "rows": None}, "cap": COUNT_CAP,
             "approval": approval, "my_authority": approval.authority_of(me.role.value),
             "may": {"approve": me.can(Permission.negotiations_approve),
                     "countersign": me.can(Permission.agreements_countersign)}, **extra}
 
 
 @router.get("/approvals", response_class=HTMLResponse)
-def approvals(request: Request, session: SessionDep, cipher: CipherDep, done: str = "") -> Response:
+def approvals(request: Request, session: SessionDep, cipher: CipherDep, done: str = "", offers_page: str = "1",
+              agreements_page: str = "1") -> Response:
     me = staff(request, session, *WHO)
     if isinstance(me, Response):
         return me
-    return render(request, "desk/approvals.html", me, **_view(session, cipher, me, done=done))
+    return render(request, "desk/approvals.html", me,
+                  **_view(session, cipher, me, _page_number(offers_page), _page_number(agreements_page), done=done))
 
 
 @router.post("/approvals/offers/{offer_id}", response_class=HTMLResponse)

@@ -16,20 +16,14 @@ from arrears.negotiation.config import policy
 from arrears.negotiation.terms import DebtContext
 from arrears.scores.registry import models_dir
 from arrears.web.desk.calculator import values_of
-from arrears.web.render import current_principal, render, templates, to_login
+from arrears.web.render import staff_gate, templates
 
 
 def staff(request: Request, session: Session, *wanted: Permission) -> Principal | Response:
-    """The signed-in staff member holding any of ``wanted``; else the answer to send: sign in, 404 for a
-    borrower (these pages do not exist for them), 403 for staff without the permission."""
-    me = current_principal(request, session)
-    if me is None:
-        return to_login()
-    if me.self_scoped:
-        return render(request, "not_found.html", me, status=404)
-    if not any(me.can(p) for p in wanted):
-        return render(request, "forbidden.html", me, status=403)
-    return me
+    """The signed-in staff member holding any of ``wanted``, else the answer the shared gate gives (sign in, the
+    portal for a borrower, 403)."""
+    me, refused = staff_gate(request, session, *wanted)
+    return refused or me
 
 
 def completion(request: Request, ctx: DebtContext) -> CompletionModel:

@@ -6,24 +6,11 @@ the templates name them in the reader's language (``legal_desk/_labels.html``)."
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from arrears.errors import Conflict, Problem
 from arrears.loans.schemas import MAX_AMOUNT_FEN
 from arrears.money import MoneyError, yuan_to_fen
-from arrears.settings import BUSINESS_TZ
-from arrears.web.render import templates
-
-
-def _local(moment: datetime | None) -> datetime | None:
-    return moment.astimezone(ZoneInfo(BUSINESS_TZ)) if moment else None
-
-
-# A stored time (UTC) in the business time zone, as a date or a date with the time of day.
-templates.env.filters["cn_local_date"] = lambda m: templates.env.filters["cn_date"](_local(m))
-templates.env.filters["cn_local_time"] = lambda m: (
-    f"{templates.env.filters['cn_date'](_local(m))} {_local(m):%H:%M}" if m else "")
 
 
 class Form:

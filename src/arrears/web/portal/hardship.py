@@ -20,7 +20,7 @@ from arrears.negotiation.config import EXPENSE_CATEGORIES, policy
 from arrears.negotiation.tables import HARDSHIP_KINDS, HardshipApplication, HardshipEvidence
 from arrears.web.deps import CipherDep, SessionDep, Today
 from arrears.web.portal.common import attempt, borrower, not_found, see_other
-from arrears.web.portal.owed import own_loan
+from arrears.web.portal.owed import borrower_loan
 from arrears.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -48,24 +48,20 @@ def _read(file: UploadFile) -> bytes:
 
 @router.get("/portal/loans/{loan_id}/hardship", response_class=HTMLResponse)
 def hardship_form(loan_id: int, request: Request, session: SessionDep, today: Today) -> Response:
-    me = borrower(request, session)
-    if isinstance(me, Response):
-        return me
-    loan = own_loan(session, me, loan_id)
-    if loan is None:
-        return not_found(request, me)
+    found = borrower_loan(request, session, loan_id)
+    if isinstance(found, Response):
+        return found
+    me, loan = found
     return render(request, FORM, me, loan=loan, values={"dependants": "0"}, errors={}, **_form_context(today))
 
 
 @router.post("/portal/loans/{loan_id}/hardship", response_class=HTMLResponse)
 async def file_hardship(loan_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today,
                         files: Annotated[list[UploadFile] | None, File()] = None) -> Response:
-    me = borrower(request, session)
-    if isinstance(me, Response):
-        return me
-    loan = own_loan(session, me, loan_id)
-    if loan is None:
-        return not_found(request, me)
+    found = borrower_loan(request, session, loan_id)
+    if isinstance(found, Response):
+        return found
+    me, loan = found
     form = await request.form()  # many fields: read whole (async only for this; the session works the same)
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     errors: dict[str, str] = {}

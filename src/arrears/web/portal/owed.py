@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from arrears.agreements.tables import Agreement
+from arrears.auth.model import Principal
 from arrears.cases.model import lifecycle
 from arrears.cases.tables import Case
 from arrears.delinquency.tables import LoanDelinquency
@@ -61,6 +62,16 @@ def own_loan(session, me, loan_id: int) -> Loan | None:
     return loan if loan is not None and loan.borrower_id == me.borrower_id else None
 
 
+def borrower_loan(request: Request, session, loan_id: int) -> tuple[Principal, Loan] | Response:
+    """The signed-in borrower and their loan ``loan_id``, else the response to give: the code sign-in, staff to
+    their own pages, or 404 for a loan that is not theirs (its existence is not revealed)."""
+    me = borrower(request, session)
+    if isinstance(me, Response):
+        return me
+    loan = own_loan(session, me, loan_id)
+    return not_found(request, me) if loan is None else (me, loan)
+
+
 @router.get("/portal", response_class=HTMLResponse)
 def portal(request: Request, session: SessionDep, cipher: CipherDep, today: Today) -> Response:
     me = borrower(request, session)
@@ -78,12 +89,10 @@ def portal(request: Request, session: SessionDep, cipher: CipherDep, today: Toda
 
 @router.get("/portal/loans/{loan_id}", response_class=HTMLResponse)
 def loan_page(loan_id: int, request: Request, session: SessionDep, today: Today) -> Response:
-    me = borrower(request, session)
-    if isinstance(me, Response):
-        return me
-    loan = own_loan(session, me, loan_id)
-    if loan is None:
-        return not_found(request, me)
+    found = borrower_loan(request, session, loan_id)
+    if isinstance(found, Response):
+        return found
+    me, loan = found
     b = session.get(Borrower, me.borrower_id)
     view = loan_view(session, loan, b.borrower_no, today)
     applications = session.scalars(select(HardshipApplication).where(HardshipApplication.loan_id == loan.id)

@@ -30,7 +30,7 @@ from arrears.negotiation.terms import Terms
 from arrears.scores.registry import models_dir
 from arrears.web.deps import CipherDep, SessionDep, Today
 from arrears.web.portal.common import attempt, borrower, not_found, see_other
-from arrears.web.portal.owed import own_loan
+from arrears.web.portal.owed import borrower_loan, own_loan
 from arrears.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -106,11 +106,11 @@ def _page(request: Request, session, me, loan, today: date, status: int = 200, *
 
 @router.get("/portal/loans/{loan_id}/plans", response_class=HTMLResponse)
 def plans(loan_id: int, request: Request, session: SessionDep, today: Today) -> Response:
-    me = borrower(request, session)
-    if isinstance(me, Response):
-        return me
-    loan = own_loan(session, me, loan_id)
-    return not_found(request, me) if loan is None else _page(request, session, me, loan, today)
+    found = borrower_loan(request, session, loan_id)
+    if isinstance(found, Response):
+        return found
+    me, loan = found
+    return _page(request, session, me, loan, today)
 
 
 @router.post("/portal/loans/{loan_id}/propose", response_class=HTMLResponse)
@@ -118,12 +118,10 @@ def propose(loan_id: int, request: Request, session: SessionDep, cipher: CipherD
             periods: Annotated[str, Form()] = "", holiday_months: Annotated[str, Form()] = "0",
             rate: Annotated[str, Form()] = "keep", waive_penalty: Annotated[str, Form()] = "",
             waive_interest: Annotated[str, Form()] = "") -> Response:
-    me = borrower(request, session)
-    if isinstance(me, Response):
-        return me
-    loan = own_loan(session, me, loan_id)
-    if loan is None:
-        return not_found(request, me)
+    found = borrower_loan(request, session, loan_id)
+    if isinstance(found, Response):
+        return found
+    me, loan = found
     values = {"periods": periods, "holiday_months": holiday_months, "rate": rate, "waive_penalty": waive_penalty,
               "waive_interest": waive_interest}
     errors: dict[str, str] = {}
@@ -154,12 +152,10 @@ def send_offer(loan_id: int, request: Request, session: SessionDep, cipher: Ciph
                terms: Annotated[str, Form()] = "") -> Response:
     """Sends the judged proposal (or the suggested counter-offer) as the borrower's own offer, opening the
     loan's negotiation first if none is open."""
-    me = borrower(request, session)
-    if isinstance(me, Response):
-        return me
-    loan = own_loan(session, me, loan_id)
-    if loan is None:
-        return not_found(request, me)
+    found = borrower_loan(request, session, loan_id)
+    if isinstance(found, Response):
+        return found
+    me, loan = found
     try:
         chosen = Terms.from_dict(_parse_terms(terms))
     except (ValueError, KeyError, TypeError, ArithmeticError):

@@ -1,6 +1,7 @@
 """What the case page shows, read with a fixed number of queries (no N+1): the case, the borrower (masked by
 role), the loan's balances and end-of-day history, the flags, what the compliance guard allows right now on
-each channel and why not, the contact log, promises, documents and the timeline (newest first, paged)."""
+each channel and why not, the contact log, promises, documents and the timeline (newest first, paged); third
+parties, visits and the case's letters and notices come from ``case_reach``."""
 
 from __future__ import annotations
 
@@ -16,14 +17,16 @@ from arrears.auth.model import Permission, Principal
 from arrears.cases.contacts import contact_history, profile_of
 from arrears.cases.flags import borrower_flags
 from arrears.cases.model import lifecycle
-from arrears.cases.tables import Case, ContactLog, FieldVisit, PromiseToPay
+from arrears.cases.tables import Case, ContactLog, PromiseToPay
 from arrears.compliance.guard import check
-from arrears.compliance.model import ContactRequest, Decision
+from arrears.compliance.model import BorrowerFlags, ContactHistory, ContactRequest, Decision
+from arrears.compliance.policy import Profile
 from arrears.delinquency.tables import LoanDelinquency, Transition
 from arrears.loans.schemas import borrower_out, loan_detail
 from arrears.loans.tables import Borrower, Instalment, Loan
 from arrears.privacy import PersonalDataCipher
 from arrears.products.catalog import catalog
+from arrears.web.workbench.case_reach import reach_data, third_party_rows
 
 # What the guard panel asks about: the channels a collector uses by hand, for the purposes of collection.
 METHODS = ("call", "sms", "email", "letter", "visit", "app")
@@ -39,12 +42,10 @@ class GuardCell:
     decision: Decision
 
 
-def guard_panel(session: Session, case: Case, loan: Loan, borrower: Borrower,
-                at: datetime) -> list[tuple[str, list[GuardCell]]]:
+def guard_panel(case: Case, loan: Loan, borrower: Borrower, at: datetime, history: ContactHistory,
+                flags: BorrowerFlags, profile: Profile) -> list[tuple[str, list[GuardCell]]]:
     """The guard's answer, now, for each channel and purpose with the debtor: the same ``check`` the contact
-    log runs, with the same history and flags (one read each)."""
-    history, flags, profile = contact_history(session, borrower.id), borrower_flags(session, borrower.id), \
-        profile_of(loan)
+    log runs, with the same history and flags (read once by the caller)."""
     return [(m, [GuardCell(m, p, check(ContactRequest(case_id=case.id, loan_id=loan.id, borrower_id=borrower.id,
                                                       borrower_tz=borrower.timezone, method=m, party="debtor",
                                                       purpose=p, at=at), history, flags, profile))
@@ -72,6 +73,12 @@ def case_page_data(session: Session, me: Principal, cipher: PersonalDataCipher, 
     events, more_events = timeline(session, me, case, events_page)
     flags = borrower_flags(session, borrower.id)
     lc = lifecycle()
+    guard = {}
+    if case.status == "open":
+        history, profile = contact_history(session, borrower.id), profile_of(loan)
+        guard = {"guard": guard_panel(case, loan, borrower, at, history, flags, profile),
+                 "third_parties": third_party_rows(session, cipher, me, case, loan, borrower, at, history, flags,
+                                                   profile)}
     return {
         "case": case, "loan": loan, "product": catalog().product(loan.product_code),
         "detail": loan_detail(loan, borrower.borrower_no, instalments, today),
@@ -82,12 +89,10 @@ def case_page_data(session: Session, me: Principal, cipher: PersonalDataCipher, 
                                        .limit(30)).all(),
         "flags": flags, "frozen": flags.open_complaint or flags.do_not_contact
         or flags.signed_agreement_with_collection_stop,
-        "guard": guard_panel(session, case, loan, borrower, at) if case.status == "open" else [],
+        "guard": [], "third_parties": [], **guard, **reach_data(session, cipher, me, case, notes),
         "contacts": [(c, cipher.decrypt(c.note_enc) if notes and c.note_enc else None) for c in contacts],
         "promises": session.scalars(select(PromiseToPay).where(PromiseToPay.case_id == case.id)
                                     .order_by(PromiseToPay.id.desc())).all(),
-        "visits": session.scalars(select(FieldVisit).where(FieldVisit.case_id == case.id)
-                                  .order_by(FieldVisit.planned_at.desc())).all(),
         "agreements": session.scalars(select(Agreement).where(Agreement.loan_id == loan.id)
                                       .order_by(Agreement.id.desc())).all(),
         "events": events, "events_page": events_page, "more_events": more_events,

@@ -1,0 +1,43 @@
+"""Dates are written in the page's language (Chinese 2026年2月5日, English 5 Feb 2026); amounts stay yuan to the
+fen with thousands separators in both."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+import pytest
+from jinja2 import Environment
+
+from arrears.web import i18n
+from arrears.web.render import templates
+
+pytestmark = pytest.mark.business_date("2026-03-10")
+ZH_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
+
+
+def test_format_date_follows_the_locale():
+    assert i18n.format_date(date(2026, 11, 30), "zh_CN") == "2026年11月30日"
+    assert i18n.format_date(date(2026, 11, 30), "en") == "30 Nov 2026"
+    assert i18n.format_date(date(2026, 1, 5), "en") == "5 Jan 2026"
+    assert i18n.format_date(datetime(2026, 2, 5, 8, 30), "en") == "5 Feb 2026"
+    assert i18n.format_date(None, "en") == "" and i18n.format_date(None, "zh_CN") == ""
+
+
+def test_the_filter_reads_the_templates_locale():
+    env: Environment = templates.env
+    t = env.from_string("{{ d | cn_date }} · {{ n | yuan }}")
+    assert t.render(d=date(2026, 11, 30), n=123_456_789) == "2026年11月30日 · 1,234,567.89"  # no locale: Chinese
+    assert t.render(d=date(2026, 11, 30), n=123_456_789, locale="zh_CN") == "2026年11月30日 · 1,234,567.89"
+    assert t.render(d=date(2026, 11, 30), n=123_456_789, locale="en") == "30 Nov 2026 · 1,234,567.89"
+
+
+def test_the_loan_page_in_both_languages(make_client, loan_id):
+    with make_client("collector") as c:
+        c.login("collector")
+        zh = c.get(f"/loans/{loan_id}?lang=zh_CN").text
+        en = c.get(f"/loans/{loan_id}?lang=en").text
+    assert "2026年2月5日" in zh and "2026年3月5日" in zh and "609.00" in zh
+    assert "5 Feb 2026" in en and "5 Mar 2026" in en and "609.00" in en
+    assert ZH_DATE.findall(en) == []
+    assert "1,200.00" in zh and "1,200.00" in en
