@@ -18,15 +18,15 @@ from sqlalchemy import text
 from arrears.negotiation.serial import canonical
 
 # Which open cases get which rows: data, in one place (loan_id is the case id).
-NEGOTIATED = "loan_id % 10 = 3"  # hardship application + negotiation (also needs a schedule: scheduled loans)
+NEGOTIATED = "loan_id % 10 = 3"  # hardship application + negotiation
 COMPLAINED = "loan_id % 8 = 1"
 LEGAL = "dpd > 180 AND loan_id % 5 = 2"
 PROMISED = "loan_id % 5 = 0"
 VISITED = "dpd > 90 AND loan_id % 4 = 0"
 MESSAGED = "loan_id % 2 = 0"
 OBJECTED = "loan_id % 300 = 7"
-WRITEOFF_BATCHES, WRITEOFF_ITEMS = 24, 500
-TRANSFER_PACKAGES, TRANSFER_ITEMS = 12, 1000
+WRITEOFF_BATCHES, WRITEOFF_ITEMS = 24, 300
+TRANSFER_PACKAGES, TRANSFER_ITEMS = 12, 500
 PORTAL_MESSAGES = 120
 
 
@@ -100,7 +100,7 @@ def add_rows(con: duckdb.DuckDBPyConnection, copy, factory, d: date, now: dateti
                    AS resolved_at, NULL::BIGINT AS filed_by_user_id, 1 AS version, {ts} AS created_at
         {open_} AND ({COMPLAINED} OR borrower_id = {me})""")
     say("hardship applications, negotiations, offers, agreements …")
-    negotiated = f"{open_} AND {NEGOTIATED} AND loan_id <= {scheduled}"
+    negotiated = f"{open_} AND {NEGOTIATED}"  # every overdue loan has its schedule
     copy("hardship_applications", f"""
         SELECT loan_id AS id, loan_id, borrower_id,
                CASE WHEN loan_id % 30 < 9 THEN 'submitted' WHEN loan_id % 30 < 24 THEN 'verified' ELSE 'rejected' END
@@ -164,7 +164,7 @@ def add_rows(con: duckdb.DuckDBPyConnection, copy, factory, d: date, now: dateti
     copy("legal_tasks", f"""
         SELECT loan_id AS id, loan_id AS deadline_id, loan_id AS legal_case_id, {leg} AS assignee_user_id,
                'limitation' AS kind, DATE '{d}' + (loan_id % 90)::INT AS due_on, DATE '{d}' AS raised_on,
-               'open' AS status, {ts} AS created_at {open_} AND {LEGAL} AND loan_id % 20 >= 3 AND loan_id % 10 = 7""")
+               'open' AS status, {ts} AS created_at {open_} AND {LEGAL} AND loan_id % 20 >= 3 AND loan_id % 100 = 7""")
     _exits(con, copy, d, ts)
     copy("credit_objections", f"""
         SELECT loan_id AS id, loan_id, borrower_id, DATE '{d}' - (loan_id % 200)::INT AS received_on,
