@@ -17,13 +17,14 @@ from sqlalchemy import text
 
 from arrears.negotiation.serial import canonical
 
-# Which open cases get which rows: data, in one place (loan_id is the case id).
+# Which open cases get which rows: data, in one place (loan_id is the case id; hashed where a plain modulus would
+# line up with the collectors' share, loan_id // 3 % COLLECTORS, and give one collector all or none).
 NEGOTIATED = "loan_id % 10 = 3"  # hardship application + negotiation
-COMPLAINED = "loan_id % 8 = 1"
+COMPLAINED = "hash(loan_id) % 8 = 1"
 LEGAL = "dpd > 180 AND loan_id % 5 = 2"
-PROMISED = "loan_id % 5 = 0"
-VISITED = "dpd > 90 AND loan_id % 4 = 0"
-MESSAGED = "loan_id % 2 = 0"
+PROMISED = "hash(loan_id) % 5 = 0"
+VISITED = "dpd > 90 AND hash(loan_id) % 4 = 0"
+MESSAGED = "hash(loan_id) % 2 = 0"
 OBJECTED = "loan_id % 300 = 7"
 WRITEOFF_BATCHES, WRITEOFF_ITEMS = 24, 300
 TRANSFER_PACKAGES, TRANSFER_ITEMS = 12, 500
@@ -74,9 +75,10 @@ def add_rows(con: duckdb.DuckDBPyConnection, copy, factory, d: date, now: dateti
         FROM w_loans, range(3) r(k) WHERE dpd > 0""")
     copy("promises_to_pay", f"""
         SELECT loan_id AS id, loan_id AS case_id, loan_id, borrower_id, principal_fen // term AS amount_fen,
-               DATE '{d}' - 5 AS promised_on, DATE '{d}' + (loan_id % 10)::INT - 3 AS due_on,
-               CASE WHEN loan_id % 10 < 6 THEN 'open' ELSE 'broken' END AS status,
-               CASE WHEN loan_id % 10 < 6 THEN NULL ELSE DATE '{d}' - 1 END AS resolved_on, 0::BIGINT AS paid_fen,
+               DATE '{d}' - 5 AS promised_on, DATE '{d}' + (hash(loan_id * 3) % 10)::INT - 3 AS due_on,
+               CASE WHEN hash(loan_id * 7) % 10 < 6 THEN 'open' ELSE 'broken' END AS status,
+               CASE WHEN hash(loan_id * 7) % 10 < 6 THEN NULL ELSE DATE '{d}' - 1 END AS resolved_on,
+               0::BIGINT AS paid_fen,
                NULL::BIGINT AS contact_id, 1 AS version, {ts} AS created_at {open_} AND {PROMISED}""")
     copy("field_visits", f"""
         SELECT loan_id AS id, loan_id AS case_id, borrower_id, loan_id,

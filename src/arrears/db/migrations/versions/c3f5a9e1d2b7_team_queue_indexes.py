@@ -1,4 +1,5 @@
-"""team queue indexes: loan ids in the days-past-due, bucket and team indexes (the queue walks them alone)
+"""web page indexes: loan ids in the days-past-due, bucket and team indexes (a team's queue walks them alone);
+an officer's open legal tasks by due date
 
 Revision ID: c3f5a9e1d2b7
 Revises: 7d1a5e0c3b42
@@ -24,9 +25,12 @@ def upgrade() -> None:
         op.drop_index(name, table_name=table)
         op.create_index(name, table, after, unique=False)
     op.create_index('ix_work_tasks_team_loan', 'work_tasks', ['team', 'status', 'loan_id'], unique=False)
+    op.create_index('ix_legal_tasks_assignee_due', 'legal_tasks', ['assignee_user_id', 'status', 'due_on', 'id'],
+                    unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_legal_tasks_assignee_due', table_name='legal_tasks')
     op.drop_index('ix_work_tasks_team_loan', table_name='work_tasks')
     for name, table, before, _ in _WIDER:
         op.drop_index(name, table_name=table)
