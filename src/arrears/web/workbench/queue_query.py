@@ -25,7 +25,7 @@ from arrears.loans.tables import Loan
 from arrears.queues.tables import WorkTask
 from arrears.web.render import bounded_count
 
-COUNT_CAP = 1000
+COUNT_CAP = 200  # "more than 200 cases": the first page reads up to this many rows + 1 (a team's walk)
 PAGE = 50
 D = LoanDelinquency
 OVERDUE = D.overdue_principal_fen + D.overdue_interest_fen + D.overdue_fee_fen + D.overdue_penalty_fen
@@ -83,8 +83,8 @@ def _in_scope(scope: Scope):
 
 
 def team_walk(team: str, filters: Filters, after_dpd: int | None = None):
-    """A team's loans in days-past-due order, highest first: (loan_id, dpd) read off the index on (dpd, loan_id)
-    (or (bucket, dpd, loan_id)) alone, the team tested against two sets of loan ids hashed once.
+    """A team's loans in days-past-due order, highest first: (loan_id, dpd) read off the index on (dpd, loan_id,
+    product_code) (or (bucket, dpd, …)) alone, the team tested against two sets of loan ids hashed once.
 
     A team's cases often sit below other teams' in that order (the phone team's ≤ 90 days under the field
     team's): a million-case book passes over 116,000 rows before the phone team's first page. Testing those on
@@ -95,6 +95,8 @@ def team_walk(team: str, filters: Filters, after_dpd: int | None = None):
         D.loan_id.in_(select(WorkTask.loan_id).where(WorkTask.team == team, WorkTask.status == "open"))))
     if filters.bucket:
         walk = walk.where(D.bucket == filters.bucket)
+    if filters.product:  # the loan's product, also in the index (the join tests it again on the loan)
+        walk = walk.where(D.product_code == filters.product)
     if after_dpd is not None:
         walk = walk.where(D.dpd <= after_dpd)
     return walk.order_by(D.dpd.desc()).offset(0).subquery("walk")
