@@ -920,12 +920,16 @@ def bench_web(cases: Annotated[int, typer.Option(help="Cases (and loans) in the 
                                                             "(default: build one).")] = None,
               demo_loans: Annotated[int, typer.Option(help="Loans of the demo built when no --demo-dir.")] = 5000,
               requests: Annotated[int, typer.Option(help="Timed requests per page.")] = 30,
+              schema: Annotated[str, typer.Option(help="PostgreSQL schema of the book.")] = "bench_web",
+              pages: Annotated[str, typer.Option(help="Only these pages (names, comma separated).")] = "",
+              demo: Annotated[bool, typer.Option(help="Also measure the demo database.")] = True,
               as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
     """Page render times (p95) with N cases in PostgreSQL and on the demo database (target ≤ 150 ms)."""
     from arrears.bench.web import run_web_bench
 
     _print_figures(run_web_bench(cases, database_url=database, reuse=reuse, demo_dir=demo_dir, demo_loans=demo_loans,
-                                 requests=requests, progress=None if as_json else err), as_json)
+                                 requests=requests, progress=None if as_json else err, schema=schema,
+                                 only=tuple(p for p in pages.split(",") if p), demo=demo), as_json)
 
 
 if __name__ == "__main__":

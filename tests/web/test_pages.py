@@ -101,3 +101,11 @@ def test_loan_page_shows_the_end_of_day_state(site, db, tmp_path):
     page = site.get(f"/loans/{site.ids['mine']}").text
     # Nothing paid since the first due date, 2026-02-05: 125 days, M5, 严重逾期, and 次级 (more than 90 days).
     assert "125 天" in page and "严重逾期（M5）" in page and "次级" in page
+
+
+def test_the_book_is_searched_by_loan_or_borrower_number(site):
+    site.login("collector")
+    by_loan, by_borrower = site.get("/loans?q=L2").text, site.get("/loans?q=B1").text
+    assert "L2" in by_loan and "L1" not in by_loan and "共 1 笔" in by_loan
+    assert "L1" in by_borrower and "L2" not in by_borrower
+    assert "共 0 笔" in site.get("/loans?q=nobody").text

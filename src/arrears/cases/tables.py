@@ -31,7 +31,9 @@ class Case(Base):
         # SQLite and PostgreSQL both support partial indexes: the database enforces one open case per loan.
         Index("uq_cases_open_loan", "loan_id", unique=True, sqlite_where=OPEN, postgresql_where=OPEN),
         Index("ix_cases_status_stage", "status", "stage"),
-        Index("ix_cases_team_status", "team", "status"),  # a team's queue (web/workbench)
+        Index("ix_cases_team_status", "team", "status"),
+        # a team's queue: its open cases' loans, read off this index alone (web/workbench queue_query.team_walk)
+        Index("ix_cases_open_team_loan", "team", "loan_id", sqlite_where=OPEN, postgresql_where=OPEN),
         CheckConstraint("status IN ('open', 'closed')", name="status"),
         CheckConstraint("(status = 'open') = (close_reason IS NULL AND closed_on IS NULL)", name="closed_fields"),
     )

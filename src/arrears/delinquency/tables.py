@@ -16,8 +16,10 @@ class LoanDelinquency(Base):
     """Each loan's state as of the last completed run (one row per loan)."""
 
     __tablename__ = "loan_delinquency"
-    __table_args__ = (Index("ix_loan_delinquency_bucket", "bucket", "dpd"),
-                      Index("ix_loan_delinquency_dpd", "dpd"))  # a team's work queue by days past due
+    # A team's work queue walks days past due (web/workbench/queue_query.team_walk) reading only these indexes:
+    # the loan id in them tests the team, the product filters, without reading the row.
+    __table_args__ = (Index("ix_loan_delinquency_bucket", "bucket", "dpd", "loan_id", "product_code"),
+                      Index("ix_loan_delinquency_dpd", "dpd", "loan_id", "product_code"))
 
     loan_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     borrower_id: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -143,6 +143,8 @@ class LegalTask(Base):
     """A reminder to the legal officer (one per deadline): raised set-based by ``legal_deadlines_due``."""
 
     __tablename__ = "legal_tasks"
+    # an officer's open tasks by due date, read off in order (web/legal_desk: /legal)
+    __table_args__ = (Index("ix_legal_tasks_assignee_due", "assignee_user_id", "status", "due_on", "id"),)
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     deadline_id: Mapped[int] = mapped_column(ForeignKey("legal_deadlines.id"), unique=True)

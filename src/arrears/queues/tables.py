@@ -21,6 +21,7 @@ class WorkTask(Base):
         # the queues' order (priority DESC, id DESC) read straight off these, scanned backwards (queues/service.py)
         Index("ix_work_tasks_team_queue", "team", "status", "priority", "id"),
         Index("ix_work_tasks_assignee_queue", "assignee_user_id", "status", "priority", "id"),
+        Index("ix_work_tasks_team_loan", "team", "status", "loan_id"),  # a team's loans (web/workbench queue)
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

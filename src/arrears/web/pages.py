@@ -86,8 +86,9 @@ def loans_page(request: Request, session: SessionDep, q: str = "", product: str 
         return render(request, "forbidden.html", me, status=403)
     page = max(page, 1)
     stmt = select(Loan, Borrower.borrower_no).join(Borrower, Borrower.id == Loan.borrower_id)
-    if q.strip():
-        stmt = stmt.where(or_(Loan.loan_no == q.strip(), Borrower.borrower_no == q.strip()))
+    if q.strip():  # the borrower's id first: an OR across the join would read the whole book
+        borrower_id = session.scalar(select(Borrower.id).where(Borrower.borrower_no == q.strip()))
+        stmt = stmt.where(or_(Loan.loan_no == q.strip(), Loan.borrower_id == borrower_id))
     if product:
         stmt = stmt.where(Loan.product_code == product)
     total = bounded_count(session, stmt.with_only_columns(Loan.id), COUNT_CAP)  # a million are never counted

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from arrears.auth.model import Permission, Principal
+from arrears.auth.model import SELF_SCOPED_ROLES, Permission, Principal, Role, permissions_for
 from arrears.auth.tables import User
 from arrears.cases import service as cases_service
 from arrears.cases.flags import flags_for
@@ -30,6 +30,8 @@ from arrears.web.render import render, staff_gate
 from arrears.web.workbench import queue_query as q
 
 router = APIRouter(include_in_schema=False)
+# Who may be given a task: staff who work queues (never a borrower's portal account, of which there may be many).
+WORKERS = tuple(r.value for r in Role if Permission.queues_work in permissions_for(r) and r not in SELF_SCOPED_ROLES)
 
 
 def _keyset(sort: str, text: str) -> tuple | None:
@@ -95,7 +97,7 @@ def _team_page(request: Request, session: Session, me: Principal, team: str, *, 
     team = team if team in config.codes else config.codes[0]
     loads = Counter(dict(session.execute(select(WorkTask.assignee_user_id, func.count()).where(
         WorkTask.team == team, WorkTask.status == "open").group_by(WorkTask.assignee_user_id)).all()))
-    users = {u.username: u for u in session.scalars(select(User).where(User.active.is_(True)))}
+    users = {u.username: u for u in session.scalars(select(User).where(User.active.is_(True), User.role.in_(WORKERS)))}
     members = [(c, users.get(c.username), loads.get(users[c.username].id, 0) if c.username in users else 0)
                for c in config.team(team).collectors]
     tasks = session.execute(select(WorkTask, Case.version.label("case_version"), Case.owner_user_id)
