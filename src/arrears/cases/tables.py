@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    column,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from arrears.db.base import Base, FenColumn, UTCDateTime, utcnow
 
 OPEN = text("status = 'open'")
+REFUSED = column("allowed").is_(False)  # as the queries say it: ``allowed IS false`` (PostgreSQL), ``IS 0`` (SQLite)
 
 
 class Case(Base):
@@ -34,12 +36,16 @@ class Case(Base):
         Index("ix_cases_team_status", "team", "status"),
         # a team's queue: its open cases' loans, read off this index alone (web/workbench queue_query.team_walk)
         Index("ix_cases_open_team_loan", "team", "loan_id", sqlite_where=OPEN, postgresql_where=OPEN),
+        # the dashboards' team filter (reports/figures): a row's case, or any case of its loan, in the team, looked
+        # up off an index alone
+        Index("ix_cases_team_id", "team", "id"),
+        Index("ix_cases_loan_id", "loan_id", "team"),
         CheckConstraint("status IN ('open', 'closed')", name="status"),
         CheckConstraint("(status = 'open') = (close_reason IS NULL AND closed_on IS NULL)", name="closed_fields"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), index=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
     borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
     stage: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(10), default="open")
@@ -61,7 +67,11 @@ class ContactLog(Base):
     The guard's decision is recorded with it; a refused request is logged with ``allowed = false``."""
 
     __tablename__ = "contact_log"
-    __table_args__ = (Index("ix_contact_log_borrower_at", "borrower_id", "at"),)
+    __table_args__ = (
+        Index("ix_contact_log_borrower_at", "borrower_id", "at"),
+        # refused attempts are few: the dashboards' blocked contacts of a period (reports/figures)
+        Index("ix_contact_log_refused_at", "at", sqlite_where=REFUSED, postgresql_where=REFUSED),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
