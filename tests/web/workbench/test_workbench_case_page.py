@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -49,7 +50,7 @@ def test_the_guard_panel_and_a_refusal_with_its_rule(site, clock, db):
     assert "合规检查：现在可以怎样联系" in page and 'class="ok"' in page
     clock(LATE)  # 22:30 in Shanghai
     page = site.get(f"/cases/{case}").text
-    assert "quiet_hours" in page and "自 2026-03-11 00:00（UTC）起可再次联系" in page
+    assert "quiet_hours" in page and "自北京时间 2026年3月11日 08:00 起可再次联系" in page
     r = site.post(f"/cases/{case}/contact", data={"method": "call", "purpose": "collect", "outcome": "",
                                                   "note": "晚上打"})
     assert r.status_code == 409
@@ -172,6 +173,9 @@ def test_the_timeline_pages_newest_first(site):
     assert 'rel="prev">较新</a>' in second
     times = re.findall(r'<time datetime="([^"]+)"', first.split('id="timeline"')[1])
     assert len(times) == 20 and times == sorted(times, reverse=True)
+    # shown in Beijing time, as the page's language writes dates (stored in UTC)
+    at = datetime.fromisoformat(times[0]).replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f'<time datetime="{times[0]}">{at.year}年{at.month}月{at.day}日 {at:%H:%M}</time>' in first
 
 
 def test_a_loan_leads_to_its_open_case(site):
@@ -193,7 +197,7 @@ def test_english(site, clock):
     clock(LATE)
     site.login("col1")
     page = site.get(f"/cases/{site.world.cases['owned']}?lang=en").text
-    assert "What the compliance guard allows now" in page and "allowed again from 2026-03-11 00:00 UTC" in page
+    assert "What the compliance guard allows now" in page and "allowed again from 11 Mar 2026 08:00 Beijing time" in page
     assert "Record a promise to pay" in page
 
 
