@@ -240,3 +240,16 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
         return path
 
     return shoot
+
+
+STAFF_LANDING = re.compile(r".*/(loans|work)$")  # where a staff sign-in lands
+
+
+def sign_in(page: Page, username: str, password: str, *, landing: re.Pattern | None = STAFF_LANDING) -> None:
+    """Signs in through the login form (either language) and waits for ``landing`` (None: the caller waits)."""
+    page.goto("/login")
+    page.get_by_label(re.compile("用户名|User name")).fill(username)
+    page.get_by_label(re.compile("密码|Password")).fill(password)
+    page.get_by_role("button", name=re.compile("登录|Sign in")).click()
+    if landing is not None:
+        page.wait_for_url(landing)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from arrears.agreements import signing
@@ -21,16 +21,11 @@ from arrears.loans.tables import Borrower, Loan
 from arrears.negotiation import hardship, rounds
 from arrears.negotiation.affordability import Statement
 from arrears.negotiation.tables import Negotiation, Offer
+from e2e.conftest import sign_in
 
 TODAY = date(2026, 11, 20)
 
 
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label(re.compile("用户名|User name")).fill(username)
-    page.get_by_label(re.compile("密码|Password")).fill(password)
-    page.get_by_role("button", name=re.compile("登录|Sign in")).click()
-    page.wait_for_url("**/loans")
 
 
 def _borrower(borrower_id: int) -> Principal:

@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from arrears.auth.tables import User
@@ -20,17 +20,12 @@ from arrears.loans.tables import Loan
 from arrears.products.catalog import catalog
 from arrears.queues.service import assign_open_tasks
 from arrears.queues.tables import WorkTask
+from e2e.conftest import sign_in
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label(re.compile("用户名|User name")).fill(username)
-    page.get_by_label(re.compile("密码|Password")).fill(password)
-    page.get_by_role("button", name=re.compile("登录|Sign in")).click()
-    page.wait_for_url("**/loans")
 
 
 def _quiet_case(demo) -> int:

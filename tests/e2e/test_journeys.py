@@ -11,15 +11,11 @@ from sqlalchemy import func, select
 from arrears.loans.tables import Borrower, Loan
 from arrears.privacy import mask_id_number, mask_name, mask_phone
 from arrears.products.catalog import catalog
+from e2e.conftest import sign_in
 
 PRODUCT = "inclusive_loan"  # 惠民贷
 
 
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label(re.compile("用户名|User name")).fill(username)
-    page.get_by_label(re.compile("密码|Password")).fill(password)
-    page.get_by_role("button", name=re.compile("登录|Sign in")).click()
 
 
 def focused(page: Page) -> dict:
@@ -115,7 +111,7 @@ def test_collector_signs_in_with_the_keyboard_filters_the_book_and_opens_a_loan(
 def test_the_language_switches_to_english_and_back(new_context, demo, screenshot):
     loan, state = demo.overdue_loan(PRODUCT)
     page = new_context().new_page()
-    sign_in(page, demo.logins["collector"], demo.password)
+    sign_in(page, demo.logins["collector"], demo.password, landing=None)
     page.wait_for_url("**/loans")
     page.goto(f"/loans/{loan.id}")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
@@ -158,7 +154,7 @@ def test_an_english_browser_gets_english_until_it_switches(new_context, demo, sc
 def test_borrower_on_a_phone_sees_what_is_owed_and_their_rights(new_context, demo, screenshot):
     username = demo.logins["borrower"]
     page = new_context(phone=True).new_page()
-    sign_in(page, username, demo.password)
+    sign_in(page, username, demo.password, landing=None)
     page.wait_for_url("**/portal")
     expect(page.get_by_role("heading", level=1)).to_contain_text("您好，")
     first = page.locator("table.stack").first
@@ -188,7 +184,7 @@ def test_borrower_changing_the_loan_id_in_the_address_gets_not_found(new_context
     own = demo.loans_of(username)
     other = next(i for i in demo.loan_ids() if i not in own)
     page = new_context(phone=True).new_page()
-    sign_in(page, username, demo.password)
+    sign_in(page, username, demo.password, landing=None)
     page.wait_for_url("**/portal")
     response = page.goto(f"/loans/{other}")
     assert response is not None and response.status == 404

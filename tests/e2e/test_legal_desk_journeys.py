@@ -5,10 +5,9 @@ cases.service and legal.service). Screenshots: test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from arrears.cases.service import move_stage
@@ -19,17 +18,12 @@ from arrears.delinquency.tables import LoanDelinquency
 from arrears.legal.service import open_legal_case
 from arrears.legal.tables import Hearing, LegalCase
 from arrears.loans.tables import Loan
+from e2e.conftest import sign_in
 
 TODAY = datetime(2026, 11, 20).date()
 TO_LEGAL = {"preparation": ["reminder", "phone"], "reminder": ["phone"], "phone": [], "field_visit": []}
 
 
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label(re.compile("用户名|User name")).fill(username)
-    page.get_by_label(re.compile("密码|Password")).fill(password)
-    page.get_by_role("button", name=re.compile("登录|Sign in")).click()
-    page.wait_for_url(re.compile(r".*/(loans|work)$"))
 
 
 def _open_cases(demo, skip: int) -> Case:

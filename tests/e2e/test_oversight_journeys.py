@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from arrears.auth.service import principal_of
@@ -20,16 +20,11 @@ from arrears.loans.tables import Loan
 from arrears.writeoff.policy import exit_policy
 from arrears.writeoff.service import propose_write_off
 from arrears.writeoff.tables import ExitItem, WriteOffBatch
+from e2e.conftest import sign_in
 
 TODAY = date(2026, 11, 20)
 
 
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label(re.compile("用户名|User name")).fill(username)
-    page.get_by_label(re.compile("密码|Password")).fill(password)
-    page.get_by_role("button", name=re.compile("登录|Sign in")).click()
-    page.wait_for_url(re.compile(r".*/(loans|work)$"))
 
 
 def _proposed_batch(demo) -> tuple[int, str]:

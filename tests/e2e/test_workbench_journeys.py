@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from arrears.auth.tables import User
@@ -19,17 +19,11 @@ from arrears.complaints import service as complaints
 from arrears.loans.tables import Loan
 from arrears.queues.service import assign_open_tasks
 from arrears.queues.tables import WorkTask
-from e2e.conftest import BUSINESS_DATE
+from e2e.conftest import BUSINESS_DATE, sign_in
 
 QUEUE_LINK = re.compile(r"/cases/(\d+)$")
 
 
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label(re.compile("用户名|User name")).fill(username)
-    page.get_by_label(re.compile("密码|Password")).fill(password)
-    page.get_by_role("button", name=re.compile("登录|Sign in")).click()
-    page.wait_for_url("**/loans")
 
 
 def _collector_has_work(demo) -> int:
