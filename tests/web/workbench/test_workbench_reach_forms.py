@@ -186,3 +186,15 @@ def test_the_letters_and_notices_of_the_case(site, db, secret_key):
     assert "信函与通知" in text and "逾期通知" in text and "短信" in text and "等待发送" in text
     en = _text(site.get(f"/cases/{case}?lang=en").text)
     assert "Overdue notice" in en and "Waiting to be sent" in en
+
+
+def test_a_visit_is_only_reached_through_its_own_case(site, db):
+    """A visit's id under another case the user may see (or an unknown id) is not found, and nothing changes."""
+    w = site.world
+    site.login("col1")
+    visit, version = _scheduled_visit(site)
+    assert site.get(f"/cases/{w.cases['tasked']}").status_code == 200  # col1 may see that case too
+    for url in (f"/cases/{w.cases['tasked']}/visits/{visit}/cancel", f"/cases/{w.cases['owned']}/visits/999999/cancel"):
+        assert site.post(url, data={"reason": "借款人已还款", "version": str(version)}).status_code == 404
+    with db.session() as s:
+        assert s.get(FieldVisit, visit).status == "scheduled"

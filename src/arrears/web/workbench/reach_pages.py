@@ -166,9 +166,16 @@ def schedule(case_id: int, request: Request, session: SessionDep, cipher: Cipher
     return refused or _done(case.id, "visit")
 
 
-def _visit_of(session, case, visit_id: int) -> FieldVisit | None:
+def _case_visit(request, session, case_id: int, visit_id: int):  # noqa: ANN202
+    """(me, case, visit) for a worker who may see the case and a visit of that case, or the page to answer
+    instead (sign-in, 403 or 404)."""
+    me, case = _visible(request, session, case_id, Permission.cases_work)
+    if isinstance(case, Response):
+        return case
     visit = session.get(FieldVisit, visit_id)
-    return visit if visit is not None and visit.case_id == case.id else None
+    if visit is None or visit.case_id != case.id:
+        return render(request, "not_found.html", me, status=404)
+    return me, case, visit
 
 
 def _visit_write(request, session, me, case, cipher, today, form: str, values: dict, version: str,
@@ -195,12 +202,10 @@ def report(case_id: int, visit_id: int, request: Request, session: SessionDep, c
            evidence: Annotated[list[UploadFile] | None, File()] = None) -> Response:
     """The visit's report: outcome, what happened, the recording (on-site collection is recorded) and evidence
     files, checked by type and size as the API's upload is, then kept in the content-addressed store."""
-    me, case = _visible(request, session, case_id, Permission.cases_work)
-    if isinstance(case, Response):
-        return case
-    visit = _visit_of(session, case, visit_id)
-    if visit is None:
-        return render(request, "not_found.html", me, status=404)
+    found = _case_visit(request, session, case_id, visit_id)
+    if isinstance(found, Response):
+        return found
+    me, case, visit = found
     form = f"report-{visit.id}"
     values = {"outcome": outcome, "report": report, "recording_ref": recording_ref, "committee_name": committee_name,
               "committee_involved": committee_involved}
@@ -233,12 +238,10 @@ def report(case_id: int, visit_id: int, request: Request, session: SessionDep, c
 @router.post("/cases/{case_id}/visits/{visit_id}/cancel", response_class=HTMLResponse)
 def cancel(case_id: int, visit_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today,
            reason: Annotated[str, Form()] = "", version: Annotated[str, Form()] = "") -> Response:
-    me, case = _visible(request, session, case_id, Permission.cases_work)
-    if isinstance(case, Response):
-        return case
-    visit = _visit_of(session, case, visit_id)
-    if visit is None:
-        return render(request, "not_found.html", me, status=404)
+    found = _case_visit(request, session, case_id, visit_id)
+    if isinstance(found, Response):
+        return found
+    me, case, visit = found
     form, values = f"cancel-{visit.id}", {"reason": reason}
     if not reason.strip() or len(reason) > NOTE_MAX:
         return _page(request, session, me, case, cipher, today, status=400,
