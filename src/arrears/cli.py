@@ -494,7 +494,7 @@ def _items_table(title: str, items: list) -> Table:
     return table
 
 
-def _show_items(data_dir, database_url, user, permission, table, key: int, render_out, *, title: str,  # noqa: ANN001
+def _show_items(data_dir, database_url, user, permission, table, key: int, render_out, *, title: str,
                 field: str, rule: str) -> None:
     """`writeoff show` and `transfer show`: the row ``key`` of ``table`` (NotFound naming ``field`` and
     ``rule``), shown as its items' table, for a user with ``permission``."""

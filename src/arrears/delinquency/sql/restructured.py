@@ -28,7 +28,7 @@ FROM (
     FROM (
         SELECT s.loan_id, s.seq, s.value_date, sum(s.amount_fen) AS amt
         FROM {settled_rows(d)} s
-        JOIN eod_rdi i ON i.loan_id = s.loan_id AND i.seq = s.seq AND i.restructured_on IS NOT NULL
+        JOIN eod_rdi i ON i.loan_id = s.loan_id AND i.seq = s.seq
         WHERE s.code IN (1, 2) AND s.value_date > i.due_on
         GROUP BY s.loan_id, s.seq, s.value_date
     ) v
@@ -55,7 +55,6 @@ FROM (
                 ELSE r.settled_on END AS son
     FROM eod_rdi i
     LEFT JOIN eod_rsd r ON r.loan_id = i.loan_id AND r.seq = i.seq
-    WHERE i.restructured_on IS NOT NULL
 ) t"""
 
 

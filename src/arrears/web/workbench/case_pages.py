@@ -54,6 +54,18 @@ def _visible(request: Request, session: Session, case_id: int, permission: Permi
     return me, case
 
 
+def _case_row(request: Request, session: Session, case_id: int, model: type, row_id: int):
+    """(principal, case, row) for a worker who may see the case and a ``model`` row (a visit, a contact) of
+    that case, or the response to give instead: the row of another case is not found, as an unknown one."""
+    me, case = _visible(request, session, case_id, Permission.cases_work)
+    if isinstance(case, Response):
+        return case
+    row = session.get(model, row_id)
+    if row is None or row.case_id != case.id:
+        return render(request, "not_found.html", me, status=404)
+    return me, case, row
+
+
 def _page(request: Request, session: Session, me: Principal, case: Case, cipher, today: date, *,
           status: int = 200, **extra) -> Response:
     asked = request.query_params.get("events", "1")

@@ -15,8 +15,7 @@ from arrears.cases.tables import ContactLog
 from arrears.errors import Problem
 from arrears.ledger.service import savepoint
 from arrears.web.deps import CipherDep, SessionDep, Today
-from arrears.web.render import render
-from arrears.web.workbench.case_pages import OUTCOMES, _done, _page, _visible
+from arrears.web.workbench.case_pages import OUTCOMES, _case_row, _done, _page, _visible
 
 router = APIRouter(include_in_schema=False)
 REASON_MAX = 200  # the flag keeps this much of the reason (cases.flags)
@@ -25,12 +24,10 @@ REASON_MAX = 200  # the flag keeps this much of the reason (cases.flags)
 @router.post("/cases/{case_id}/contacts/{contact_id}/outcome", response_class=HTMLResponse)
 def record_outcome(case_id: int, contact_id: int, request: Request, session: SessionDep, cipher: CipherDep,
                    today: Today, outcome: Annotated[str, Form()] = "") -> Response:
-    me, case = _visible(request, session, case_id, Permission.cases_work)
-    if isinstance(case, Response):
-        return case
-    row = session.get(ContactLog, contact_id)
-    if row is None or row.case_id != case.id:
-        return render(request, "not_found.html", me, status=404)
+    found = _case_row(request, session, case_id, ContactLog, contact_id)
+    if isinstance(found, Response):
+        return found
+    me, case, row = found
     form = f"outcome-{row.id}"
     if outcome not in OUTCOMES:
         return _page(request, session, me, case, cipher, today, status=400,

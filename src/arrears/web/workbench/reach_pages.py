@@ -23,9 +23,8 @@ from arrears.errors import Problem
 from arrears.ledger.service import savepoint
 from arrears.settings import BUSINESS_TZ
 from arrears.web.deps import CipherDep, SessionDep, Today
-from arrears.web.render import render
 from arrears.web.workbench import case_pages
-from arrears.web.workbench.case_pages import OUTCOMES, _done, _page, _problem, _visible
+from arrears.web.workbench.case_pages import OUTCOMES, _case_row, _done, _page, _problem, _visible
 from arrears.web.workbench.case_reach import TP_PURPOSES, visit_partners
 from arrears.web.workbench.case_view import FORM_METHODS
 
@@ -166,18 +165,6 @@ def schedule(case_id: int, request: Request, session: SessionDep, cipher: Cipher
     return refused or _done(case.id, "visit")
 
 
-def _case_visit(request, session, case_id: int, visit_id: int):  # noqa: ANN202
-    """(me, case, visit) for a worker who may see the case and a visit of that case, or the page to answer
-    instead (sign-in, 403 or 404)."""
-    me, case = _visible(request, session, case_id, Permission.cases_work)
-    if isinstance(case, Response):
-        return case
-    visit = session.get(FieldVisit, visit_id)
-    if visit is None or visit.case_id != case.id:
-        return render(request, "not_found.html", me, status=404)
-    return me, case, visit
-
-
 def _visit_write(request, session, me, case, cipher, today, form: str, values: dict, version: str,
                  write) -> Response:
     """A write under the visit's version the user saw: a stale one says so and changes nothing."""
@@ -202,7 +189,7 @@ def report(case_id: int, visit_id: int, request: Request, session: SessionDep, c
            evidence: Annotated[list[UploadFile] | None, File()] = None) -> Response:
     """The visit's report: outcome, what happened, the recording (on-site collection is recorded) and evidence
     files, checked by type and size as the API's upload is, then kept in the content-addressed store."""
-    found = _case_visit(request, session, case_id, visit_id)
+    found = _case_row(request, session, case_id, FieldVisit, visit_id)
     if isinstance(found, Response):
         return found
     me, case, visit = found
@@ -238,7 +225,7 @@ def report(case_id: int, visit_id: int, request: Request, session: SessionDep, c
 @router.post("/cases/{case_id}/visits/{visit_id}/cancel", response_class=HTMLResponse)
 def cancel(case_id: int, visit_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today,
            reason: Annotated[str, Form()] = "", version: Annotated[str, Form()] = "") -> Response:
-    found = _case_visit(request, session, case_id, visit_id)
+    found = _case_row(request, session, case_id, FieldVisit, visit_id)
     if isinstance(found, Response):
         return found
     me, case, visit = found
