@@ -45,6 +45,8 @@ def steps(business_date: date, rules: RestructuringRules, top: int) -> list[Step
     return [
         Step("eod_due", main.due_sql(d)),
         Step("eod_loan", main.loan_sql(d), view=True),
+        Step("eod_owe", main.owe_sql(d)),
+        Step("eod_ow", main.ow_sql(d), view=True),
         Step("eod_a", main.a_sql(d), view=True),
         Step("eod_b", main.b_sql(d), view=True),
         Step("eod_missing", main.missing_sql(d)),

@@ -8,7 +8,7 @@ the instalments (``eod_dl``). Restructured loans get their observation period (`
 
 from __future__ import annotations
 
-from arrears.delinquency.sql.main import owing, settled_rows
+from arrears.delinquency.sql.main import PICKED, settled_rows
 from arrears.loans.schedules_sql import round_ratio_sql
 
 
@@ -42,21 +42,18 @@ SELECT pid, mode, has_cap, {ratios} FROM eod_params"""
 
 
 def dsel_sql(d: str) -> str:
-    """The instalments that can weigh in a detail loan's results: those due by D still owing or with a
-    penalty settled (a filter, no join), and every instalment of the loans that need them all (restructured:
-    the observation counts them; more than 63: the seq check). An instalment fully settled by its due date
-    adds nothing to dpd, overdue amounts or penalties; one settled after it comes in with ``eod_ds``."""
-    picked = f"(i.due_on <= {d} AND {owing('i')} > 0) OR i.penalty_settled_fen <> 0"
+    """The instalments that can weigh in a detail loan's results (``eod_owe``), and every instalment of the loans
+    that need them all (restructured: the observation counts them; more than 63: the seq check)."""
     columns = ("i.loan_id, i.seq, i.due_on, i.principal_due_fen AS pd, i.interest_due_fen AS id_, "
                "i.fee_due_fen AS fd, i.cost_due_fen AS cd, i.principal_settled_fen AS sp, "
                "i.interest_settled_fen AS si, i.fee_settled_fen AS sf, i.cost_settled_fen AS sc, "
                "i.penalty_settled_fen AS spen")
     return f"""
-SELECT {columns} FROM eod_instalments i WHERE {picked}
+SELECT * FROM eod_owe
 UNION ALL
 SELECT {columns} FROM eod_instalments i
 JOIN eod_pre p ON p.loan_id = i.loan_id AND p.needs_detail AND (p.restructured_on IS NOT NULL OR p.seq_state IS NULL)
-WHERE NOT ({picked})"""
+WHERE NOT ({PICKED.format(d=d).replace("due_on", "i.due_on").replace("penalty_settled_fen", "i.penalty_settled_fen")})"""
 
 
 def ds_sql(d: str) -> str:

@@ -1,8 +1,10 @@
 """The main pass over every loan: one grouped scan of the instalments (no join), and the per-loan sums of
 the few settlements passed one by one (docs/eod.md, Inputs: the instalments carry their settled totals).
 
-- ``eod_a``: per loan over its instalments: the seqs (bitmask), what is due and settled, what is owed by D,
-  over-settlement, and ``first_owing``: the earliest due date ≤ D of an instalment still owing;
+- ``eod_owe``: the instalments that can weigh (due by D and still owing, or with a penalty settled) — a
+  filter, about one row in fifteen; ``eod_ow``: per loan over those, what is owed by D and ``first_owing``, the
+  earliest due date ≤ D of an instalment still owing;
+- ``eod_a``: per loan over all its instalments: the seqs (bitmask), what is due and settled, over-settlement;
 - ``eod_b``: per loan over its settlements seen one by one (value_date ≤ D): their number, earliest date,
   seqs and whether a component is unknown;
 - ``eod_missing`` / ``eod_noeff``: due dates ≤ D that due_dates lacks, and the loans that have one.
@@ -35,6 +37,13 @@ def owing(alias: str = "") -> str:
 
 
 OWING = owing()
+
+
+def owes(alias: str = "") -> str:
+    """SQL: whether an instalment row still owes one of its four due components. Comparisons, not the checked
+    sums of ``owing``: for a loan that is not rejected (no component settled beyond its due) the two agree."""
+    a = f"{alias}." if alias else ""
+    return "(" + " OR ".join(f"{a}{c}_due_fen > {a}{c}_settled_fen" for c in COMPONENTS) + ")"
 
 
 def when_negative(x: str, flag: int, bits: int = 64) -> str:
@@ -85,17 +94,38 @@ FROM eod_loans l
 JOIN eod_params p ON p.product_code = coalesce(l.product_code, '') AND p.annual_rate = coalesce(l.annual_rate, '')"""
 
 
+# The rows eod_owe keeps (``detail.dsel_sql`` takes the others of the loans that need them all).
+PICKED = f"(due_on <= {{d}} AND {owes()}) OR penalty_settled_fen <> 0"
+
+
+def owe_sql(d: str) -> str:
+    """The instalments that can weigh in a loan's results: due by D and still owing, or with a penalty settled
+    (a filter, no join). One fully settled by its due date adds nothing to what is owed, dpd, overdue amounts or
+    penalties; one settled after it comes in with the settlements seen one by one (``detail.ds_sql``)."""
+    return f"""
+SELECT loan_id, seq, due_on, principal_due_fen AS pd, interest_due_fen AS id_, fee_due_fen AS fd,
+       cost_due_fen AS cd, principal_settled_fen AS sp, interest_settled_fen AS si, fee_settled_fen AS sf,
+       cost_settled_fen AS sc, penalty_settled_fen AS spen
+FROM eod_instalments WHERE {PICKED.format(d=d)}"""
+
+
+def ow_sql(d: str) -> str:
+    """Per loan, over its instalments due by D and still owing: what they owe, and the earliest due date. The
+    instalments that owe nothing add 0 (a loan with a component settled beyond its due is rejected)."""
+    return f"""
+SELECT loan_id, sum((id_ - si) + (fd - sf) + (cd - sc)) AS owed, min(due_on) AS first_owing
+FROM eod_owe WHERE due_on <= {d} AND (pd > sp OR id_ > si OR fd > sf OR cd > sc) GROUP BY loan_id"""
+
+
 def a_sql(d: str) -> str:
     """Per loan, over all its instalments as given (no join). Each aggregate costs about a tenth of the
-    floor: the rare conditions share one ``flags`` bitmask (``FLAG_*``), built with integer operations."""
+    floor: the rare conditions share one ``flags`` bitmask (``FLAG_*``), built with integer operations, and
+    what only the owing instalments decide is in ``eod_ow``."""
     return f"""
 SELECT loan_id, count(*) AS n, bit_or({seq_bit('seq')}) AS seq_mask, sum(principal_due_fen) AS sum_pd,
        bit_or({flags_sql()}) AS flags,
        sum(principal_due_fen - principal_settled_fen) AS outstanding_principal,
-       sum(CASE WHEN due_on <= {d} THEN (interest_due_fen - interest_settled_fen) + (fee_due_fen - fee_settled_fen)
-                + (cost_due_fen - cost_settled_fen) ELSE 0 END) AS owed,
-       sum(CASE WHEN due_on <= {d} THEN interest_due_fen + fee_due_fen ELSE 0 END) AS used,
-       min(CASE WHEN due_on <= {d} AND {OWING} > 0 THEN due_on END) AS first_owing
+       sum(CASE WHEN due_on <= {d} THEN interest_due_fen + fee_due_fen ELSE 0 END) AS used
 FROM eod_instalments GROUP BY loan_id"""
 
 
@@ -155,7 +185,7 @@ FROM (
                coalesce(a.n, 0) AS n, coalesce(a.seq_mask, 0) AS seq_mask, coalesce(a.sum_pd, 0) AS sum_pd,
                coalesce(a.flags, 0) AS flags,
                coalesce(a.outstanding_principal, 0) AS outstanding_principal,
-               coalesce(a.owed, 0) AS owed, coalesce(a.used, 0) AS used,
+               coalesce(w.owed, 0) AS owed, coalesce(a.used, 0) AS used,
                CASE WHEN l.nbd THEN x.e_nbd ELSE x.e_none END AS first_owing_e,
                CASE WHEN z.loan_id IS NULL THEN 0 ELSE 1 END AS no_eff,
                coalesce(b.rows_all, 0) AS rows_all, b.min_v, b.min_seq, b.max_seq, coalesce(b.bad_comp, 0) AS bad_comp
@@ -163,6 +193,7 @@ FROM (
         LEFT JOIN eod_a a ON a.loan_id = l.loan_id
         LEFT JOIN eod_b b ON b.loan_id = l.loan_id
         LEFT JOIN eod_noeff z ON z.loan_id = l.loan_id
-        LEFT JOIN eod_due x ON x.due_on = a.first_owing
+        LEFT JOIN eod_ow w ON w.loan_id = l.loan_id
+        LEFT JOIN eod_due x ON x.due_on = w.first_owing
     ) t
 ) u"""
