@@ -13,6 +13,7 @@ from itertools import pairwise
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from arrears.delinquency import sql
 from arrears.delinquency.model import (
@@ -51,9 +52,22 @@ def input_tables(inputs: EngineInputs) -> dict[str, pa.Table]:
 
 
 def catalogue_tables(pairs: list[tuple[str, str]], catalog: Catalog) -> dict[str, pa.Table]:
-    """eod_params for the portfolio's distinct (product_code, annual_rate) pairs, eod_grades and eod_levels."""
+    """eod_params for the portfolio's distinct (product_code, annual_rate) pairs, eod_grades, eod_levels and
+    eod_names."""
     return {"eod_params": catalogue.params_table(pairs, catalog), "eod_grades": catalogue.grades_table(catalog),
-            "eod_levels": catalogue.levels_table(catalog)}
+            "eod_levels": catalogue.levels_table(catalog), "eod_names": catalogue.names_table(catalog)}
+
+
+def decode_outputs(raw: dict[str, pa.Table], catalog: Catalog) -> dict[str, pa.Table]:
+    """The four outputs with the model's schemas, the snapshot's product and level numbers (``sql.CODED``)
+    turned into their codes by one vectorised lookup each."""
+    names = pa.array(catalogue.names(catalog), pa.string())
+    snapshot = raw["snapshot"]
+    for column in sql.CODED:
+        snapshot = snapshot.set_column(snapshot.schema.get_field_index(column), column,
+                                       pc.take(names, snapshot.column(column)))
+    return {name: conform(snapshot if name == "snapshot" else table, OUTPUT_SCHEMAS[name])
+            for name, table in raw.items()}
 
 
 def missing_due_dates(loan_id: int) -> InvalidInput:
@@ -125,8 +139,8 @@ def run(inputs: EngineInputs, business_date: date, catalog: Catalog, *,
             missing = db.sql(sql.MISSING_DUE_DATES).fetchall()
             if missing:
                 raise missing_due_dates(missing[0][0])
-            parts.append({name: conform(db.sql(query).to_arrow_table(), OUTPUT_SCHEMAS[name])
-                          for name, query in sql.OUTPUTS.items()})
+            parts.append(decode_outputs({name: db.sql(query).to_arrow_table() for name, query in sql.OUTPUTS.items()},
+                                        catalog))
         return EngineOutputs(**{name: pa.concat_tables([part[name] for part in parts]) for name in OUTPUT_SCHEMAS})
     finally:
         if own:

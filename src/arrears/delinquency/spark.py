@@ -25,7 +25,7 @@ import sqlglot
 from sqlglot import exp
 
 from arrears.delinquency import engine, sql
-from arrears.delinquency.model import EngineInputs, EngineOutputs, conform
+from arrears.delinquency.model import EngineInputs, EngineOutputs
 from arrears.delinquency.sql import catalogue
 from arrears.products.catalog import Catalog
 
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 INPUT_FILES = {"eod_loans": "loans", "eod_instalments": "instalments", "eod_settlements": "settlements",
                "eod_due_dates": "due_dates", "eod_previous": "previous"}
 CATALOGUE_FILE = "catalogue.json"
-CATALOGUE_SCHEMAS = {"eod_params": catalogue.PARAMS, "eod_grades": catalogue.GRADES, "eod_levels": catalogue.LEVELS}
+CATALOGUE_SCHEMAS = {"eod_params": catalogue.PARAMS, "eod_grades": catalogue.GRADES, "eod_levels": catalogue.LEVELS,
+                     "eod_names": catalogue.NAMES}
 
 
 def _hugeint_as_decimal(node: exp.Expression) -> exp.Expression:
@@ -101,9 +102,9 @@ def run_spark(inputs_dir: Path, business_date: date, catalog: Catalog, output_di
     missing = session.sql(to_spark(sql.MISSING_DUE_DATES)).collect()
     if missing:
         raise engine.missing_due_dates(missing[0][0])
-    out = {}
+    raw = {}
     for name, query in sql.OUTPUTS.items():
         target = output_dir / name
         session.sql(to_spark(query)).coalesce(1).write.mode("overwrite").parquet(str(target))
-        out[name] = conform(pq.read_table(target), engine.OUTPUT_SCHEMAS[name])
-    return EngineOutputs(**out)
+        raw[name] = pq.read_table(target)
+    return EngineOutputs(**engine.decode_outputs(raw, catalog))

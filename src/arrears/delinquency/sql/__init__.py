@@ -4,7 +4,7 @@ dialect and transpiled by sqlglot for Spark (``arrears.delinquency.spark``).
 Each ``Step`` is one SELECT; the runner stores it under ``name`` (a temp table, or a view when ``view``) for
 the steps after it, and the four ``OUTPUTS`` are read back as Arrow. Inputs the SQL reads:
 ``eod_loans, eod_instalments, eod_settlements, eod_due_dates, eod_previous`` (the EngineInputs) and
-``eod_params, eod_grades, eod_levels`` (``catalogue.py``). Integers all the way: money is BIGINT, products
+``eod_params, eod_grades, eod_levels, eod_names`` (``catalogue.py``). Integers all the way: money is BIGINT, products
 of money, days and rate numerators are HUGEINT (DECIMAL(38,0) on Spark) and every division is an integer
 division with the product's rounding (``round_ratio_sql``); no DOUBLE, no decimal division.
 
@@ -29,10 +29,11 @@ class Step:
 
 
 INPUTS = ("eod_loans", "eod_instalments", "eod_settlements", "eod_due_dates", "eod_previous")
-CATALOGUE = ("eod_params", "eod_grades", "eod_levels")
+CATALOGUE = ("eod_params", "eod_grades", "eod_levels", "eod_names")
 OUTPUTS = {"snapshot": outputs.SNAPSHOT, "penalties": outputs.PENALTIES, "transitions": outputs.TRANSITIONS,
            "rejected": outputs.REJECTED}
 MISSING_DUE_DATES = outputs.MISSING_DUE_DATES
+CODED = outputs.CODED
 
 
 def date_literal(day: date) -> str:

@@ -6,9 +6,11 @@ are cast to HUGEINT in SQL.
 
 - ``eod_params``: one row per distinct (product_code, annual_rate): grace, holiday rule, penalty kind and the
   penalty, card-fee and cap ratios, rounding mode.
-- ``eod_grades``: per product and ``dpd_key`` = min(dpd, ``top``): bucket, tier, m_bucket and the
-  classification level index, plus the product's first levels and restructuring floors (level indexes).
-- ``eod_levels``: per product, the bucket and classification levels by index (to turn codes into indexes).
+- ``eod_grades``: per product and ``dpd_key`` = min(dpd, ``top``): the bucket and classification level indexes,
+  the restructuring floors (level indexes), and the bucket, tier and m_bucket as name numbers;
+- ``eod_levels``: per product, the bucket and classification levels by index, with their code and name number;
+- ``eod_names``: every product and level code by its number (``names``). The SQL carries numbers, not strings,
+  from the grades to the outputs; ``engine.decode_snapshot`` turns the snapshot's numbers back into codes.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ PARAMS = pa.schema([
     ("cap_den", pa.string()),
 ])
 GRADES = pa.schema([
-    ("prod_no", pa.int32()), ("dpd_key", pa.int32()), ("bucket", pa.string()), ("bucket_idx", pa.int32()),
-    ("tier", pa.string()), ("m_bucket", pa.string()), ("class_idx", pa.int32()), ("first_bucket", pa.string()),
-    ("first_class", pa.string()), ("floor_obs_idx", pa.int32()), ("floor_miss_idx", pa.int32()),
+    ("prod_no", pa.int32()), ("dpd_key", pa.int32()), ("bucket_idx", pa.int32()), ("bucket_no", pa.int32()),
+    ("tier_no", pa.int32()), ("m_no", pa.int32()), ("class_idx", pa.int32()), ("floor_obs_idx", pa.int32()),
+    ("floor_miss_idx", pa.int32()),
 ])
-LEVELS = pa.schema([("prod_no", pa.int32()), ("scheme", pa.string()), ("idx", pa.int32()), ("code", pa.string())])
+LEVELS = pa.schema([("prod_no", pa.int32()), ("scheme", pa.string()), ("idx", pa.int32()), ("code", pa.string()),
+                    ("no", pa.int32())])
+NAMES = pa.schema([("no", pa.int32()), ("name", pa.string())])
 
 
 def reduced(num: int, den: int) -> tuple[int, int]:
@@ -111,6 +115,16 @@ def product_numbers(catalog: Catalog) -> dict[str, int]:
     return {code: no for no, code in enumerate(sorted(catalog.products))}
 
 
+def names(catalog: Catalog) -> list[str]:
+    """The product codes (numbered as ``product_numbers``), then every level code of the catalogue's schemes."""
+    levels = {lv.code for s in (*catalog.buckets.values(), *catalog.classifications.values()) for lv in s.levels}
+    return [*sorted(catalog.products), *sorted(levels - set(catalog.products))]
+
+
+def names_table(catalog: Catalog) -> pa.Table:
+    return pa.table({"no": pa.array(range(len(names(catalog))), pa.int32()), "name": names(catalog)}, schema=NAMES)
+
+
 def params_table(pairs: list[tuple[str, str]], catalog: Catalog) -> pa.Table:
     """``eod_params`` for the distinct (product_code, annual_rate) pairs of the portfolio."""
     numbers = product_numbers(catalog)
@@ -127,6 +141,7 @@ def grades_table(catalog: Catalog) -> pa.Table:
     """``eod_grades``: every product's levels for each dpd up to ``top_dpd`` (a loop over products × days)."""
     top, rules, rows = top_dpd(catalog), catalog.restructuring, []
     tier, m_buckets = catalog.buckets[TIER_SCHEME], catalog.buckets[M_SCHEME]
+    number = {name: no for no, name in enumerate(names(catalog))}
     for code, no in product_numbers(catalog).items():
         product = catalog.products[code]
         buckets, classes = catalog.buckets[product.buckets], catalog.classifications[product.classification]
@@ -134,10 +149,9 @@ def grades_table(catalog: Catalog) -> pa.Table:
         for dpd in range(top + 1):
             bucket = buckets.level_for(dpd).code
             rows.append({
-                "prod_no": no, "dpd_key": dpd, "bucket": bucket, "bucket_idx": bucket_codes.index(bucket),
-                "tier": tier.level_for(dpd).code, "m_bucket": m_buckets.level_for(dpd).code,
+                "prod_no": no, "dpd_key": dpd, "bucket_idx": bucket_codes.index(bucket), "bucket_no": number[bucket],
+                "tier_no": number[tier.level_for(dpd).code], "m_no": number[m_buckets.level_for(dpd).code],
                 "class_idx": class_codes.index(classes.level_for(dpd).code),
-                "first_bucket": bucket_codes[0], "first_class": class_codes[0],
                 "floor_obs_idx": class_codes.index(rules.floor_in_observation),
                 "floor_miss_idx": class_codes.index(rules.floor_after_miss),
             })
@@ -145,10 +159,12 @@ def grades_table(catalog: Catalog) -> pa.Table:
 
 
 def levels_table(catalog: Catalog) -> pa.Table:
+    number = {name: no for no, name in enumerate(names(catalog))}
     rows = []
     for code, no in product_numbers(catalog).items():
         product = catalog.products[code]
         for scheme, levels in (("bucket", catalog.buckets[product.buckets]),
                                ("class", catalog.classifications[product.classification])):
-            rows += [{"prod_no": no, "scheme": scheme, "idx": i, "code": c} for i, c in enumerate(_codes(levels))]
+            rows += [{"prod_no": no, "scheme": scheme, "idx": i, "code": c, "no": number[c]}
+                     for i, c in enumerate(_codes(levels))]
     return pa.Table.from_pylist(rows, schema=LEVELS)
