@@ -87,7 +87,7 @@ FROM eod_due_dates WHERE due_on <= {d} GROUP BY due_on"""
 def loan_sql(d: str) -> str:
     """Each loan with its product's parameters (a restructuring dated after D has not happened yet)."""
     return f"""
-SELECT l.loan_id, l.borrower_id, l.product_code, l.principal_fen, l.disbursed_on,
+SELECT l.loan_id, l.borrower_id, l.principal_fen, l.disbursed_on,
        CASE WHEN l.restructured_on <= {d} THEN l.restructured_on END AS restructured_on,
        p.pid, p.known, p.prod_no, p.g, p.nbd, p.kind, p.compound
 FROM eod_loans l
@@ -163,7 +163,7 @@ def pre_sql(d: str) -> str:
     ``later_reason``: the first reason after the seqs' (docs/eod.md order), all decided by the sums."""
     full = f"CASE WHEN n = {MASK_BITS} THEN {2**MASK_BITS - 1} ELSE (1::BIGINT << CAST(n AS INTEGER)) - 1 END"
     return f"""
-SELECT loan_id, borrower_id, product_code, principal_fen, disbursed_on, restructured_on, pid, known, prod_no,
+SELECT loan_id, borrower_id, principal_fen, disbursed_on, restructured_on, pid, known, prod_no,
        g, nbd, kind, compound, seq_state, later_reason, no_eff, outstanding_principal, owed, used,
        (flags & {FLAG_OWING}) = 0 AS all_settled,
        known AND (seq_state IS NULL OR (seq_state = 1 AND later_reason IS NULL AND (
@@ -180,7 +180,7 @@ FROM (
                 WHEN bad_comp = 1 THEN 'settlement_unknown_component'
                 WHEN (flags & {FLAG_OVER}) <> 0 THEN 'over_settled' END AS later_reason
     FROM (
-        SELECT l.loan_id, l.borrower_id, l.product_code, l.principal_fen, l.disbursed_on, l.restructured_on,
+        SELECT l.loan_id, l.borrower_id, l.principal_fen, l.disbursed_on, l.restructured_on,
                l.pid, l.known, l.prod_no, l.g, l.nbd, l.kind, l.compound,
                coalesce(a.n, 0) AS n, coalesce(a.seq_mask, 0) AS seq_mask, coalesce(a.sum_pd, 0) AS sum_pd,
                coalesce(a.flags, 0) AS flags,
