@@ -4,12 +4,13 @@ dialect and transpiled by sqlglot for Spark (``arrears.delinquency.spark``).
 Each ``Step`` is one SELECT; the runner stores it under ``name`` (a temp table, or a view when ``view``) for
 the steps after it, and the four ``OUTPUTS`` are read back as Arrow. Inputs the SQL reads:
 ``eod_loans, eod_instalments, eod_settlements, eod_due_dates, eod_previous`` (the EngineInputs) and
-``eod_params, eod_grades, eod_levels, eod_names`` (``catalogue.py``). Integers all the way: money is BIGINT, products
-of money, days and rate numerators are HUGEINT (DECIMAL(38,0) on Spark) and every division is an integer
+``eod_params, eod_grades, eod_levels, eod_names`` (``catalogue.py``). Integers all the way: money is BIGINT,
+products of money, days and rate numerators are HUGEINT (DECIMAL(38,0) on Spark) and every division is an integer
 division with the product's rounding (``round_ratio_sql``); no DOUBLE, no decimal division.
 
-Order of work: ``main.py`` (one grouped scan of the instalments), ``detail.py`` and ``restructured.py`` (per
-instalment, only for the loans that are not plain), ``outputs.py``.
+Order of work: ``main.py`` (a filter of the owing instalments and one grouped scan of them all), ``detail.py``
+and ``restructured.py`` (per instalment, only for the loans that are not plain), ``outputs.py`` (levels as
+numbers; ``engine.decode_outputs`` turns the snapshot's into codes).
 """
 
 from __future__ import annotations
