@@ -104,25 +104,23 @@ WHERE p.penalty_due > 0
   AND NOT EXISTS (SELECT 1 FROM eod_state s WHERE s.loan_id = p.loan_id AND s.reason IS NOT NULL)
 ORDER BY p.loan_id, p.seq"""
 
-TRANSITIONS = """
+# kind: (from_value, to_value, when) over eod_cmp.
+_TRANSITION_ROWS = {
+    "became_overdue": ("CAST(p_dpd AS VARCHAR)", "CAST(dpd AS VARCHAR)", "p_dpd = 0 AND dpd > 0"),
+    "cured": ("CAST(p_dpd AS VARCHAR)", "CAST(dpd AS VARCHAR)", "p_dpd > 0 AND dpd = 0"),
+    "bucket_up": ("p_bucket", "bucket", "bucket_idx > p_bucket_idx"),
+    "bucket_down": ("p_bucket", "bucket", "bucket_idx < p_bucket_idx"),
+    "class_changed": ("p_class", "classification", "p_class <> classification"),
+    "fully_paid": ("'false'", "'true'", "NOT p_paid AND fully_paid"),
+}
+# Ordered by loan and kind: ``o`` is the kind's place in alphabetical order (an integer sorts faster than text).
+TRANSITIONS = f"""
 SELECT business_date, loan_id, kind, from_value, to_value
-FROM (
-    SELECT business_date, loan_id, 'became_overdue' AS kind, CAST(p_dpd AS VARCHAR) AS from_value,
-           CAST(dpd AS VARCHAR) AS to_value FROM eod_cmp WHERE p_dpd = 0 AND dpd > 0
-    UNION ALL
-    SELECT business_date, loan_id, 'cured', CAST(p_dpd AS VARCHAR), CAST(dpd AS VARCHAR)
-    FROM eod_cmp WHERE p_dpd > 0 AND dpd = 0
-    UNION ALL
-    SELECT business_date, loan_id, 'bucket_up', p_bucket, bucket FROM eod_cmp WHERE bucket_idx > p_bucket_idx
-    UNION ALL
-    SELECT business_date, loan_id, 'bucket_down', p_bucket, bucket FROM eod_cmp WHERE bucket_idx < p_bucket_idx
-    UNION ALL
-    SELECT business_date, loan_id, 'class_changed', p_class, classification FROM eod_cmp
-    WHERE p_class <> classification
-    UNION ALL
-    SELECT business_date, loan_id, 'fully_paid', 'false', 'true' FROM eod_cmp WHERE NOT p_paid AND fully_paid
-) t
-ORDER BY loan_id, kind"""
+FROM ({" UNION ALL ".join(
+    f"SELECT business_date, loan_id, {sorted(_TRANSITION_ROWS).index(kind)} AS o, '{kind}' AS kind, "
+    f"{before} AS from_value, {after} AS to_value FROM eod_cmp WHERE {when}"
+    for kind, (before, after, when) in _TRANSITION_ROWS.items())}) t
+ORDER BY loan_id, o"""
 
 REJECTED = """
 SELECT loan_id, reason FROM eod_state WHERE reason IS NOT NULL ORDER BY loan_id"""
