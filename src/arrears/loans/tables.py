@@ -20,6 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.db.base import Base, DecimalText, FenColumn, UTCDateTime, utcnow
 
+ONE_BY_ONE = text("one_by_one IS NOT FALSE")  # the allocations end of day must read one by one (or not known)
+
 
 class Borrower(Base):
     __tablename__ = "borrowers"
@@ -117,6 +119,11 @@ class PaymentAllocation(Base):
     The end-of-day engine reads these (with their value dates) to compute penalties and days overdue."""
 
     __tablename__ = "payment_allocations"
+    # End of day on PostgreSQL reads only the allocations it must see one by one (this index) and those dated
+    # after its business date (a run of a past date), instead of every allocation (io._pg_inputs).
+    __table_args__ = (Index("ix_payment_allocations_one_by_one", "loan_id", postgresql_where=ONE_BY_ONE,
+                            sqlite_where=ONE_BY_ONE),
+                      Index("ix_payment_allocations_value_date", "value_date"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     source: Mapped[str] = mapped_column(String(12), default="payment", server_default="payment")  # payment|credit
@@ -127,3 +134,8 @@ class PaymentAllocation(Base):
     component: Mapped[str] = mapped_column(String(12))
     amount_fen: Mapped[int] = mapped_column(FenColumn)
     value_date: Mapped[date] = mapped_column(Date)
+    # Whether the end-of-day engine must see this allocation by itself (docs/eod.md, Inputs): dated after its
+    # instalment's due date, before the loan's disbursement, or of a component the engine does not know —
+    # facts fixed when it is written, so every writer sets it (loans.one_by_one). NULL (not set) counts as
+    # true: a reader takes the row and applies the rule itself.
+    one_by_one: Mapped[bool | None] = mapped_column(nullable=True)
