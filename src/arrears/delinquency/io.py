@@ -149,12 +149,16 @@ def read_inputs(session: Session, business_date: date) -> tuple[pa.Table, pa.Tab
             _read(session, SETTLEMENTS_SQL, SETTLEMENTS, on))
 
 
+STORED_PENALTIES = pa.schema([("loan_id", pa.int64()), ("seq", pa.int32()), ("instalment_id", pa.int64()),
+                              ("penalty_due_fen", pa.int64())])
+STORED_PENALTIES_SQL = ("SELECT loan_id, seq, id AS instalment_id, penalty_due_fen FROM instalments "
+                        "WHERE penalty_due_fen <> 0")
+
+
 def stored_penalties(session: Session, loan_ids: pa.Array | None = None) -> pa.Table:
     """(loan_id, seq, instalment_id, penalty_due_fen) where a penalty is stored, for the run's diff."""
-    schema = pa.schema([("loan_id", pa.int64()), ("seq", pa.int32()), ("instalment_id", pa.int64()),
-                        ("penalty_due_fen", pa.int64())])
-    sql = "SELECT loan_id, seq, id AS instalment_id, penalty_due_fen FROM instalments WHERE penalty_due_fen <> 0"
+    sql = STORED_PENALTIES_SQL
     if session.connection().dialect.name == "postgresql" and adbc_available():
         # Binary COPY in the caller's snapshot: called before the caller writes anything in its transaction.
-        return conform(read_arrow_parallel(session, [sql])[0], schema)
-    return _read(session, sql + " ORDER BY loan_id, seq", schema)
+        return conform(read_arrow_parallel(session, [sql])[0], STORED_PENALTIES)
+    return _read(session, sql + " ORDER BY loan_id, seq", STORED_PENALTIES)

@@ -1,7 +1,7 @@
 """payment_allocations.one_by_one: whether end of day must see the allocation by itself, with a partial index on
 those and an index on value_date, so that PostgreSQL hands end of day only those (and the ones dated after its
-business date) instead of every allocation; instalments at fillfactor 70 on PostgreSQL, so that the daily penalty
-updates stay on their page (HOT)
+business date) instead of every allocation; instalments at fillfactor 70 and loan_delinquency at 50 on PostgreSQL,
+so that the daily penalty updates and the state rows moved to the run's date stay on their page (HOT)
 
 Revision ID: e8a3c1f5b9d2
 Revises: d7e2b4c9a1f3
@@ -34,11 +34,13 @@ def upgrade() -> None:
         # New pages only: the pages written so far stay full until the table is rewritten (VACUUM FULL or
         # pg_repack in a maintenance window, docs/performance.md), or their rows move out by being updated.
         op.execute('ALTER TABLE instalments SET (fillfactor = 70)')
+        op.execute('ALTER TABLE loan_delinquency SET (fillfactor = 50)')  # its rows move to each run's date
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('ALTER TABLE instalments RESET (fillfactor)')
+        op.execute('ALTER TABLE loan_delinquency RESET (fillfactor)')
     op.drop_index('ix_payment_allocations_value_date', table_name='payment_allocations')
     op.drop_index('ix_payment_allocations_one_by_one', table_name='payment_allocations')
     with op.batch_alter_table('payment_allocations') as batch:
