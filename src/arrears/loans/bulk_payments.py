@@ -109,7 +109,7 @@ def _in_list(ids: list[int]) -> str:
     return ", ".join(str(int(i)) for i in ids)  # ints from our own query: safe to inline
 
 
-def _date(value) -> date:  # noqa: ANN001  (SQLite hands dates back as text)
+def _date(value) -> date:  # SQLite hands dates back as text
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
