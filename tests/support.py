@@ -91,3 +91,17 @@ def add_agreement_in_force(s, loan_id: int, on: date, due_on: date, cipher: Pers
     assert signing.borrower_sign(s, agreement_id=a.id, borrower_id=a.borrower_id, code=code, consent=True,
                                  cipher=cipher).signed
     return service.countersign(s, agreement_id=a.id, officer="supervisor1", business_date=on)
+
+
+def one_by_one_mismatches(s) -> tuple[int, list]:
+    """(allocations checked, those whose ``one_by_one`` flag is not set or differs from the rule evaluated from
+    their instalment and loan): dated after the due date, before the disbursement, or of an unknown component."""
+    from sqlalchemy import text
+
+    rows = s.execute(text("""
+        SELECT a.id, a.source, a.value_date, i.due_on, l.disbursed_on, a.component, a.one_by_one,
+               (a.value_date > i.due_on OR a.value_date < l.disbursed_on
+                OR a.component NOT IN ('principal', 'interest', 'fee', 'cost', 'penalty')) AS rule
+        FROM payment_allocations a JOIN instalments i ON i.id = a.instalment_id JOIN loans l ON l.id = a.loan_id
+        ORDER BY a.id""")).all()
+    return len(rows), [r for r in rows if r.one_by_one is None or bool(r.one_by_one) != bool(r.rule)]

@@ -11,13 +11,27 @@ from support import add_borrower, add_loan
 
 from arrears.delinquency import io
 from arrears.delinquency.model import INSTALMENTS, LOANS, SETTLEMENTS
-from arrears.loans.payments import post_payment, reverse_payment
+from arrears.loans.one_by_one import one_by_one
+from arrears.loans.payments import apply_credit, post_payment, reverse_payment
 
 TODAY = date(2024, 6, 30)
 
 
 def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
     return table.sort_by([(k, "ascending") for k in keys])
+
+
+def _plain(s, day):
+    on = {"business_date": day}
+    return (io._read(s, io.LOANS_SQL, LOANS), io._read(s, io.INSTALMENTS_SQL, INSTALMENTS, on),
+            io._read(s, io.SETTLEMENTS_SQL, SETTLEMENTS, on))
+
+
+def _same(bulk, plain) -> None:
+    assert _sorted(bulk[0], ["loan_id"]).equals(plain[0])
+    assert _sorted(bulk[1], ["loan_id", "seq"]).equals(plain[1])
+    keys = list(SETTLEMENTS.names)
+    assert _sorted(bulk[2], keys).equals(_sorted(plain[2], keys))
 
 
 @pytest.mark.parametrize("day", [date(2024, 1, 15), date(2024, 2, 10), date(2024, 3, 5), date(2024, 6, 1)])
@@ -36,13 +50,45 @@ def test_bulk_read_equals_the_plain_queries(db, day):
         reverse_payment(s, payment_id=bounced, reason="bounced", actor="t", today=TODAY)
         s.commit()
         bulk = io.read_inputs(s, day)  # PostgreSQL: the bulk path; SQLite: the plain queries
-        on = {"business_date": day}
-        plain = (io._read(s, io.LOANS_SQL, LOANS), io._read(s, io.INSTALMENTS_SQL, INSTALMENTS, on),
-                 io._read(s, io.SETTLEMENTS_SQL, SETTLEMENTS, on))
-    assert _sorted(bulk[0], ["loan_id"]).equals(plain[0])
-    assert _sorted(bulk[1], ["loan_id", "seq"]).equals(plain[1])
-    keys = list(SETTLEMENTS.names)
-    assert _sorted(bulk[2], keys).equals(_sorted(plain[2], keys))
+        plain = _plain(s, day)
+    _same(bulk, plain)
     assert plain[1].num_rows == 9
     if day >= date(2024, 3, 5):  # L1's payment of 02-20 came after its due date: seen one by one
         assert plain[2].num_rows > 0
+
+
+@pytest.mark.parametrize("day", [date(2023, 12, 20), date(2024, 2, 10), date(2024, 6, 1)])
+def test_bulk_read_takes_allocations_not_flagged_and_those_before_disbursement(db, day):
+    """The bulk path reads the allocations flagged one_by_one, so one written without the flag (NULL) must still
+    reach the engine, and so must one dated before the loan's disbursement (the engine rejects that loan), a
+    credit applied late, and a component the engine does not know."""
+    with db.session() as s:
+        b = add_borrower(s)
+        early, unflagged, odd = add_loan(s, b, "L1"), add_loan(s, b, "L2"), add_loan(s, b, "L3")
+        s.commit()
+        for key, loan, amount, when in (("a", early, 102_500, date(2024, 1, 20)),
+                                        ("b", unflagged, 50_000, date(2024, 2, 20)),
+                                        ("c", unflagged, 250_000, date(2024, 1, 25)),
+                                        ("d", odd, 102_500, date(2024, 1, 30))):
+            post_payment(s, loan_id=loan.id, amount_fen=amount, received_on=when, idempotency_key=key, actor="t",
+                         today=TODAY)
+        s.commit()
+        apply_credit(s, loan_id=unflagged.id, on=date(2024, 4, 3), actor="t")
+        s.execute(text("UPDATE payment_allocations SET one_by_one = NULL WHERE loan_id = :l"), {"l": unflagged.id})
+        for loan, component, when in ((early, "interest", date(2023, 12, 1)),  # before the disbursement, 2024-01-01
+                                      (odd, "bonus", date(2024, 1, 30))):  # a component the engine does not know
+            first = s.scalar(text("SELECT min(id) FROM instalments WHERE loan_id = :l"), {"l": loan.id})  # due 02-01
+            s.execute(text("""INSERT INTO payment_allocations (source, loan_id, instalment_id, component, amount_fen,
+                                                               value_date, one_by_one)
+                              VALUES ('payment', :l, :i, :c, 100, :v, :f)"""),
+                      {"l": loan.id, "i": first, "c": component, "v": when,
+                       "f": one_by_one(when, date(2024, 2, 1), date(2024, 1, 1), component)})
+        s.commit()
+        flags = s.execute(text("SELECT one_by_one, count(*) FROM payment_allocations GROUP BY 1")).all()
+        bulk = io.read_inputs(s, day)
+        plain = _plain(s, day)
+    _same(bulk, plain)
+    assert {f for f, _ in flags} == {None, True, False}
+    if day >= date(2024, 2, 10):  # the early allocation and the unknown component are read one by one
+        assert {"bonus"} <= set(plain[2].column("component").to_pylist())
+        assert date(2023, 12, 1) in plain[2].column("value_date").to_pylist()

@@ -33,6 +33,7 @@ from arrears.credit.tables import CreditSpecialEvent
 from arrears.errors import Conflict, InvalidInput
 from arrears.ledger.model import CHARGE_OFFSET, RECEIVABLE, Account, EntryKind, credit, debit, settlement_legs
 from arrears.ledger.service import post_entry
+from arrears.loans.one_by_one import one_by_one
 from arrears.loans.tables import Instalment, Loan, PaymentAllocation
 from arrears.negotiation.plan import COMPONENTS, Amounts, Plan
 from arrears.products.model import Component
@@ -92,7 +93,9 @@ def execute(session: Session, *, loan: Loan, plan: Plan, business_date: date, ac
                 moved_penalty += m
                 inst.penalty_paid_fen += m
                 session.add(PaymentAllocation(source="restructure", loan_id=loan.id, instalment_id=inst.id,
-                                              component=c, amount_fen=m, value_date=business_date))
+                                              component=c, amount_fen=m, value_date=business_date,
+                                              one_by_one=one_by_one(business_date, inst.due_on,
+                                                                    loan.disbursed_on, c)))
             elif m > 0:
                 setattr(inst, f"{c}_due_fen", getattr(inst, f"{c}_due_fen") - m)
     session.flush()
@@ -141,7 +144,8 @@ def _waive(session: Session, loan: Loan, insts: list[Instalment], amounts: dict[
                 left[c] -= w
                 setattr(inst, f"{c}_waived_fen", getattr(inst, f"{c}_waived_fen") + w)
                 session.add(PaymentAllocation(source="waiver", entry_id=entry_id, loan_id=loan.id,
-                                              instalment_id=inst.id, component=c, amount_fen=w, value_date=on))
+                                              instalment_id=inst.id, component=c, amount_fen=w, value_date=on,
+                                              one_by_one=one_by_one(on, inst.due_on, loan.disbursed_on, c)))
 
 
 def _drop_empty_tail(session: Session, loan_id: int, insts: list[Instalment], as_of: date) -> int:

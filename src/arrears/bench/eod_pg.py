@@ -89,9 +89,12 @@ def _load(con: duckdb.DuckDBPyConnection, db, dsn: str, schema: str, now: dateti
                           0::BIGINT AS principal_waived_fen, 0::BIGINT AS interest_waived_fen,
                           0::BIGINT AS penalty_waived_fen, 0::BIGINT AS fee_waived_fen, 0::BIGINT AS cost_waived_fen
                           FROM bench_instalments i JOIN bench_loans l USING (loan_id) ORDER BY i.loan_id, i.seq""",
-        "payment_allocations": """SELECT row_number() OVER (ORDER BY loan_id, seq, value_date) AS id,
-                                  'payment' AS source, loan_id, loan_id * 64 + seq AS instalment_id, component,
-                                  amount_fen, value_date FROM bench_settlements""",
+        "payment_allocations": """SELECT row_number() OVER (ORDER BY s.loan_id, s.seq, s.value_date) AS id,
+                                  'payment' AS source, s.loan_id, s.loan_id * 64 + s.seq AS instalment_id,
+                                  s.component, s.amount_fen, s.value_date,
+                                  s.value_date > i.due_on OR s.value_date < l.disbursed_on AS one_by_one
+                                  FROM bench_settlements s JOIN bench_instalments i USING (loan_id, seq)
+                                  JOIN bench_loans l USING (loan_id)""",
     }
     with db.begin() as c:
         restore = _deferred(c, LOADED)

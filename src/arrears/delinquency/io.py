@@ -2,9 +2,8 @@
 
 PostgreSQL (with the ADBC driver): plain scans, no ORDER BY and no join (the engine orders its own outputs;
 DuckDB does the joins), run two at a time on their own connections in the caller's snapshot, read with COPY
-BINARY straight into Arrow (``db.bulk.read_arrow_parallel``); payment_allocations is scanned once, for both
-the settlements seen one by one and the (usually no) allocations dated after D that the settled totals must
-leave out — DuckDB splits them. Without the driver: COPY … CSV parsed by Arrow's CSV reader. SQLite: a cursor per table.
+BINARY straight into Arrow (``db.bulk.read_arrow_parallel``); of payment_allocations only the rows flagged
+``one_by_one`` (partial index) and the (usually no) rows dated after D that the settled totals must leave out. Without the driver: COPY … CSV parsed by Arrow's CSV reader. SQLite: a cursor per table.
 """
 
 from __future__ import annotations
@@ -80,12 +79,14 @@ def _values(column, kind: pa.DataType) -> list:
 
 
 # PostgreSQL bulk path (ADBC): the instalments' totals as stored (with their id, in two loan-id ranges read side
-# by side), and every allocation once, plain: joining 15M allocations to 15M instalments for their due dates is
-# cheaper in DuckDB (all cores, in memory) than in PostgreSQL, and the scan then serves the "after D" totals
-# too. Every filter that is a join is done in DuckDB as well, where it is a hash join on both cores: the
-# instalments are not joined to the active loans in PostgreSQL (0.5 of 1.7 server CPU-s at 100,000 loans), nor
-# the allocations to the payments for "not reversed" (0.8 of 1.3 CPU-s: the few reversed payments' ids are
-# read apart and anti-joined).
+# by side), and of the allocations only those the engine needs: the ones it must see one by one (flagged when
+# written, ``payment_allocations.one_by_one``, read through its partial index: ≈ 8 % of them) and the ones dated
+# after D (an index on value_date; none unless the run is for a past date), whose amounts the settled totals must
+# leave out. Every filter that is a join is done in DuckDB, where it is a hash join on both cores: the
+# allocations to their instalments (seq, due date), the instalments to the active loans (0.5 of 1.7 server CPU-s
+# at 100,000 loans), the allocations to the payments for "not reversed" (the few reversed payments' ids are read
+# apart and anti-joined); the rule of the settlements seen one by one is applied there again, exactly as the
+# plain query does, to the rows the flag let through.
 _PG_LOANS = f"""SELECT l.id AS loan_id, l.borrower_id, l.product_code, l.annual_rate, l.principal_fen,
                        l.disbursed_on, l.restructured_on FROM loans l WHERE {_ACTIVE}"""
 _PG_INSTALMENTS = f"""SELECT i.id, i.loan_id, i.seq, i.due_on, i.principal_due_fen, i.interest_due_fen, i.fee_due_fen,
@@ -93,7 +94,9 @@ _PG_INSTALMENTS = f"""SELECT i.id, i.loan_id, i.seq, i.due_on, i.principal_due_f
                                                         for c in _COMPONENTS)}
                       FROM instalments i WHERE i.loan_id >= :low AND i.loan_id < :high"""
 _PG_ALLOCATIONS = """SELECT a.loan_id, a.instalment_id, a.payment_id, a.component, a.amount_fen, a.value_date
-                     FROM payment_allocations a WHERE a.loan_id >= :low AND a.loan_id < :high"""
+                     FROM payment_allocations a WHERE """
+_PG_ONE_BY_ONE = _PG_ALLOCATIONS + "a.one_by_one IS NOT FALSE AND a.value_date <= :on"  # its partial index
+_PG_LATER = _PG_ALLOCATIONS + "a.value_date > :on"  # disjoint from the above
 _PG_NOT_POSTED = "SELECT p.id AS payment_id FROM payments p WHERE p.status <> 'posted'"
 _KNOWN = ", ".join(f"'{c}'" for c in _COMPONENTS)
 
@@ -102,12 +105,13 @@ def _pg_inputs(session: Session, business_date: date, ranges: int = 2) -> tuple[
     on = f"DATE '{business_date.isoformat()}'"  # COPY takes no bind parameters; a date literal is safe
     low, high = session.execute(text("SELECT coalesce(min(id), 0), coalesce(max(id), 0) + 1 FROM loans")).one()
     bounds = [low + (high - low) * k // ranges for k in range(ranges)] + [high]
-    # Both big tables in loan-id ranges, so that each connection reads half of each (the critical path was
-    # half the instalments then all the allocations on one connection while the other waited); small last.
-    parts = [sql.replace(":low", str(bounds[k])).replace(":high", str(bounds[k + 1]))
-             for sql in (_PG_INSTALMENTS, _PG_ALLOCATIONS) for k in range(ranges)]
-    *chunks, loans, not_posted = read_arrow_parallel(session, [*parts, _PG_LOANS, _PG_NOT_POSTED])
-    instalments, allocations = pa.concat_tables(chunks[:ranges]), pa.concat_tables(chunks[ranges:])
+    # The instalments in loan-id ranges, one per connection; the (small) rest after.
+    parts = [_PG_INSTALMENTS.replace(":low", str(bounds[k])).replace(":high", str(bounds[k + 1]))
+             for k in range(ranges)]
+    *chunks, one_by_one, later, loans, not_posted = read_arrow_parallel(
+        session, [*parts, _PG_ONE_BY_ONE.replace(":on", on), _PG_LATER.replace(":on", on), _PG_LOANS,
+                  _PG_NOT_POSTED])
+    instalments, allocations = pa.concat_tables(chunks), pa.concat_tables([one_by_one, later])
     con = duckdb.connect()
     con.register("i_all", instalments)
     con.register("a_all", allocations)
@@ -145,12 +149,16 @@ def read_inputs(session: Session, business_date: date) -> tuple[pa.Table, pa.Tab
             _read(session, SETTLEMENTS_SQL, SETTLEMENTS, on))
 
 
+STORED_PENALTIES = pa.schema([("loan_id", pa.int64()), ("seq", pa.int32()), ("instalment_id", pa.int64()),
+                              ("penalty_due_fen", pa.int64())])
+STORED_PENALTIES_SQL = ("SELECT loan_id, seq, id AS instalment_id, penalty_due_fen FROM instalments "
+                        "WHERE penalty_due_fen <> 0")
+
+
 def stored_penalties(session: Session, loan_ids: pa.Array | None = None) -> pa.Table:
     """(loan_id, seq, instalment_id, penalty_due_fen) where a penalty is stored, for the run's diff."""
-    schema = pa.schema([("loan_id", pa.int64()), ("seq", pa.int32()), ("instalment_id", pa.int64()),
-                        ("penalty_due_fen", pa.int64())])
-    sql = "SELECT loan_id, seq, id AS instalment_id, penalty_due_fen FROM instalments WHERE penalty_due_fen <> 0"
+    sql = STORED_PENALTIES_SQL
     if session.connection().dialect.name == "postgresql" and adbc_available():
         # Binary COPY in the caller's snapshot: called before the caller writes anything in its transaction.
-        return conform(read_arrow_parallel(session, [sql])[0], schema)
-    return _read(session, sql + " ORDER BY loan_id, seq", schema)
+        return conform(read_arrow_parallel(session, [sql])[0], STORED_PENALTIES)
+    return _read(session, sql + " ORDER BY loan_id, seq", STORED_PENALTIES)

@@ -13,19 +13,20 @@ from datetime import date, datetime
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import bindparam, text
+from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
 
 from arrears.db.base import UTCDateTime, utcnow
-from arrears.db.bulk import insert_arrow, update_from_arrow
-from arrears.delinquency.io import stored_penalties
-from arrears.delinquency.model import EngineOutputs
+from arrears.db.bulk import adbc_available, insert_arrow, read_arrow_parallel, temp_table, update_from_arrow
+from arrears.delinquency.io import STORED_PENALTIES, STORED_PENALTIES_SQL, stored_penalties
+from arrears.delinquency.model import EngineOutputs, conform
 from arrears.ledger.model import Account, EntryKind
 
 STATE_COLUMNS = ["loan_id", "borrower_id", "business_date", "product_code", "dpd", "overdue_principal_fen",
                  "overdue_interest_fen", "overdue_fee_fen", "overdue_penalty_fen", "penalty_due_fen",
                  "outstanding_principal_fen", "total_outstanding_fen", "bucket", "tier", "m_bucket",
                  "classification", "in_observation", "fully_paid"]
+STORED_STATE_SQL = f"SELECT {', '.join(STATE_COLUMNS)} FROM loan_delinquency"
 
 
 def completed_dates(session: Session) -> list[date]:
@@ -35,11 +36,12 @@ def completed_dates(session: Session) -> list[date]:
     return [d if isinstance(d, date) else date.fromisoformat(d) for d in rows]
 
 
-def penalty_changes(session: Session, outputs: EngineOutputs) -> pa.Table:
-    """(loan_id, seq, penalty_due_fen, delta_fen) for every instalment whose penalty changed."""
+def penalty_changes(session: Session, outputs: EngineOutputs, stored: pa.Table | None = None) -> pa.Table:
+    """(loan_id, seq, penalty_due_fen, delta_fen) for every instalment whose penalty changed; ``stored``: the
+    stored penalties if the caller read them already (``STORED_PENALTIES_SQL``)."""
     con = duckdb.connect()
     con.register("new", outputs.penalties)
-    con.register("old", stored_penalties(session))
+    con.register("old", stored_penalties(session) if stored is None else stored)
     con.register("run", outputs.snapshot.select(["loan_id"]))
     return con.sql("""
         SELECT coalesce(n.loan_id, o.loan_id) AS loan_id, coalesce(n.seq, o.seq) AS seq,
@@ -69,12 +71,22 @@ def write_results(session: Session, business_date: date, outputs: EngineOutputs,
         # in the same transaction, and the outbox sent from them) already acted on it as done. One flush per
         # run costs milliseconds; it is not where the time goes.
         session.execute(text("SET LOCAL work_mem = '256MB'"))
-    changes = penalty_changes(session, outputs)
+    stored_state = None
+    if session.connection().dialect.name == "postgresql" and adbc_available():
+        # Both stored tables the run diffs against, side by side, before this transaction writes anything.
+        stored, stored_state = read_arrow_parallel(session, [STORED_PENALTIES_SQL, STORED_STATE_SQL])
+        changes = penalty_changes(session, outputs, stored=conform(stored, STORED_PENALTIES))
+    else:
+        changes = penalty_changes(session, outputs)
     lap("penalty_diff_ms")
     _post_penalties(session, business_date, changes, lap)
     lap("penalty_ledger_ms")
-    session.execute(text("DELETE FROM loan_delinquency"))
-    insert_arrow(session, "loan_delinquency", outputs.snapshot.select(STATE_COLUMNS))
+    state = outputs.snapshot.select(STATE_COLUMNS)
+    if stored_state is not None and stored_state.num_rows:
+        _rewrite_changed_state(session, business_date, state, stored_state)
+    else:
+        session.execute(text("DELETE FROM loan_delinquency"))
+        insert_arrow(session, "loan_delinquency", state)
     lap("state_ms")
     session.execute(text("DELETE FROM delinquency_transitions WHERE business_date = :d"), {"d": business_date})
     con = duckdb.connect()
@@ -93,6 +105,30 @@ def write_results(session: Session, business_date: date, outputs: EngineOutputs,
                      "r": outputs.rejected.num_rows, "summary": _json(summary)})
     lap("run_record_ms")
     return summary
+
+
+def _rewrite_changed_state(session: Session, business_date: date, state: pa.Table, stored: pa.Table) -> None:
+    """PostgreSQL: the loan_delinquency table made equal to ``state`` by rewriting only what differs. Each day
+    only the overdue loans and those something happened to (≈ 20 %) change beyond the date; the rest get the new
+    business_date by an UPDATE of that one unindexed column, which at the table's fillfactor (50) stays on
+    the page (HOT: no index entries) — where DELETE and COPY of every row inserted 4M index entries a day."""
+    con = duckdb.connect()
+    con.register("new", state)
+    con.register("old", stored)
+    others = [c for c in STATE_COLUMNS if c not in ("loan_id", "business_date")]
+    differs = " OR ".join(f"n.{c} IS DISTINCT FROM o.{c}" for c in others)
+    changed = con.sql(f"SELECT n.* FROM new n JOIN old o USING (loan_id) WHERE {differs} "
+                      "ORDER BY n.loan_id").to_arrow_table()
+    added = con.sql("SELECT * FROM new ANTI JOIN old USING (loan_id) ORDER BY loan_id").to_arrow_table()
+    gone = con.sql("SELECT loan_id FROM old ANTI JOIN new USING (loan_id) ORDER BY loan_id").to_arrow_table()
+    if gone.num_rows:  # loans no longer in the run (closed, rejected): their rows go, as with a full rewrite
+        temp_table(session, "state_gone", "loan_id BIGINT PRIMARY KEY")
+        insert_arrow(session, "state_gone", gone)
+        session.execute(text("DELETE FROM loan_delinquency d USING state_gone g WHERE d.loan_id = g.loan_id"))
+    update_from_arrow(session, "loan_delinquency", changed, key="loan_id", lookup=True)
+    session.execute(text("UPDATE loan_delinquency SET business_date = :d WHERE business_date IS DISTINCT FROM :d")
+                    .bindparams(bindparam("d", type_=Date())), {"d": business_date})
+    insert_arrow(session, "loan_delinquency", added)
 
 
 def _json(value: dict) -> str:

@@ -18,6 +18,7 @@ from arrears.db.bulk import fetch_arrow, insert_arrow
 from arrears.ledger.model import Account, EntryKind, settlement_legs
 from arrears.loans.allocation import allocate
 from arrears.loans.bulk_payments import load_books, posting_rows, settle, write_back
+from arrears.loans.one_by_one import one_by_one
 from arrears.loans.imports.lookup import timestamp_column
 from arrears.products.catalog import Catalog, catalog
 from arrears.products.model import COMPONENTS
@@ -41,7 +42,7 @@ def apply_credit_bulk(session: Session, on: date, cat: Catalog | None = None) ->
         return CreditResult(0, 0)
     loans, books = load_books(session, list(candidates))
     applied: list[tuple[int, int, dict]] = []  # (loan id, amount, {component: amount})
-    allocations: list[tuple[int, int, str, int]] = []  # (applied index, instalment id, component, amount)
+    allocations: list[tuple] = []  # (applied index, instalment id, component, amount, instalment due date)
     for loan_id in candidates:
         rule = cat.product(loans[loan_id]["product_code"]).allocation
         result = allocate(loans[loan_id]["credit_fen"], [b for _, b in books[loan_id]], rule, on=on,
@@ -62,6 +63,8 @@ def apply_credit_bulk(session: Session, on: date, cat: Catalog | None = None) ->
         "component": pa.array([a[2] for a in allocations], pa.string()),
         "amount_fen": pa.array([a[3] for a in allocations], pa.int64()),
         "value_date": pa.array([on] * len(allocations), pa.date32()),
+        "one_by_one": pa.array([one_by_one(on, a[4], loans[applied[a[0]][0]]["disbursed_on"], a[2])
+                                for a in allocations], pa.bool_()),
     }))
     write_back(session, {loan_id: books[loan_id] for loan_id, _, _ in applied},
                {loan_id: loans[loan_id] for loan_id, _, _ in applied})

@@ -23,6 +23,7 @@ from arrears.ledger.model import Account, settlement_legs
 from arrears.loans.allocation import allocate
 from arrears.loans.imports.lookup import ids_by_key, timestamp_column
 from arrears.loans.model import InstalmentBalance
+from arrears.loans.one_by_one import one_by_one
 from arrears.loans.payments import request_digest
 from arrears.products.catalog import Catalog, catalog
 from arrears.products.model import COMPONENTS, Component
@@ -45,7 +46,7 @@ def post_payments_bulk(session: Session, payments: pa.Table, *, cat: Catalog | N
         return BulkPaymentResult(0, replayed)
     loan_ids = sorted({p["loan_id"] for p in fresh})
     loans, books = load_books(session, loan_ids)
-    allocations: list[tuple[int, int, str, int]] = []  # (payment index, instalment id, component, amount)
+    allocations: list[tuple] = []  # (payment index, instalment id, component, amount, instalment due date)
     to_credit: list[int] = []
     for index, p in enumerate(fresh):
         book = books[p["loan_id"]]
@@ -55,14 +56,15 @@ def post_payments_bulk(session: Session, payments: pa.Table, *, cat: Catalog | N
         to_credit.append(result.unallocated_fen)
         loans[p["loan_id"]]["credit_fen"] += result.unallocated_fen
     payment_ids = _insert_payments(session, fresh, to_credit, loans)
-    _insert_allocations(session, allocations, payment_ids, fresh)
+    _insert_allocations(session, allocations, payment_ids, fresh, loans)
     _insert_entries(session, fresh, payment_ids, allocations, to_credit, loans)
     write_back(session, books, loans)
     return BulkPaymentResult(len(fresh), replayed)
 
 
 def settle(book: list[tuple[int, InstalmentBalance]], lines, index: int, allocations: list) -> None:  # noqa: ANN001
-    """Applies allocation lines to a loan's in-memory instalments; records (index, row id, component, amount)."""
+    """Applies allocation lines to a loan's in-memory instalments; records (index, row id, component, amount,
+    due date)."""
     by_seq = {b.seq: i for i, (_, b) in enumerate(book)}
     for line in lines:
         row_id, balance = book[by_seq[line.seq]]
@@ -70,7 +72,7 @@ def settle(book: list[tuple[int, InstalmentBalance]], lines, index: int, allocat
         paid[line.component] = paid.get(line.component, 0) + line.amount_fen
         book[by_seq[line.seq]] = (row_id, InstalmentBalance(balance.seq, balance.due_on, balance.due, paid,
                                                             balance.waived))
-        allocations.append((index, row_id, line.component.value, line.amount_fen))
+        allocations.append((index, row_id, line.component.value, line.amount_fen, balance.due_on))
 
 
 def posting_rows(entry_ids: list[int], loan_ids: list[int], borrower_ids: list[int], legs: list[list]) -> pa.Table:
@@ -107,18 +109,22 @@ def _in_list(ids: list[int]) -> str:
     return ", ".join(str(int(i)) for i in ids)  # ints from our own query: safe to inline
 
 
+def _date(value) -> date:  # SQLite hands dates back as text
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 def load_books(session: Session, loan_ids: list[int]) -> tuple[dict[int, dict], dict[int, list]]:
     loans: dict[int, dict] = {}
     books: dict[int, list[tuple[int, InstalmentBalance]]] = {i: [] for i in loan_ids}
     for start in range(0, len(loan_ids), 5000):
         chunk = _in_list(loan_ids[start:start + 5000])
-        for r in session.execute(text(f"SELECT id, borrower_id, product_code, credit_fen, version FROM loans "
-                                      f"WHERE id IN ({chunk})")).mappings():
-            loans[r["id"]] = dict(r)
+        for r in session.execute(text(f"SELECT id, borrower_id, product_code, credit_fen, version, disbursed_on "
+                                      f"FROM loans WHERE id IN ({chunk})")).mappings():
+            loans[r["id"]] = dict(r) | {"disbursed_on": _date(r["disbursed_on"])}
         cols = ", ".join(f"{c.value}_{k}_fen" for k in ("due", "paid", "waived") for c in COMPONENTS)
         for r in session.execute(text(f"SELECT id, loan_id, seq, due_on, {cols} FROM instalments "
                                       f"WHERE loan_id IN ({chunk}) ORDER BY loan_id, seq")).mappings():
-            due_on = r["due_on"] if isinstance(r["due_on"], date) else date.fromisoformat(r["due_on"])
+            due_on = _date(r["due_on"])
             amounts = {k: {c: r[f"{c.value}_{k}_fen"] for c in COMPONENTS} for k in ("due", "paid", "waived")}
             books[r["loan_id"]].append((r["id"], InstalmentBalance(r["seq"], due_on, amounts["due"],
                                                                    amounts["paid"], amounts["waived"])))
@@ -145,7 +151,8 @@ def _insert_payments(session: Session, fresh: list[dict], to_credit: list[int], 
     return [by_key[p["idempotency_key"]] for p in fresh]
 
 
-def _insert_allocations(session: Session, allocations: list, payment_ids: list[int], fresh: list[dict]) -> None:
+def _insert_allocations(session: Session, allocations: list, payment_ids: list[int], fresh: list[dict],
+                        loans: dict) -> None:
     insert_arrow(session, "payment_allocations", pa.table({
         "source": pa.array(["payment"] * len(allocations), pa.string()),
         "payment_id": pa.array([payment_ids[a[0]] for a in allocations], pa.int64()),
@@ -154,6 +161,9 @@ def _insert_allocations(session: Session, allocations: list, payment_ids: list[i
         "component": pa.array([a[2] for a in allocations], pa.string()),
         "amount_fen": pa.array([a[3] for a in allocations], pa.int64()),
         "value_date": pa.array([fresh[a[0]]["received_on"] for a in allocations], pa.date32()),
+        "one_by_one": pa.array([one_by_one(fresh[a[0]]["received_on"], a[4],
+                                           loans[fresh[a[0]]["loan_id"]]["disbursed_on"], a[2])
+                                for a in allocations], pa.bool_()),
     }))
 
 
@@ -172,7 +182,7 @@ def _insert_entries(session: Session, fresh: list[dict], payment_ids: list[int],
                                      f"payment_id IN ({_in_list(payment_ids)})")
     entry_of = dict(zip(entry_ids.column("payment_id").to_pylist(), entry_ids.column("id").to_pylist()))
     per_payment: list[dict[Component, int]] = [{} for _ in fresh]
-    for index, _row, component, amount in allocations:
+    for index, _row, component, amount, _due in allocations:
         c = Component(component)
         per_payment[index][c] = per_payment[index].get(c, 0) + amount
     legs = [settlement_legs(Account.cash_clearing, per_payment[k], to_credit[k]) for k in range(len(fresh))]

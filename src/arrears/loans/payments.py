@@ -28,6 +28,7 @@ from arrears.ledger.service import post_entry, savepoint
 from arrears.ledger.tables import JournalEntry, Posting
 from arrears.loans.allocation import AllocationLine, allocate
 from arrears.loans.model import InstalmentBalance
+from arrears.loans.one_by_one import one_by_one
 from arrears.loans.tables import Instalment, Loan, Payment, PaymentAllocation
 from arrears.products.catalog import catalog
 from arrears.products.model import COMPONENTS, Component
@@ -208,7 +209,9 @@ def post_payment(session: Session, *, loan_id: int, amount_fen: int, received_on
             _add_paid(row, line.component, line.amount_fen)
             session.add(PaymentAllocation(source="payment", payment_id=payment.id, loan_id=loan.id,
                                           instalment_id=row.id, component=str(line.component),
-                                          amount_fen=line.amount_fen, value_date=received_on))
+                                          amount_fen=line.amount_fen, value_date=received_on,
+                                          one_by_one=one_by_one(received_on, row.due_on, loan.disbursed_on,
+                                                                line.component)))
         payment.to_credit_fen = allocation.unallocated_fen
         post_entry(session, loan=loan, kind=EntryKind.payment, business_date=today,
                    legs=settlement_legs(Account.cash_clearing, allocation.by_component(),
@@ -302,7 +305,9 @@ def apply_credit(session: Session, *, loan_id: int, on: date, actor: str) -> Cre
         for line in allocation.lines:
             session.add(PaymentAllocation(source="credit", entry_id=entry.id, loan_id=loan.id,
                                           instalment_id=by_seq[line.seq].id, component=str(line.component),
-                                          amount_fen=line.amount_fen, value_date=on))
+                                          amount_fen=line.amount_fen, value_date=on,
+                                          one_by_one=one_by_one(on, by_seq[line.seq].due_on, loan.disbursed_on,
+                                                                line.component)))
         append_event(session, actor=actor, action="credit.applied", subject_type="loan", subject_id=loan.id,
                      borrower_id=loan.borrower_id, before={"credit_fen": credit_before},
                      after={"entry_id": entry.id, "lines": _lines_json(allocation.lines),
