@@ -36,9 +36,6 @@ def owing(alias: str = "") -> str:
     return " + ".join(f"({a}{c}_due_fen - {a}{c}_settled_fen)" for c in COMPONENTS)
 
 
-OWING = owing()
-
-
 def owes(alias: str = "") -> str:
     """SQL: whether an instalment row still owes one of its four due components. Comparisons, not the checked
     sums of ``owing``: for a loan that is not rejected (no component settled beyond its due) the two agree."""
@@ -53,15 +50,18 @@ def when_negative(x: str, flag: int, bits: int = 64) -> str:
 
 
 def flags_sql() -> str:
-    """SQL: the FLAG_* bits of one instalment row. ``x | -x`` is negative exactly when x ≠ 0; an OR of
-    numbers is negative exactly when one of them is."""
+    """SQL: a loan's FLAG_* bits, an aggregate over its instalment rows. Sign bits where no checked
+    arithmetic is needed (``x | -x`` is negative exactly when x ≠ 0; an OR of numbers is negative exactly
+    when one of them is), comparisons for the components owed or settled beyond their due: a checked
+    subtraction per component costs more than the comparison. A loan not rejected has no component settled
+    beyond its due, so "owes nothing" is "all settled"."""
     dues = " | ".join(f"{c}_due_fen" for c in COMPONENTS)
-    over = " | ".join(f"({c}_due_fen - {c}_settled_fen)" for c in COMPONENTS)
-    return " | ".join([
-        when_negative(dues, FLAG_NEGATIVE), when_negative(over, FLAG_OVER),
-        when_negative("penalty_settled_fen | -penalty_settled_fen", FLAG_SPEN),
-        when_negative(f"({OWING}) | -({OWING})", FLAG_OWING),
+    over = " OR ".join(f"{c}_settled_fen > {c}_due_fen" for c in COMPONENTS)
+    bits = " | ".join([
+        when_negative(dues, FLAG_NEGATIVE), when_negative("penalty_settled_fen | -penalty_settled_fen", FLAG_SPEN),
         when_negative(f"(seq - 1) | ({MASK_BITS} - seq)", FLAG_SEQ_RANGE, bits=32)])
+    return (f"bit_or({bits}) | CASE WHEN bool_or({over}) THEN {FLAG_OVER} ELSE 0 END"
+            f" | CASE WHEN bool_or({owes()}) THEN {FLAG_OWING} ELSE 0 END")
 
 
 def seq_bit(seq: str) -> str:
@@ -123,7 +123,7 @@ def a_sql(d: str) -> str:
     what only the owing instalments decide is in ``eod_ow``."""
     return f"""
 SELECT loan_id, count(*) AS n, bit_or({seq_bit('seq')}) AS seq_mask, sum(principal_due_fen) AS sum_pd,
-       bit_or({flags_sql()}) AS flags,
+       {flags_sql()} AS flags,
        sum(principal_due_fen - principal_settled_fen) AS outstanding_principal,
        sum(CASE WHEN due_on <= {d} THEN interest_due_fen + fee_due_fen ELSE 0 END) AS used
 FROM eod_instalments GROUP BY loan_id"""
