@@ -35,10 +35,10 @@ def hugeint(expr: str) -> str:
 
 
 def prm_sql() -> str:
-    """The parameters with their ratios as HUGEINT (cast once, not per instalment)."""
+    """The parameters the detail needs, with their ratios as HUGEINT (cast once, not per instalment)."""
     ratios = ", ".join(f"{hugeint(c)} AS {c}" for c in ("pen_num", "pen_den", "fee_num", "fee_den", "cap_num", "cap_den"))
     return f"""
-SELECT pid, mode, has_cap, {ratios} FROM eod_params"""
+SELECT pid, g, nbd, kind, compound, mode, has_cap, {ratios} FROM eod_params"""
 
 
 def dsel_sql(d: str) -> str:
@@ -71,10 +71,11 @@ SELECT s.loan_id, s.seq, min(s.due_on) AS due_on,
        sum(CASE WHEN {pi} AND {days} > s.g THEN s.amount_fen ELSE 0 END) AS pi_after_grace,
        sum(CASE WHEN {pi} AND s.value_date > s.due_on THEN s.amount_fen ELSE 0 END) AS pi_after_due
 FROM (
-    SELECT r.loan_id, r.seq, r.due_on, r.code, r.amount_fen, r.value_date, p.g,
-           CASE WHEN p.nbd THEN x.e_nbd ELSE x.e_none END AS eff
+    SELECT r.loan_id, r.seq, r.due_on, r.code, r.amount_fen, r.value_date, q.g,
+           CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END AS eff
     FROM {settled_rows(d)} r
     JOIN eod_pre p ON p.loan_id = r.loan_id AND p.needs_detail
+    JOIN eod_prm q ON q.pid = p.pid
     LEFT JOIN eod_due x ON x.due_on = r.due_on
     WHERE r.due_on IS NOT NULL
 ) s
@@ -100,8 +101,8 @@ FROM (
     SELECT t.*, coalesce(t.eff, t.due_on) AS e, coalesce(date_diff('day', t.eff, {d}) > t.g, FALSE) AS past_due
     FROM (
         SELECT u.loan_id, u.seq, u.due_on, {", ".join(f"u.{a}" for a in amounts)}, u.wsp, u.wsi, u.pi_after_grace,
-               coalesce(u.pi_after_due, 0) AS pi_after_due, p.g, p.kind, p.compound, p.pid, p.restructured_on,
-               CASE WHEN p.nbd THEN x.e_nbd ELSE x.e_none END AS eff
+               coalesce(u.pi_after_due, 0) AS pi_after_due, q.g, q.kind, q.compound, p.pid, p.restructured_on,
+               CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END AS eff
         FROM (
             SELECT coalesce(i.loan_id, s.loan_id) AS loan_id, coalesce(i.seq, s.seq) AS seq,
                    coalesce(i.due_on, s.due_on) AS due_on, {", ".join(f"coalesce(i.{a}, 0) AS {a}" for a in amounts)},
@@ -109,6 +110,7 @@ FROM (
             FROM eod_dsel i FULL JOIN eod_ds s ON s.loan_id = i.loan_id AND s.seq = i.seq
         ) u
         JOIN eod_pre p ON p.loan_id = u.loan_id AND p.needs_detail
+        JOIN eod_prm q ON q.pid = p.pid
         LEFT JOIN eod_due x ON x.due_on = u.due_on
     ) t
 ) i"""
@@ -166,10 +168,11 @@ def room_sql(d: str) -> str:
 SELECT loan_id, has_cap, greatest(0, {signed_round('a_cap', 'b_cap', 'mode')} - used) AS room
 FROM (
     SELECT p.loan_id, p.used, q.has_cap, q.mode,
-           {hugeint('p.principal_fen')} * q.cap_num * date_diff('day', p.disbursed_on, {d}) AS a_cap,
+           {hugeint('l.principal_fen')} * q.cap_num * date_diff('day', l.disbursed_on, {d}) AS a_cap,
            q.cap_den AS b_cap
     FROM eod_pre p
     JOIN eod_prm q ON q.pid = p.pid
+    JOIN eod_loans l ON l.loan_id = p.loan_id
     WHERE p.needs_detail AND q.has_cap
 ) t"""
 

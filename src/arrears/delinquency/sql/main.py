@@ -160,11 +160,12 @@ def pre_sql(d: str) -> str:
     """Per loan: the rejection reasons the sums decide and whether the loan needs the detail.
 
     ``seq_state``: 1 the seqs are 1..n, 0 they are not, NULL undecided (more than 63: the detail decides).
-    ``later_reason``: the first reason after the seqs' (docs/eod.md order), all decided by the sums."""
+    ``later_reason``: the first reason after the seqs' (docs/eod.md order), all decided by the sums. Only what
+    the steps after it need: the detail takes the product's parameters from ``eod_prm`` by ``pid``."""
     full = f"CASE WHEN n = {MASK_BITS} THEN {2**MASK_BITS - 1} ELSE (1::BIGINT << CAST(n AS INTEGER)) - 1 END"
     return f"""
-SELECT loan_id, borrower_id, principal_fen, disbursed_on, restructured_on, pid, known, prod_no,
-       g, nbd, kind, compound, seq_state, later_reason, no_eff, outstanding_principal, owed, used,
+SELECT loan_id, borrower_id, restructured_on, pid, known, prod_no, seq_state, later_reason, no_eff,
+       outstanding_principal, owed, used,
        (flags & {FLAG_OWING}) = 0 AS all_settled,
        known AND (seq_state IS NULL OR (seq_state = 1 AND later_reason IS NULL AND (
            restructured_on IS NOT NULL OR no_eff = 1 OR (flags & {FLAG_SPEN}) <> 0 OR rows_all > 0
