@@ -51,9 +51,11 @@ def input_tables(inputs: EngineInputs) -> dict[str, pa.Table]:
     return {name: conform(table, INPUT_SCHEMAS[name]) for name, table in zip(INPUT_SCHEMAS, tables)}
 
 
-def catalogue_tables(pairs: list[tuple[str, str]], catalog: Catalog) -> dict[str, pa.Table]:
-    """eod_params for the portfolio's distinct (product_code, annual_rate) pairs, eod_grades, eod_levels and
-    eod_names."""
+def catalogue_tables(loans: pa.Table, catalog: Catalog) -> dict[str, pa.Table]:
+    """eod_params for the distinct (product_code, annual_rate) pairs of ``loans`` (a missing one as ''),
+    eod_grades, eod_levels and eod_names."""
+    distinct = loans.select(["product_code", "annual_rate"]).group_by(["product_code", "annual_rate"]).aggregate([])
+    pairs = sorted({(row["product_code"] or "", row["annual_rate"] or "") for row in distinct.to_pylist()})
     return {"eod_params": catalogue.params_table(pairs, catalog), "eod_grades": catalogue.grades_table(catalog),
             "eod_levels": catalogue.levels_table(catalog), "eod_names": catalogue.names_table(catalog)}
 
@@ -121,11 +123,10 @@ def run(inputs: EngineInputs, business_date: date, catalog: Catalog, *,
     created: list[tuple[str, str]] = []
     sources = [f"{name}_all" for name in INPUT_SCHEMAS]
     try:
-        for name, table in input_tables(inputs).items():
+        tables = input_tables(inputs)
+        for name, table in tables.items():
             db.register(f"{name}_all", table)
-        pairs = db.sql("SELECT DISTINCT coalesce(product_code, ''), coalesce(annual_rate, '') FROM eod_loans_all"
-                       ).fetchall()
-        for name, table in catalogue_tables(pairs, catalog).items():
+        for name, table in catalogue_tables(tables["eod_loans"], catalog).items():
             db.register(name, table)
         steps = sql.steps(business_date, catalog.restructuring, catalogue.top_dpd(catalog))
         parts: list[dict[str, pa.Table]] = []

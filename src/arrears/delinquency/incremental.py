@@ -85,12 +85,11 @@ def run_incremental(inputs: EngineInputs, business_date: date, catalog: Catalog,
     p, d = date_literal(next(iter(p_dates))), date_literal(business_date)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
-    for name, table in engine.input_tables(inputs).items():
+    tables = engine.input_tables(inputs)
+    for name, table in tables.items():
         con.register(f"{name}_all", table)
     con.register("eod_changed", pa.table({"loan_id": pa.array(changed, pa.int64())}))
-    pairs = con.sql("SELECT DISTINCT coalesce(product_code, ''), coalesce(annual_rate, '') FROM eod_loans_all"
-                    ).fetchall()
-    for name, table in engine.catalogue_tables(pairs, catalog).items():
+    for name, table in engine.catalogue_tables(tables["eod_loans"], catalog).items():
         con.register(name, table)
     con.execute("CREATE TEMP VIEW eod_due_dates AS SELECT * FROM eod_due_dates_all")
     con.execute("CREATE TEMP VIEW eod_instalments AS SELECT * FROM eod_instalments_all")

@@ -57,10 +57,7 @@ def write_inputs(inputs: EngineInputs, directory: Path, catalog: Catalog) -> Non
     tables = engine.input_tables(inputs)
     for name, table in tables.items():
         pq.write_table(table, directory / f"{INPUT_FILES[name]}.parquet")
-    loans = tables["eod_loans"]
-    keys = pa.table({"product_code": loans["product_code"].fill_null(""), "annual_rate": loans["annual_rate"].fill_null("")})
-    pairs = keys.group_by(["product_code", "annual_rate"]).aggregate([]).to_pylist()
-    small = engine.catalogue_tables([(p["product_code"], p["annual_rate"]) for p in pairs], catalog)
+    small = engine.catalogue_tables(tables["eod_loans"], catalog)
     (directory / CATALOGUE_FILE).write_text(json.dumps({name: t.to_pylist() for name, t in small.items()}),
                                             encoding="utf-8")
 
