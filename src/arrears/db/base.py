@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, DateTime, MetaData, String, TypeDecorator
@@ -63,3 +63,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def as_date(value: date | str) -> date:
+    """A DATE column's value from a raw (``text()``) query: SQLite hands dates back as ISO text."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

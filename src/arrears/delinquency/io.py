@@ -3,7 +3,8 @@
 PostgreSQL (with the ADBC driver): plain scans, no ORDER BY and no join (the engine orders its own outputs;
 DuckDB does the joins), run two at a time on their own connections in the caller's snapshot, read with COPY
 BINARY straight into Arrow (``db.bulk.read_arrow_parallel``); of payment_allocations only the rows flagged
-``one_by_one`` (partial index) and the (usually no) rows dated after D that the settled totals must leave out. Without the driver: COPY … CSV parsed by Arrow's CSV reader. SQLite: a cursor per table.
+``one_by_one`` (partial index) and the (usually no) rows dated after D that the settled totals must leave out.
+Without the driver: COPY … CSV parsed by Arrow's CSV reader. SQLite: a cursor per table.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pyarrow as pa
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
 
-from arrears.db.base import UTCDateTime, utcnow
+from arrears.db.base import UTCDateTime, as_date, utcnow
 from arrears.db.bulk import adbc_available, insert_arrow, read_arrow_parallel, temp_table, update_from_arrow
 from arrears.delinquency.io import STORED_PENALTIES, STORED_PENALTIES_SQL, stored_penalties
 from arrears.delinquency.model import EngineOutputs, conform
@@ -33,7 +33,7 @@ def completed_dates(session: Session) -> list[date]:
     """Business dates whose run committed, oldest first: only their snapshots count."""
     rows = session.execute(text("SELECT business_date FROM eod_runs WHERE status = 'complete' "
                                 "ORDER BY business_date")).scalars().all()
-    return [d if isinstance(d, date) else date.fromisoformat(d) for d in rows]
+    return [as_date(d) for d in rows]
 
 
 def penalty_changes(session: Session, outputs: EngineOutputs, stored: pa.Table | None = None) -> pa.Table:

@@ -11,12 +11,12 @@ are payments already received.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import pyarrow as pa
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from arrears.db.base import as_date
 from arrears.db.bulk import fetch_arrow, insert_arrow, update_from_arrow
 from arrears.errors import Conflict
 from arrears.ledger.model import Account, settlement_legs
@@ -109,10 +109,6 @@ def _in_list(ids: list[int]) -> str:
     return ", ".join(str(int(i)) for i in ids)  # ints from our own query: safe to inline
 
 
-def _date(value) -> date:  # SQLite hands dates back as text
-    return value if isinstance(value, date) else date.fromisoformat(value)
-
-
 def load_books(session: Session, loan_ids: list[int]) -> tuple[dict[int, dict], dict[int, list]]:
     loans: dict[int, dict] = {}
     books: dict[int, list[tuple[int, InstalmentBalance]]] = {i: [] for i in loan_ids}
@@ -120,11 +116,11 @@ def load_books(session: Session, loan_ids: list[int]) -> tuple[dict[int, dict], 
         chunk = _in_list(loan_ids[start:start + 5000])
         for r in session.execute(text(f"SELECT id, borrower_id, product_code, credit_fen, version, disbursed_on "
                                       f"FROM loans WHERE id IN ({chunk})")).mappings():
-            loans[r["id"]] = dict(r) | {"disbursed_on": _date(r["disbursed_on"])}
+            loans[r["id"]] = dict(r) | {"disbursed_on": as_date(r["disbursed_on"])}
         cols = ", ".join(f"{c.value}_{k}_fen" for k in ("due", "paid", "waived") for c in COMPONENTS)
         for r in session.execute(text(f"SELECT id, loan_id, seq, due_on, {cols} FROM instalments "
                                       f"WHERE loan_id IN ({chunk}) ORDER BY loan_id, seq")).mappings():
-            due_on = _date(r["due_on"])
+            due_on = as_date(r["due_on"])
             amounts = {k: {c: r[f"{c.value}_{k}_fen"] for c in COMPONENTS} for k in ("due", "paid", "waived")}
             books[r["loan_id"]].append((r["id"], InstalmentBalance(r["seq"], due_on, amounts["due"],
                                                                    amounts["paid"], amounts["waived"])))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from arrears.agreements.tables import Agreement
 from arrears.cases.tables import Case, ContactLog, PromiseToPay
 from arrears.complaints.tables import Complaint
+from arrears.db.base import as_date
 from arrears.delinquency.tables import EodRun
 from arrears.loans.tables import Loan
 from arrears.negotiation.rounds import LIVE
@@ -83,7 +84,7 @@ MAX_POINTS = 62  # a longer period is drawn from the last business date of each 
 def series_dates(session: Session, f: Filters) -> list[date]:
     """The completed business dates in the period, thinned to at most MAX_POINTS: every date, else the last date
     of each ISO week, else of each month (a portfolio is a stock: its value at a period's end stands for it)."""
-    return thin([d if isinstance(d, date) else date.fromisoformat(d) for d in session.scalars(
+    return thin([as_date(d) for d in session.scalars(
         select(EodRun.business_date).where(EodRun.status == "complete", EodRun.business_date.between(f.start, f.end))
         .order_by(EodRun.business_date))])
 

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from arrears.db.base import as_date
 from arrears.scores import registry
 from arrears.scores.catalog import KINDS, feature_catalog
 from arrears.scores.features import load_sources
@@ -25,7 +26,7 @@ def data_end(session: Session) -> date:
     last = session.execute(text("SELECT max(business_date) FROM eod_runs WHERE status = 'complete'")).scalar()
     if last is None:
         raise ValueError("no end-of-day run yet: run `arrears eod` (or build the demo) before training on it")
-    return last if isinstance(last, date) else date.fromisoformat(str(last))
+    return as_date(last)
 
 
 def dataset(kind: str, source: str, factory: sessionmaker | None, data_path: Path | None = None,
