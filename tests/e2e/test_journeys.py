@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
@@ -177,6 +178,23 @@ def test_borrower_on_a_phone_sees_what_is_owed_and_their_rights(new_context, dem
     assert schedule.locator("tr.overdue").count() >= 1
     assert fits_the_width(page)
     screenshot(page, "portal-schedule-phone")
+
+
+def owed_is_stacked(page: Page) -> bool:
+    """Every "what is owed" block shows each figure with its heading without scrolling sideways in its box."""
+    return page.evaluate("""() => [...document.querySelectorAll("table.stack")].filter(t => !t.closest("details"))
+        .every(t => t.parentElement.scrollWidth <= t.parentElement.clientWidth)""")
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_what_is_owed_fits_a_phone_in_either_language(new_context, demo, screenshot, locale):
+    # English labels ("Outstanding 136,000.00") are longer than Chinese: two figures a line would not fit.
+    page = new_context(phone=True, locale=locale).new_page()
+    sign_in(page, demo.logins["borrower"], demo.password, landing=None)
+    page.wait_for_url("**/portal")
+    expect(page.locator("table.stack td[data-label]").first).to_be_visible()
+    assert owed_is_stacked(page)
+    screenshot(page, f"portal-owed-phone-{locale}")
 
 
 def test_borrower_changing_the_loan_id_in_the_address_gets_not_found(new_context, demo, screenshot):
