@@ -41,19 +41,26 @@ def prm_sql() -> str:
 SELECT pid, g, nbd, kind, compound, mode, has_cap, {ratios} FROM eod_params"""
 
 
-def dsel_sql(d: str) -> str:
-    """The instalments that can weigh in a detail loan's results (``eod_owe``), and every instalment of the loans
-    that need them all (restructured: the observation counts them; more than 63: the seq check)."""
+def dall_sql(d: str) -> str:
+    """The other instalments of the loans whose every instalment counts (restructured: the observation counts
+    them; more than 63: the seq check) — usually few rows; ``eod_dsel`` adds them to ``eod_owe``."""
     columns = ("i.loan_id, i.seq, i.due_on, i.principal_due_fen AS pd, i.interest_due_fen AS id_, "
                "i.fee_due_fen AS fd, i.cost_due_fen AS cd, i.principal_settled_fen AS sp, "
                "i.interest_settled_fen AS si, i.fee_settled_fen AS sf, i.cost_settled_fen AS sc, "
                "i.penalty_settled_fen AS spen")
     return f"""
-SELECT * FROM eod_owe
-UNION ALL
 SELECT {columns} FROM eod_instalments i
 JOIN eod_pre p ON p.loan_id = i.loan_id AND p.needs_detail AND (p.restructured_on IS NOT NULL OR p.seq_state IS NULL)
 WHERE NOT ({PICKED.format(d=d).replace("due_on", "i.due_on").replace("penalty_settled_fen", "i.penalty_settled_fen")})"""
+
+
+def dsel_sql() -> str:
+    """The instalments that can weigh in a detail loan's results (``eod_owe``) and ``eod_dall``: a view, so that
+    the ≈ 1M rows of eod_owe are not stored a second time."""
+    return """
+SELECT * FROM eod_owe
+UNION ALL
+SELECT * FROM eod_dall"""
 
 
 def ds_sql(d: str) -> str:
