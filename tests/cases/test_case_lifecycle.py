@@ -35,6 +35,9 @@ def test_the_packaged_lifecycle_has_the_seed_stages_and_close_reasons():
     assert set(lc.close_codes) == {"cured", "paid", "settled", "agreement_in_force", "transferred",
                                    "written_off", "moved_to_legal"}
     assert lc.initial == "preparation" and lc.stage("preparation").next_action == "confirm overdue facts and plan"
+    # Every next action reads in both languages (the case stores the English; pages show the page's language).
+    assert [s.action.name_zh for s in lc.stages][:2] == ["核实逾期事实并制定方案", "发送提醒通知"]
+    assert all(s.action.name_en == s.next_action and s.next_action_zh for s in lc.stages)
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -48,6 +51,7 @@ def test_the_packaged_lifecycle_has_the_seed_stages_and_close_reasons():
      "stages[5].code: stage 'enforcement' cannot be reached from 'preparation'"),
     (lambda d: d.update(initial="nowhere"), "initial: unknown stage 'nowhere'"),
     (lambda d: d["stages"][0].pop("name_en"), "stages.0.name_en: Field required"),
+    (lambda d: d["stages"][1].pop("next_action_zh"), "stages.1.next_action_zh: Field required"),
 ])
 def test_a_bad_lifecycle_is_refused_naming_file_and_field(tmp_path, change, message):
     path = _write(tmp_path, change)

@@ -5,15 +5,17 @@ timeline, documents and the loan's link to its case."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 from workbench_world import LATE
 
-from arrears.cases.tables import ContactLog, PromiseToPay
+from arrears.audit.service import append_event
+from arrears.cases.tables import Case, ContactLog, PromiseToPay
 from arrears.complaints import service as complaints
+from arrears.delinquency.tables import Transition
 from arrears.privacy import PersonalDataCipher
 
 pytestmark = pytest.mark.business_date("2026-03-10")
@@ -209,3 +211,32 @@ def test_a_case_in_the_queue_through_a_task_opens_in_the_page_and_the_api(site):
     headers = site.bearer("col1")
     assert site.get(f"/api/v1/cases/{w.cases['tasked']}", headers=headers).status_code == 200
     assert site.get(f"/api/v1/cases/{w.cases['tasked']}", headers=site.bearer("col2")).status_code == 404
+
+
+def test_what_end_of_day_wrote_reads_in_the_page_language(site, db):
+    """The stage's next action, the levels in the arrears history and end of day's reasons in the timeline are
+    stored as codes or English; the page says them in its language."""
+    w = site.world
+    with db.session() as s:
+        case = s.get(Case, w.cases["owned"])
+        case.next_action = "send the reminder notice"
+        day = date(2026, 3, 9)
+        for kind, before, after in (("bucket_up", "M0", "M1"), ("class_changed", "normal", "special_mention"),
+                                    ("fully_paid", "false", "true")):
+            s.add(Transition(business_date=day, loan_id=case.loan_id, borrower_id=case.borrower_id, kind=kind,
+                             from_value=before, to_value=after))
+        append_event(s, actor="strategy", action="case.stage_moved", subject_type="case", subject_id=case.id,
+                     reason="strategy rule, end of day 2026-03-09")
+        append_event(s, actor="collector", action="case.stage_moved", subject_type="case", subject_id=case.id,
+                     reason="end of day, said the borrower")  # a person's words: shown as written
+        s.commit()
+    site.login("col1")
+    page = site.get(f"/cases/{w.cases['owned']}").text
+    history = page.split('id="delinquency"')[1].split("</section>")[0]
+    assert "发送提醒通知" in page and "send the reminder notice" not in page
+    assert "<td>正常</td><td>关注</td>" in history and "special_mention" not in history
+    assert "<td>否</td><td>是</td>" in history
+    assert "策略规则，日终批处理 2026年3月9日" in page and "end of day, said the borrower" in page
+    english = site.get(f"/cases/{w.cases['owned']}?lang=en").text
+    assert "send the reminder notice" in english and "<td>normal</td><td>special mention</td>" in english
+    assert "strategy rule, end of day 9 Mar 2026" in english

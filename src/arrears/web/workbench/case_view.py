@@ -5,6 +5,7 @@ parties, visits and the case's letters and notices come from ``case_reach``."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -25,7 +26,7 @@ from arrears.delinquency.tables import LoanDelinquency, Transition
 from arrears.loans.schemas import borrower_out, loan_detail
 from arrears.loans.tables import Borrower, Instalment, Loan
 from arrears.privacy import PersonalDataCipher
-from arrears.products.catalog import catalog
+from arrears.products.catalog import Level, catalog
 from arrears.web.workbench.case_reach import reach_data, third_party_rows
 
 # What the guard panel asks about: the channels a collector uses by hand, for the purposes of collection.
@@ -52,6 +53,14 @@ def guard_panel(case: Case, loan: Loan, borrower: Borrower, at: datetime, histor
                  for p in PURPOSES]) for m in METHODS]
 
 
+def level_names(product_code: str) -> dict[str, Level]:
+    """The bucket and class levels of the product's schemes by code (the arrears history shows their names)."""
+    cat = catalog()
+    product = cat.product(product_code)
+    return {level.code: level for scheme in (cat.buckets[product.buckets], cat.classifications[product.classification])
+            for level in scheme.levels}
+
+
 def timeline(session: Session, me: Principal, case: Case, page: int) -> tuple[list[Event], bool]:
     """Audit events of the case (and of its loan for those who read the audit trail), newest first."""
     mine = and_(Event.subject_type == "case", Event.subject_id == str(case.id))
@@ -60,6 +69,18 @@ def timeline(session: Session, me: Principal, case: Case, page: int) -> tuple[li
     rows = session.scalars(select(Event).where(mine).order_by(Event.occurred_at.desc(), Event.id.desc())
                            .limit(EVENTS_PAGE + 1).offset((page - 1) * EVENTS_PAGE)).all()
     return list(rows[:EVENTS_PAGE]), len(rows) > EVENTS_PAGE
+
+
+SYSTEM_REASON = re.compile(r"^(strategy rule, )?end of day (\d{4}-\d{2}-\d{2})$")
+
+
+def system_reason(reason: str | None) -> tuple[str, date] | None:
+    """A reason end of day wrote into an event ("end of day D", "strategy rule, end of day D") as (kind, D), so
+    that the page says it in its own language; None for anything else (a person's own words stay as written)."""
+    found = SYSTEM_REASON.match(reason or "")
+    if found is None:
+        return None
+    return ("strategy" if found.group(1) else "eod", date.fromisoformat(found.group(2)))
 
 
 def case_page_data(session: Session, me: Principal, cipher: PersonalDataCipher, case: Case, today: date,
@@ -97,6 +118,8 @@ def case_page_data(session: Session, me: Principal, cipher: PersonalDataCipher, 
                                       .order_by(Agreement.id.desc())).all(),
         "events": events, "events_page": events_page, "more_events": more_events,
         "stage": lc.stage(case.stage), "targets": [lc.stage(code) for code in lc.targets(case.stage)],
+        "actions": {s.next_action: s.action for s in lc.stages}, "levels": level_names(loan.product_code),
+        "system_reason": system_reason,
         "close_reasons": lc.close_reasons, "stages": {s.code: s for s in lc.stages},
         "form_methods": FORM_METHODS, "purposes": PURPOSES,
     }
