@@ -5,6 +5,7 @@ contact log for a refusal, audit events on the case."""
 from datetime import date, timedelta
 
 import pytest
+from case_helpers import add_case, utc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -20,7 +21,6 @@ from arrears.delinquency.tables import LoanDelinquency
 from arrears.errors import Conflict, InvalidInput
 from arrears.loans.tables import Loan
 from arrears.money import format_yuan
-from case_helpers import add_case, utc
 from support import CIPHER
 
 NOON = utc(2026, 3, 10, 4)  # 12:00 in Asia/Shanghai
@@ -29,12 +29,13 @@ STATE_ON = date(2026, 3, 9)  # the last end of day
 
 def _state(s, case, dpd=25, principal=50_000, interest=1_200, fee=0, penalty=345) -> LoanDelinquency:
     row = s.get(LoanDelinquency, case.loan_id) or LoanDelinquency(loan_id=case.loan_id)
-    for k, v in dict(borrower_id=case.borrower_id, business_date=STATE_ON, product_code="consumer_loan", dpd=dpd,
-                     overdue_principal_fen=principal, overdue_interest_fen=interest, overdue_fee_fen=fee,
-                     overdue_penalty_fen=penalty, penalty_due_fen=penalty, outstanding_principal_fen=principal,
-                     total_outstanding_fen=principal + interest + fee + penalty, bucket="M1", tier="M1",
-                     m_bucket="M1", classification="special_mention", in_observation=False,
-                     fully_paid=False).items():
+    values = {"borrower_id": case.borrower_id, "business_date": STATE_ON, "product_code": "consumer_loan",
+              "dpd": dpd, "overdue_principal_fen": principal, "overdue_interest_fen": interest,
+              "overdue_fee_fen": fee, "overdue_penalty_fen": penalty, "penalty_due_fen": penalty,
+              "outstanding_principal_fen": principal, "total_outstanding_fen": principal + interest + fee + penalty,
+              "bucket": "M1", "tier": "M1", "m_bucket": "M1", "classification": "special_mention",
+              "in_observation": False, "fully_paid": False}
+    for k, v in values.items():
         setattr(row, k, v)
     s.add(row)
     s.flush()

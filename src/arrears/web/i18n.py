@@ -148,11 +148,11 @@ def format_date(day: date | None, locale: str) -> str:
 
 
 def format_tick(day: date, locale: str, granularity: str = "day") -> str:
-    """A chart's date-axis label, short, in the page's language: the day (11月30日, Nov 30) for a point that is a
-    day or a week (the week's last date), the month (2026年11月, Nov 2026) for a month."""
+    """A chart's date-axis label, short, in the page's language: month and day (Nov 30 in English) for a point
+    that is a day or a week (the week's last date), year and month (Nov 2026) for a month."""
     if granularity == "month":
-        return f"{_EN_MONTHS[day.month]} {day.year}" if locale == "en" else f"{day.year}年{day.month}月"
-    return f"{_EN_MONTHS[day.month]} {day.day}" if locale == "en" else f"{day.month}月{day.day}日"
+        return f"{_EN_MONTHS[day.month]} {day.year}" if locale == "en" else f"{day.year}年{day.month}月"  # DATE_FORMAT
+    return f"{_EN_MONTHS[day.month]} {day.day}" if locale == "en" else f"{day.month}月{day.day}日"  # DATE_FORMAT
 
 
 @pass_context
