@@ -202,3 +202,27 @@ def test_workbench_collector_sends_a_notice_from_the_case(new_context, demo, scr
         expect(page.locator("#letters tbody tr").first).to_contain_text("逾期通知")
         expect(page.locator("#timeline")).to_contain_text("letter.queued")
     screenshot(page, "letter-sent")
+
+
+def test_workbench_supervisor_reassigns_a_task_from_the_one_list(new_context, demo, screenshot):
+    """/work/team sends the people once (one <datalist>); a row's field suggests from it and posts the username."""
+    _collector_has_work(demo)
+    page = new_context().new_page()
+    sign_in(page, demo.logins["supervisor"], demo.password)
+    page.goto("/work/team")
+    expect(page.locator("datalist")).to_have_count(1)
+    expect(page.locator(f'datalist#assignable option[value="{demo.logins["collector"]}"]')).to_have_count(1)
+    row = page.locator("#tasks tbody tr").first
+    field = row.get_by_label("改派给（用户名）")
+    expect(field).to_have_attribute("list", "assignable")
+    field.fill("nobody")
+    row.get_by_role("button", name="改派").click()
+    page.wait_for_load_state()
+    row = page.locator("#tasks tbody tr").first
+    expect(row).to_contain_text("没有使用该用户名的在岗催收员")  # next to the field, the typed value kept
+    expect(row.get_by_label("改派给（用户名）")).to_have_value("nobody")
+    row.get_by_label("改派给（用户名）").fill(demo.logins["collector"])
+    row.get_by_role("button", name="改派").click()
+    page.wait_for_url(re.compile(r"done=reassigned"))
+    expect(page.get_by_role("status")).to_be_visible()
+    screenshot(page, "team-reassigned")
