@@ -5,7 +5,7 @@ contact log for a refusal, audit events on the case."""
 from datetime import date, timedelta
 
 import pytest
-from case_helpers import add_case, utc
+from case_helpers import STATE_ON, add_case, add_state, utc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -17,29 +17,12 @@ from arrears.cases.tables import ContactLog, PromiseToPay
 from arrears.complaints.tables import Complaint
 from arrears.contact.tables import OutboxMessage
 from arrears.contact.templates import catalog
-from arrears.delinquency.tables import LoanDelinquency
 from arrears.errors import Conflict, InvalidInput
 from arrears.loans.tables import Loan
 from arrears.money import format_yuan
 from support import CIPHER
 
 NOON = utc(2026, 3, 10, 4)  # 12:00 in Asia/Shanghai
-STATE_ON = date(2026, 3, 9)  # the last end of day
-
-
-def _state(s, case, dpd=25, principal=50_000, interest=1_200, fee=0, penalty=345) -> LoanDelinquency:
-    row = s.get(LoanDelinquency, case.loan_id) or LoanDelinquency(loan_id=case.loan_id)
-    values = {"borrower_id": case.borrower_id, "business_date": STATE_ON, "product_code": "consumer_loan",
-              "dpd": dpd, "overdue_principal_fen": principal, "overdue_interest_fen": interest,
-              "overdue_fee_fen": fee, "overdue_penalty_fen": penalty, "penalty_due_fen": penalty,
-              "outstanding_principal_fen": principal, "total_outstanding_fen": principal + interest + fee + penalty,
-              "bucket": "M1", "tier": "M1", "m_bucket": "M1", "classification": "special_mention",
-              "in_observation": False, "fully_paid": False}
-    for k, v in values.items():
-        setattr(row, k, v)
-    s.add(row)
-    s.flush()
-    return row
 
 
 def _send(s, case, **kw):
@@ -66,7 +49,7 @@ def test_every_stage_offers_collection_templates_the_catalogue_has():
 def test_an_allowed_letter_is_queued_in_the_outbox_and_audited_on_the_case(db):
     with db.session() as s:
         case = add_case(s)
-        _state(s, case)
+        add_state(s, case)
         result = _send(s, case)
         s.commit()
         m = result.message
@@ -92,7 +75,7 @@ def test_an_allowed_letter_is_queued_in_the_outbox_and_audited_on_the_case(db):
 def test_english_is_available_and_the_preview_masks_the_name_for_a_role_that_must_not_see_it(db):
     with db.session() as s:
         case = add_case(s)
-        _state(s, case)
+        add_state(s, case)
         masked = letters.preview_letter(s, cipher=CIPHER, case_id=case.id, template="overdue_notice",
                                         channel="sms", language=None, unmasked=False)
         assert masked.language == "zh-CN" and "张*" in masked.body and "张三" not in masked.body
@@ -108,7 +91,7 @@ def test_english_is_available_and_the_preview_masks_the_name_for_a_role_that_mus
 def test_a_template_or_channel_the_stage_does_not_allow_is_refused_before_the_guard(db):
     with db.session() as s:
         case = add_case(s, stage="preparation")
-        _state(s, case)
+        add_state(s, case)
         with pytest.raises(InvalidInput) as exc:
             _send(s, case)
         assert exc.value.rule == "letter.stage"
@@ -129,7 +112,7 @@ def test_no_end_of_day_state_yet_or_no_promise_to_confirm(db):
         with pytest.raises(Conflict) as exc:
             _send(s, case)
         assert exc.value.rule == "letter.no_state"
-        _state(s, case)
+        add_state(s, case)
         with pytest.raises(Conflict) as exc:
             _send(s, case, template="promise_confirmation")
         assert exc.value.rule == "letter.no_promise"
@@ -143,7 +126,7 @@ def test_no_end_of_day_state_yet_or_no_promise_to_confirm(db):
 def test_the_guards_refusal_is_logged_with_its_rule_and_nothing_is_queued(db):
     with db.session() as s:
         case = add_case(s)
-        _state(s, case)
+        add_state(s, case)
         late = utc(2026, 3, 10, 14, 30)  # 22:30 in Shanghai
         result = _send(s, case, channel="sms", at=late)
         assert not result.decision.allowed and result.message is None
@@ -168,7 +151,7 @@ def test_the_amount_owed_is_every_overdue_component_and_the_due_date_the_states_
     principal, interest, fee, penalty = parts
     with db.session() as s:
         case = add_case(s)
-        _state(s, case, dpd=dpd, principal=principal, interest=interest, fee=fee, penalty=penalty)
+        add_state(s, case, dpd=dpd, principal=principal, interest=interest, fee=fee, penalty=penalty)
         variables, on = letters.letter_variables(s, case, s.get(Loan, case.loan_id), "张*", "overdue_notice")
         assert on == STATE_ON and variables["due_on"] == STATE_ON - timedelta(days=dpd)
         assert variables["amount_owed_fen"] == principal + interest + fee + penalty
