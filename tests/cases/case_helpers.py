@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from arrears.cases.tables import Case
+from arrears.delinquency.tables import LoanDelinquency
 from support import CIPHER, add_borrower, add_small_loan
 
 PHONE, EMAIL, ADDRESS = "13812345678", "zhangsan@example.com", "北京市朝阳区建国路88号"
 OPENED = date(2026, 3, 10)
+STATE_ON = date(2026, 3, 9)  # the last end of day before OPENED
 
 
 def utc(*args: int) -> datetime:
@@ -26,3 +28,19 @@ def add_case(s, no: str = "1", *, stage: str = "phone", opened_on: date = OPENED
     s.add(case)
     s.flush()
     return case
+
+
+def add_state(s, case, dpd=25, principal=50_000, interest=1_200, fee=0, penalty=345) -> LoanDelinquency:
+    """The loan's end-of-day state on STATE_ON: ``dpd`` days past due, overdue amounts by component."""
+    row = s.get(LoanDelinquency, case.loan_id) or LoanDelinquency(loan_id=case.loan_id)
+    values = {"borrower_id": case.borrower_id, "business_date": STATE_ON, "product_code": "consumer_loan",
+              "dpd": dpd, "overdue_principal_fen": principal, "overdue_interest_fen": interest,
+              "overdue_fee_fen": fee, "overdue_penalty_fen": penalty, "penalty_due_fen": penalty,
+              "outstanding_principal_fen": principal, "total_outstanding_fen": principal + interest + fee + penalty,
+              "bucket": "M1", "tier": "M1", "m_bucket": "M1", "classification": "special_mention",
+              "in_observation": False, "fully_paid": False}
+    for k, v in values.items():
+        setattr(row, k, v)
+    s.add(row)
+    s.flush()
+    return row

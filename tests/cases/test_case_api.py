@@ -4,7 +4,7 @@
 import pytest
 
 from arrears.auth import service as auth
-from case_helpers import ADDRESS, PHONE, add_case
+from case_helpers import ADDRESS, PHONE, add_case, add_state
 from support import PASSWORD
 
 NOON, LATE = "2026-03-10T04:00:00Z", "2026-03-10T14:30:00Z"  # 12:00 and 22:30 in Shanghai
@@ -134,3 +134,40 @@ def test_third_parties_only_for_borrowers_of_cases_one_works_and_do_not_contact_
     assert api.post(f"/api/v1/borrowers/{world['borrower']}/do-not-contact", headers=sup, json=flag).status_code == 200
     frozen = api.post(f"/api/v1/cases/{world['mine']}/contacts", headers=col1, json={"method": "sms", "at": NOON})
     assert frozen.status_code == 409 and frozen.json()["rule"] == "do_not_contact"
+
+
+def test_a_letter_is_previewed_masked_then_queued_or_refused_with_the_rule(api, world, db, monkeypatch):
+    from datetime import UTC, datetime
+
+    from arrears.cases import work_api
+    from arrears.cases.tables import Case
+
+    with db.session() as s:
+        add_state(s, s.get(Case, world["mine"]))
+        s.commit()
+    col1, comp = api.as_("col1"), api.as_("comp1")
+    url = f"/api/v1/cases/{world['mine']}/letters"
+    body = {"template": "overdue_notice", "channel": "sms"}
+    preview = api.get(f"{url}/preview", headers=col1, params=body)
+    assert preview.status_code == 200 and preview.json()["language"] == "zh-CN"
+    assert "张*" in preview.json()["body"] and "张三" not in preview.json()["body"]
+    english = api.get(f"{url}/preview", headers=col1, params={**body, "language": "en"}).json()
+    assert english["language"] == "en" and english["subject"].startswith("Inclusive Demo Bank")
+    assert api.post(url, headers=comp, json=body).status_code == 403  # compliance reads, does not work cases
+    assert api.post(f"/api/v1/cases/{world['other']}/letters", headers=col1, json=body).status_code == 404
+    bad = api.post(url, headers=col1, json={**body, "template": "lawyer_letter"})
+    assert bad.status_code == 422 and bad.json()["rule"] == "letter.stage"
+
+    monkeypatch.setattr(work_api, "utcnow", lambda: datetime(2026, 3, 10, 14, 30, tzinfo=UTC))  # 22:30 local
+    refused = api.post(url, headers=col1, json=body)
+    assert refused.status_code == 409 and refused.json()["rule"] == "quiet_hours"
+    assert refused.json()["next_allowed_at"].startswith("2026-03-11T00:00")
+    monkeypatch.setattr(work_api, "utcnow", lambda: datetime(2026, 3, 10, 4, tzinfo=UTC))  # noon
+    sent = api.post(url, headers=col1, json=body)
+    assert sent.status_code == 201 and sent.json()["status"] == "pending" and not sent.json()["already"]
+    again = api.post(url, headers=col1, json=body)
+    assert again.status_code == 200 and again.json()["outbox_id"] == sent.json()["outbox_id"]
+    detail = api.get(f"/api/v1/cases/{world['mine']}", headers=col1).json()
+    kinds = [(t["kind"], t.get("action") or t.get("refused_rule")) for t in detail["timeline"]]
+    assert ("event", "letter.refused") in kinds and ("contact", "quiet_hours") in kinds
+    assert ("event", "letter.queued") in kinds

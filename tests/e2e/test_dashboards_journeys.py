@@ -30,6 +30,8 @@ def test_supervisor_filters_the_dashboards_and_downloads_them(new_context, demo,
     expect(page.get_by_role("heading", level=1)).to_have_text("统计看板")
     expect(page.get_by_role("img", name=re.compile("资产按逾期阶段分布"))).to_have_count(2)
     screenshot(page, "dashboards-all")
+    axis = page.locator("svg.chart text.tick.date")  # the time charts' date axis
+    assert axis.count() > 0 and all(re.fullmatch(r"\d{1,2}月\d{1,2}日", t) for t in axis.all_text_contents())
 
     product = catalog().product(PRODUCT)
     page.get_by_label("产品").select_option(PRODUCT)
@@ -63,3 +65,7 @@ def test_supervisor_filters_the_dashboards_and_downloads_them(new_context, demo,
     page_balance = sum(Decimal(t.replace(",", "")) for t in
                        page.locator("#t-bucket-table tbody tr td:nth-child(4)").all_inner_texts())
     assert balance == page_balance > 0
+
+    page.get_by_role("link", name="English").click()  # the same charts in English: the axis too
+    expect(page.get_by_role("heading", level=1)).not_to_have_text("统计看板")
+    assert axis.count() > 0 and all(re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}", t) for t in axis.all_text_contents())

@@ -1,6 +1,6 @@
 """The collector's day in a real browser (Debian's Chromium) on the small demo as of 2026-11-20: the queue,
-the top case, the compliance guard's answer, a contact, a promise to pay on the timeline, and the contact
-freeze an open complaint puts on the case. Screenshots: test-artifacts/screenshots/workbench_*.
+the top case, the compliance guard's answer, a contact, a promise to pay on the timeline, the contact
+freeze an open complaint puts on the case, and a notice previewed and sent by hand from a case. Screenshots: test-artifacts/screenshots/workbench_*.
 
 The demo's end of day runs before its sign-ins exist, so the strategy's tasks wait unassigned; the setup
 assigns them through ``queues.service.assign_open_tasks`` (what the next end of day would do)."""
@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from arrears.auth.tables import User
 from arrears.cases.tables import Case
 from arrears.complaints import service as complaints
-from arrears.loans.tables import Loan
+from arrears.loans.tables import Borrower, Loan
 from arrears.queues.service import assign_open_tasks
 from arrears.queues.tables import WorkTask
 from e2e.conftest import BUSINESS_DATE, sign_in
@@ -142,3 +142,87 @@ def test_workbench_collector_works_a_case(new_context, demo, screenshot):
                                        resolution="e2e", expected_version=version, actor="e2e",
                                        at=datetime.now(UTC))
             s.commit()
+
+
+def _case_with_letters(demo) -> int:
+    """One of the demo collector's open cases at a stage that sends letters by hand (moved there from preparation
+    through the service if none is)."""
+    from arrears.cases import service as cases
+
+    _collector_has_work(demo)
+    with demo.session() as s:
+        user_id = s.scalar(select(User.id).where(User.username == demo.logins["collector"]))
+        mine = (select(Case).join(WorkTask, WorkTask.case_id == Case.id)
+                .where(WorkTask.assignee_user_id == user_id, WorkTask.status == "open", Case.status == "open")
+                .order_by(Case.id))
+        case = s.scalars(mine.where(Case.stage.in_(("reminder", "phone", "field_visit")))).first()
+        if case is None:
+            case = s.scalars(mine.where(Case.stage == "preparation")).first()
+            cases.move_stage(s, case_id=case.id, to_stage="reminder", actor="e2e", reason="e2e: send a notice",
+                             expected_version=case.version, today=BUSINESS_DATE)
+            s.commit()
+        return case.id
+
+
+def test_workbench_collector_sends_a_notice_from_the_case(new_context, demo, screenshot):
+    case_id = _case_with_letters(demo)
+    with demo.session() as s:
+        name = demo.cipher.decrypt(s.get(Borrower, s.get(Case, case_id).borrower_id).name_enc)
+    page = new_context().new_page()
+    sign_in(page, demo.logins["collector"], demo.password)
+    page.goto(f"/cases/{case_id}")
+
+    # Choose a template the stage allows and preview it: Chinese first, the borrower's name masked for a collector.
+    form = page.locator("#letter-form")
+    form.get_by_label("模板").select_option("overdue_notice")
+    form.get_by_label("渠道").select_option("sms")
+    expect(form.get_by_label("信函语言")).to_have_value("zh-CN")
+    form.get_by_role("button", name="预览").click()
+    preview = page.locator("#letter-preview")
+    expect(preview).to_contain_text("逾期还款通知")
+    assert name not in preview.inner_text() and "*" in preview.inner_text()
+    # … and in English.
+    page.locator("#letter-form").get_by_label("信函语言").select_option("en")
+    page.locator("#letter-form").get_by_role("button", name="预览").click()
+    expect(page.locator("#letter-preview")).to_contain_text("overdue payment notice")
+    expect(page.locator("#letter-preview pre")).to_have_attribute("lang", "en")
+    screenshot(page, "letter-preview")
+
+    # Send it: queued in the outbox and listed on the case, or refused by the guard with its rule (the hour the
+    # journey runs at may be the borrower's quiet hours) — on the timeline either way.
+    page.locator("#letter-send-form").get_by_role("button", name="发送").click()
+    page.wait_for_load_state()
+    refusal = page.locator("#refusal")
+    if refusal.count():
+        expect(refusal).to_contain_text("合规检查拒绝了这次联系")
+        assert re.fullmatch(r"[a-z_.]+", refusal.locator("code").inner_text())
+        expect(page.locator("#timeline")).to_contain_text("letter.refused")
+    else:
+        expect(page.get_by_role("status")).to_contain_text("信函已进入发件队列")
+        expect(page.locator("#letters tbody tr").first).to_contain_text("逾期通知")
+        expect(page.locator("#timeline")).to_contain_text("letter.queued")
+    screenshot(page, "letter-sent")
+
+
+def test_workbench_supervisor_reassigns_a_task_from_the_one_list(new_context, demo, screenshot):
+    """/work/team sends the people once (one <datalist>); a row's field suggests from it and posts the username."""
+    _collector_has_work(demo)
+    page = new_context().new_page()
+    sign_in(page, demo.logins["supervisor"], demo.password)
+    page.goto("/work/team")
+    expect(page.locator("datalist")).to_have_count(1)
+    expect(page.locator(f'datalist#assignable option[value="{demo.logins["collector"]}"]')).to_have_count(1)
+    row = page.locator("#tasks tbody tr").first
+    field = row.get_by_label("改派给（用户名）")
+    expect(field).to_have_attribute("list", "assignable")
+    field.fill("nobody")
+    row.get_by_role("button", name="改派").click()
+    page.wait_for_load_state()
+    row = page.locator("#tasks tbody tr").first
+    expect(row).to_contain_text("没有使用该用户名的在岗催收员")  # next to the field, the typed value kept
+    expect(row.get_by_label("改派给（用户名）")).to_have_value("nobody")
+    row.get_by_label("改派给（用户名）").fill(demo.logins["collector"])
+    row.get_by_role("button", name="改派").click()
+    page.wait_for_url(re.compile(r"done=reassigned"))
+    expect(page.get_by_role("status")).to_be_visible()
+    screenshot(page, "team-reassigned")

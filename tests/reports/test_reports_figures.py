@@ -6,7 +6,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arrears.reports.figures import MAX_DAYS, MAX_POINTS, ratio, thin
+from arrears.reports.figures import MAX_DAYS, MAX_POINTS, ratio, thin, thinned
 
 
 @given(st.dates(date(2023, 1, 1), date(2026, 1, 1)), st.integers(0, MAX_DAYS - 1),
@@ -14,6 +14,8 @@ from arrears.reports.figures import MAX_DAYS, MAX_POINTS, ratio, thin
 def test_a_long_period_keeps_the_last_date_of_each_week_or_month(start, length, holes):
     done = [start + timedelta(days=k) for k in range(length + 1) if k not in holes]
     got = thin(done)
+    assert thinned(done) == (got, "day" if len(done) <= MAX_POINTS else
+                             "week" if len({d.isocalendar()[:2] for d in done}) <= MAX_POINTS else "month")
     assert set(got) <= set(done) and got == sorted(got) and len(got) <= MAX_POINTS
     if len(done) <= MAX_POINTS:
         assert got == done

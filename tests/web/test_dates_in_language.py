@@ -32,6 +32,15 @@ def test_the_filter_reads_the_templates_locale():
     assert t.render(d=date(2026, 11, 30), n=123_456_789, locale="en") == "30 Nov 2026 · 1,234,567.89"
 
 
+def test_a_charts_date_axis_follows_the_locale_and_the_granularity():
+    day = date(2026, 11, 30)
+    assert [i18n.format_tick(day, "zh_CN", g) for g in ("day", "week", "month")] == ["11月30日", "11月30日", "2026年11月"]
+    assert [i18n.format_tick(day, "en", g) for g in ("day", "week", "month")] == ["Nov 30", "Nov 30", "Nov 2026"]
+    t = templates.env.from_string("{{ d | tick_date(g) }}")
+    assert t.render(d=date(2026, 1, 5), g="day") == "1月5日"  # no locale: Chinese
+    assert t.render(d=date(2026, 1, 5), g="month", locale="en") == "Jan 2026"
+
+
 def test_the_loan_page_in_both_languages(make_client, loan_id):
     with make_client("collector") as c:
         c.login("collector")

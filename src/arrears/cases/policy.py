@@ -1,5 +1,5 @@
 """Case working policy from ``policy.yaml``: promise horizon and grace, visit collectors per compliance profile,
-evidence file types, complaint categories and their SLA days. Validated at load; errors name file and field."""
+evidence file types, complaint categories and their SLA days, the letters a collector sends by hand per stage. Validated at load; errors name file and field."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from arrears.cases.model import lifecycle
 from arrears.products.catalog import read_yaml, validate_model
 
 PACKAGED = Path(__file__).parent / "policy.yaml"
@@ -67,6 +68,18 @@ class Complaints(_Sourced):
         return next((c for c in self.categories if c.code == code), None)
 
 
+class Letters(_Sourced):
+    """The templates (contact/templates/catalog.yaml) a collector may send by hand from a case, per stage."""
+    by_stage: dict[str, tuple[str, ...]]
+
+    @model_validator(mode="after")
+    def _known_stages(self) -> Letters:
+        unknown = sorted(set(self.by_stage) - {s.code for s in lifecycle().stages})
+        if unknown:
+            raise ValueError(f"by_stage: unknown stage(s) {unknown}")
+        return self
+
+
 class CasePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     source: str
@@ -74,6 +87,7 @@ class CasePolicy(BaseModel):
     visits: Visits
     evidence: Evidence
     complaints: Complaints
+    letters: Letters
 
 
 def load_policy(path: str | Path | None = None) -> CasePolicy:

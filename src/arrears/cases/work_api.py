@@ -1,5 +1,5 @@
 """Working a case: contacts (through the compliance guard), outcomes, promises to pay, field visits and their
-evidence, third parties and do-not-contact. A contact the guard refuses is committed to the contact log and
+evidence, third parties, do-not-contact, and letters or notices sent by hand (previewed, then guarded and queued). A contact the guard refuses is committed to the contact log and
 answered 409 problem+json naming the rule, with ``next_allowed_at`` when time alone lifts it."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from arrears.auth.model import Permission as P
 from arrears.auth.model import Principal
-from arrears.cases import contacts, flags, promises, third_parties, visits
+from arrears.cases import contacts, flags, letters, promises, third_parties, visits
 from arrears.cases.api import scope, visible_case
 from arrears.cases.contacts import ContactResult
 from arrears.cases.evidence import EvidenceStore
@@ -85,6 +85,12 @@ class ThirdPartyIn(_In):
 class FlagIn(_In):
     on: bool
     reason: str
+
+
+class LetterIn(_In):
+    template: str
+    channel: str
+    language: str | None = None  # default: the borrower's
 
 
 def _contact_json(result: ContactResult) -> dict:
@@ -205,3 +211,38 @@ def do_not_contact(borrower_id: int, body: FlagIn, session: SessionDep,
                    principal: Annotated[Principal, Depends(require(P.cases_manage))]) -> dict:
     flags.set_do_not_contact(session, borrower_id=borrower_id, on=body.on, reason=body.reason, actor=principal.actor)
     return {"borrower_id": borrower_id, "do_not_contact": body.on}
+
+
+@router.get("/cases/{case_id}/letters/preview")
+def preview_letter(case_id: int, template: str, channel: str, session: SessionDep, cipher: CipherDep,
+                   principal: Annotated[Principal, Depends(require(P.cases_work))],
+                   language: str | None = None) -> dict:
+    """The letter as it would go (nothing written); the name masked unless the caller sees personal data."""
+    case = visible_case(session, principal, case_id)
+    r = letters.preview_letter(session, cipher=cipher, case_id=case.id, template=template, channel=channel,
+                               language=language, unmasked=principal.sees_pii_of(case.borrower_id))
+    return {"template": r.template, "channel": r.channel, "language": r.language, "subject": r.subject,
+            "body": r.body}
+
+
+@router.post("/cases/{case_id}/letters", status_code=201)
+def send_letter(case_id: int, body: LetterIn, request: Request, session: SessionDep, cipher: CipherDep,
+                principal: Annotated[Principal, Depends(require(P.cases_work))]) -> JSONResponse:
+    """Queues a letter or notice the case's stage allows, after the compliance guard (as the case page does);
+    a refusal is committed to the contact log and answered 409 with the rule."""
+    visible_case(session, principal, case_id)
+    result = letters.send_letter(session, cipher=cipher, case_id=case_id, template=body.template,
+                                 channel=body.channel, language=body.language, at=utcnow(), actor=principal.actor,
+                                 agent_user_id=principal.user_id)
+    d = result.decision
+    if not d.allowed:
+        problem = {"type": "urn:arrears:problem:contact-refused", "title": "Letter refused", "status": 409,
+                   "detail": f"{d.reason_zh} / {d.reason_en}", "instance": request.url.path, "field": None,
+                   "rule": d.rule, "errors": [], "allowed": False, "broken": list(d.broken),
+                   "next_allowed_at": d.next_allowed_at}
+        return JSONResponse(jsonable_encoder(problem), status_code=409, media_type=PROBLEM_JSON)
+    m = result.message
+    return JSONResponse(jsonable_encoder({
+        "outbox_id": m.id, "dedupe_key": m.dedupe_key, "status": m.status, "template": m.template,
+        "channel": m.channel, "language": m.language, "already": result.already}), status_code=201 if not
+        result.already else 200)

@@ -84,19 +84,33 @@ MAX_POINTS = 62  # a longer period is drawn from the last business date of each 
 def series_dates(session: Session, f: Filters) -> list[date]:
     """The completed business dates in the period, thinned to at most MAX_POINTS: every date, else the last date
     of each ISO week, else of each month (a portfolio is a stock: its value at a period's end stands for it)."""
-    return thin([as_date(d) for d in session.scalars(
+    return thin(_completed(session, f))
+
+
+def _completed(session: Session, f: Filters) -> list[date]:
+    return [as_date(d) for d in session.scalars(
         select(EodRun.business_date).where(EodRun.status == "complete", EodRun.business_date.between(f.start, f.end))
-        .order_by(EodRun.business_date))])
+        .order_by(EodRun.business_date))]
+
+
+GRANULARITIES = ("day", "week", "month")  # what one point of a series stands for, as ``thinned`` picked it
+_PERIOD_KEYS = (None, lambda d: d.isocalendar()[:2], lambda d: (d.year, d.month))
+
+
+def thinned(done: list[date]) -> tuple[list[date], str]:
+    """Sorted dates → (all of them if few enough, else the last of each ISO week, else the last of each month;
+    which of the three: ``GRANULARITIES``)."""
+    for key, granularity in zip(_PERIOD_KEYS, GRANULARITIES, strict=True):
+        picked = done if key is None else [d for i, d in enumerate(done) if i + 1 == len(done)
+                                           or key(done[i + 1]) != key(d)]
+        if len(picked) <= MAX_POINTS:
+            return picked, granularity
+    return picked, granularity
 
 
 def thin(done: list[date]) -> list[date]:
     """Sorted dates → all of them if few enough, else the last of each ISO week, else the last of each month."""
-    for key in (None, lambda d: d.isocalendar()[:2], lambda d: (d.year, d.month)):
-        picked = done if key is None else [d for i, d in enumerate(done) if i + 1 == len(done)
-                                           or key(done[i + 1]) != key(d)]
-        if len(picked) <= MAX_POINTS:
-            return picked
-    return picked
+    return thinned(done)[0]
 
 
 def portfolio_series(session: Session, f: Filters, by: str, dates: list[date] | None = None) -> Figure:
@@ -229,16 +243,17 @@ class Dashboard:
     figures: dict[str, Figure]
     roll_on: date | None
     roll_anchor: date | None
+    granularity: str = "day"  # of the portfolio series: what one point stands for (``thinned``)
 
 
 def dashboard(session: Session, f: Filters, *, today: date, now: datetime) -> Dashboard:
     """Every figure of the dashboards page and its export."""
     roll, on, anchor = roll_matrix(session, f)
-    dates = series_dates(session, f)
+    dates, granularity = thinned(_completed(session, f))
     figures = [portfolio_series(session, f, "bucket", dates), portfolio_series(session, f, "classification", dates),
                roll, rates(session, f, roll), offer_outcomes(session, f, now), agreement_outcomes(session, f),
                complaints(session, f, today), blocked_contacts(session, f)]
-    return Dashboard(f, {fig.name: fig for fig in figures}, on, anchor)
+    return Dashboard(f, {fig.name: fig for fig in figures}, on, anchor, granularity)
 
 
 def teams() -> list:

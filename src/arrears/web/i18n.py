@@ -147,9 +147,22 @@ def format_date(day: date | None, locale: str) -> str:
     return f"{day.year}年{day.month}月{day.day}日"  # DATE_FORMAT zh_CN, the default
 
 
+def format_tick(day: date, locale: str, granularity: str = "day") -> str:
+    """A chart's date-axis label, short, in the page's language: month and day (Nov 30 in English) for a point
+    that is a day or a week (the week's last date), year and month (Nov 2026) for a month."""
+    if granularity == "month":
+        return f"{_EN_MONTHS[day.month]} {day.year}" if locale == "en" else f"{day.year}年{day.month}月"  # DATE_FORMAT
+    return f"{_EN_MONTHS[day.month]} {day.day}" if locale == "en" else f"{day.month}月{day.day}日"  # DATE_FORMAT
+
+
 @pass_context
 def _date_filter(context: Context, day: date | None) -> str:
     return format_date(day, _context_locale(context))
+
+
+@pass_context
+def _tick_filter(context: Context, day: date, granularity: str = "day") -> str:
+    return format_tick(day, _context_locale(context), granularity)
 
 
 def _context_locale(context: Context) -> str:
@@ -190,8 +203,8 @@ def local_name(context: Context, thing: Any) -> str:
 
 def install(env: Environment) -> None:
     """Gives ``env`` the i18n extension (``{% trans %}``, ``_()``; new-style: autoescaped, ``%(name)s``
-    placeholders filled by keyword) bound to each template context's ``locale``, ``local_name`` and the
-    ``cn_date`` filter (a date in the context's language)."""
+    placeholders filled by keyword) bound to each template context's ``locale``, ``local_name``, the
+    ``cn_date`` filter (a date in the context's language) and ``tick_date`` (a chart axis's date)."""
     env.add_extension("jinja2.ext.i18n")
     env.policies["ext.i18n.trimmed"] = True  # babel.cfg extracts with trimmed = true as well
     env.install_gettext_callables(  # type: ignore[attr-defined]  (added by the extension)
@@ -200,6 +213,7 @@ def install(env: Environment) -> None:
     env.filters["local_name"] = local_name
     # Named for its default; writes the date in the template's language (``format_date``).
     env.filters["cn_date"] = _date_filter
+    env.filters["tick_date"] = _tick_filter  # a chart axis's date (``format_tick``)
 
 
 def switch_href(request: Request, locale: str) -> str:

@@ -16,6 +16,7 @@ LEVELS = ["M0", "M1", "M2"]
 def test_stacked_columns_fit_the_plot_and_follow_the_values(points):
     rows = [(date(2026, 1, 1) + timedelta(days=k), lv, v) for k, lv, v in points]
     c = charts.stacked(rows, LEVELS)
+    assert c["granularity"] == "day" and charts.stacked(rows, LEVELS, "month")["granularity"] == "month"
     assert len(c["columns"]) == len({d for d, _, _ in rows})
     top = c["ticks"][-1]["value"]
     for col in c["columns"]:

@@ -70,6 +70,20 @@ def test_the_supervisor_sees_charts_with_their_data_tables(site, db):
     assert "催收骚扰" in html
 
 
+def _ticks(html: str) -> set[str]:
+    """The labels of the time charts' date axis."""
+    import re
+
+    return set(re.findall(r'<text class="tick date" [^>]*>([^<]+)</text>', html))
+
+
+def test_the_date_axis_is_written_in_the_pages_language(site):
+    """Each column a business date (three in the period): 2月20日 in Chinese, Feb 20 in English."""
+    site.login("supervisor")
+    assert _ticks(site.get("/dashboards", params=PERIOD).text) == {"2月20日", "3月4日", "3月12日"}
+    assert _ticks(site.get("/dashboards", params={**PERIOD, "lang": "en"}).text) == {"Feb 20", "Mar 4", "Mar 12"}
+
+
 def test_filters_narrow_every_figure(site, db):
     site.login("compliance")
     html = site.get("/dashboards", params={**PERIOD, "product": "consumer_loan"}).text

@@ -22,8 +22,9 @@ def _nice(top: int) -> int:
     return next(m * power for m in (1, 2, 5, 10) if m * power >= top)
 
 
-def stacked(points: list[tuple[date, str, int]], levels: list[str]) -> dict:
-    """Stacked columns, one per date, one segment per level in ``levels`` order (bottom first)."""
+def stacked(points: list[tuple[date, str, int]], levels: list[str], granularity: str = "day") -> dict:
+    """Stacked columns, one per date, one segment per level in ``levels`` order (bottom first). ``granularity``
+    (day, week, month: what one column stands for) says how the template writes the date axis (``tick_date``)."""
     dates = sorted({d for d, _, _ in points})
     values = {(d, level): v for d, level, v in points}
     totals = [sum(values.get((d, lv), 0) for lv in levels) for d in dates]
@@ -48,7 +49,7 @@ def stacked(points: list[tuple[date, str, int]], levels: list[str]) -> dict:
     rects = Markup("".join(f'<rect class="s{s["index"]}" x="{c["x"]}" y="{s["y"]}" width="{c["w"]}" '
                            f'height="{s["h"]}"/>' for c in columns for s in c["segments"]))
     return {"w": W, "h": H, "left": LEFT, "right": W - RIGHT, "bottom": H - BOTTOM, "columns": columns,
-            "ticks": ticks, "labels": labels, "levels": levels, "rects": rects}
+            "ticks": ticks, "labels": labels, "levels": levels, "rects": rects, "granularity": granularity}
 
 
 def bars(items: list[tuple[str, int]]) -> dict:

@@ -64,8 +64,8 @@ def _charts(board: Dashboard) -> dict:
     out = {}
     for name, levels in (("portfolio_bucket", buckets), ("portfolio_classification", classes)):
         rows = board.figures[name].rows
-        out[f"{name}_loans"] = charts.stacked([(r[0], r[1], r[2]) for r in rows], levels)
-        out[f"{name}_balance"] = charts.stacked([(r[0], r[1], r[3]) for r in rows], levels)
+        out[f"{name}_loans"] = charts.stacked([(r[0], r[1], r[2]) for r in rows], levels, board.granularity)
+        out[f"{name}_balance"] = charts.stacked([(r[0], r[1], r[3]) for r in rows], levels, board.granularity)
     roll = board.figures["roll_rate"].rows
     present = {r[0] for r in roll}
     out["roll"] = charts.heat([(r[0], r[1], r[2]) for r in roll], [b for b in buckets if b in present],

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from arrears.agreements.tables import Agreement
 from arrears.audit.tables import Event
 from arrears.auth.model import Permission, Principal
+from arrears.cases import letters
 from arrears.cases.contacts import contact_history, profile_of
 from arrears.cases.flags import borrower_flags
 from arrears.cases.model import lifecycle
@@ -122,4 +123,7 @@ def case_page_data(session: Session, me: Principal, cipher: PersonalDataCipher, 
         "system_reason": system_reason,
         "close_reasons": lc.close_reasons, "stages": {s.code: s for s in lc.stages},
         "form_methods": FORM_METHODS, "purposes": PURPOSES,
+        # the letter form: templates the stage allows (with their channels), in the borrower's language first
+        "letter_templates": [(t, letters.channels_for(t)) for t in letters.templates_for(case.stage)],
+        "letter_language": "en" if (borrower.language or "").lower().startswith("en") else "zh-CN",
     }

@@ -111,27 +111,47 @@ def _team_page(request: Request, session: Session, me: Principal, team: str, *, 
                   values=values or {})
 
 
+def _assignee(session: Session, to_user: str, to_user_id: str) -> int | None:
+    """The person a task goes to: the username typed or picked from the page's one list (``to_user``), or an id
+    (``to_user_id``, as forms posted before the list); None when neither names an active user who works queues."""
+    if to_user_id.isdigit():
+        return int(to_user_id)
+    name = to_user.strip().lower()
+    if not name:
+        return None
+    return session.scalar(select(User.id).where(User.username == name, User.active.is_(True),
+                                                User.role.in_(WORKERS)))
+
+
 @router.post("/work/team/tasks/{task_id}/reassign", response_class=HTMLResponse)
 def reassign_task(task_id: int, request: Request, session: SessionDep, team: Annotated[str, Form()] = "",
-                  to_user_id: Annotated[str, Form()] = "", version: Annotated[str, Form()] = "",
-                  override: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
+                  to_user: Annotated[str, Form()] = "", to_user_id: Annotated[str, Form()] = "",
+                  version: Annotated[str, Form()] = "", override: Annotated[str, Form()] = "",
+                  reason: Annotated[str, Form()] = "") -> Response:
     me, refused = staff_gate(request, session, Permission.queues_supervise)
     if refused is not None:
         return refused
-    values = {"to_user_id": to_user_id, "override": bool(override), "reason": reason}
-    if not to_user_id.isdigit() or not version.isdigit():
-        errors = {"to_user_id": "required"} if not to_user_id.isdigit() else {"form": "task.version"}
+    user_id = _assignee(session, to_user, to_user_id)
+    values = {"to_user": to_user.strip()[:60] or _username(session, user_id), "override": bool(override),
+              "reason": reason}
+    if user_id is None or not version.isdigit():
+        errors = {"form": "task.version"} if user_id is not None else \
+            {"to_user": "task.unknown_user" if to_user.strip() else "required"}
         return _team_page(request, session, me, team, status=400, errors={task_id: errors},
                           values={task_id: values})
     try:
         with savepoint(session):
-            queues.reassign(session, task_id=task_id, to_user_id=int(to_user_id), actor=me.actor,
+            queues.reassign(session, task_id=task_id, to_user_id=user_id, actor=me.actor,
                             expected_version=int(version), override=bool(override), reason=reason)
     except Problem as exc:
         session.expire_all()
         return _team_page(request, session, me, team, status=409 if exc.status == 409 else 400,
                           errors={task_id: {exc.field or "form": exc.rule or "invalid"}}, values={task_id: values})
     return RedirectResponse(f"/work/team?team={team}&done=reassigned", status_code=303)
+
+
+def _username(session: Session, user_id: int | None) -> str:
+    return "" if user_id is None else session.scalar(select(User.username).where(User.id == user_id)) or ""
 
 
 @router.post("/work/team/cases/{case_id}/assign", response_class=HTMLResponse)
