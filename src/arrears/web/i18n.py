@@ -49,6 +49,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from arrears.money import round_fen
+
 LOCALES: tuple[str, ...] = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
 COOKIE = "lang"
@@ -155,6 +157,33 @@ def format_tick(day: date, locale: str, granularity: str = "day") -> str:
     return f"{_EN_MONTHS[day.month]} {day.day}" if locale == "en" else f"{day.month}月{day.day}日"  # DATE_FORMAT
 
 
+def N_(message: str) -> str:
+    """Marks ``message`` for the catalogue (Babel extracts ``N_``); translated where it is used."""
+    return message
+
+
+# A chart axis's numbers, short, in the page's language: ten thousands and hundred millions in Chinese, K, M and B
+# in English (the units' words are the catalogue's); below the smallest unit a number is written out.
+_TICK_UNITS = {  # (from, unit, message)
+    "zh_CN": ((10**8, 10**8, N_("%(n)s hundred million")), (10**4, 10**4, N_("%(n)s ten thousand"))),
+    "en": ((10**9, 10**9, N_("%(n)s billion")), (10**6, 10**6, N_("%(n)s million")), (10**4, 10**3, N_("%(n)s thousand")))}
+
+
+def format_tick_number(n: int, locale: str) -> str:
+    """75000000 as 7,500 ten thousands in Chinese and 75M in English; at most two decimals (an axis label, not an amount:
+    the data table beside it has the exact figures)."""
+    for start, unit, message in _TICK_UNITS.get(locale, _TICK_UNITS[DEFAULT_LOCALE]):
+        if abs(n) >= start:
+            short = (Decimal(round_fen(Decimal(n) * 100 / unit)) / 100).normalize()  # hundredths of the unit
+            return translations(locale).gettext(message) % {"n": f"{short:,f}"}
+    return f"{n:,}"
+
+
+@pass_context
+def _tick_number_filter(context: Context, n: int) -> str:
+    return format_tick_number(n, _context_locale(context))
+
+
 @pass_context
 def _date_filter(context: Context, day: date | None) -> str:
     return format_date(day, _context_locale(context))
@@ -214,6 +243,7 @@ def install(env: Environment) -> None:
     # Named for its default; writes the date in the template's language (``format_date``).
     env.filters["cn_date"] = _date_filter
     env.filters["tick_date"] = _tick_filter  # a chart axis's date (``format_tick``)
+    env.filters["tick_number"] = _tick_number_filter  # a chart axis's number (``format_tick_number``)
 
 
 def switch_href(request: Request, locale: str) -> str:
