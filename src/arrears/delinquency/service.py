@@ -112,9 +112,10 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
 
     with unit_of_work(factory) as session:  # held credit pays what has fallen due, before measuring arrears
         credit = apply_credit_bulk(session, business_date, cat)
+    with unit_of_work(factory) as session:  # its own transaction: the lock it may take ends with it
+        watermark = journal_watermark(session)  # before the read: a change racing it is seen again next time
     with unit_of_work(factory) as session:
         done = [d for d in completed_dates(session) if d < business_date]
-        watermark = journal_watermark(session)  # before the read: a change racing it is seen again next time
         since = stored_watermark(session, done[-1]) if done and incremental and chosen is None else None
         changed = changed_since(session, since, done[-1], business_date) if since is not None else None
         loans, instalments, settlements = read_inputs(session, business_date)
