@@ -140,6 +140,7 @@ def load_portfolio(factory, files: Path, cipher: PersonalDataCipher, store: Snap
 
 
 def create_sign_ins(factory, behaviours: dict[str, str]) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    """A sign-in for every staff role and one for a borrower; (username, password, role) each."""
     logins = []
     with unit_of_work(factory) as s:
         for username, role, name, team in STAFF:

@@ -29,12 +29,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from arrears.agreements import service as agreements
 from arrears.agreements import signing
 from arrears.agreements.policy import policy as agreement_policy
+from arrears.agreements.tables import Agreement
 from arrears.auth.model import Principal
 from arrears.auth.service import create_user, principal_of
 from arrears.auth.tables import User
 from arrears.cases.service import move_stage
 from arrears.cases.tables import Case
 from arrears.complaints.service import file_complaint
+from arrears.complaints.tables import Complaint
 from arrears.contact.tables import OutboxMessage
 from arrears.db.engine import unit_of_work
 from arrears.delinquency.tables import LoanDelinquency
@@ -42,6 +44,7 @@ from arrears.errors import InvalidInput
 from arrears.legal import service as legal
 from arrears.legal.model import Award, binding_cap
 from arrears.legal.policy import policy as legal_policy
+from arrears.legal.tables import LegalCase
 from arrears.loans.tables import Borrower, Loan
 from arrears.negotiation import hardship, rounds
 from arrears.negotiation.accepted import accepted_offer
@@ -51,6 +54,7 @@ from arrears.negotiation.debt import load_context
 from arrears.negotiation.limits import max_periods
 from arrears.negotiation.plan import Amounts
 from arrears.negotiation.proposal import evaluate_proposal
+from arrears.negotiation.tables import HardshipApplication, Negotiation, Offer
 from arrears.negotiation.terms import Terms
 from arrears.privacy import PersonalDataCipher
 from arrears.products.catalog import catalog
@@ -149,7 +153,8 @@ def _borrower(s: Session, cipher: PersonalDataCipher, borrower_id: int) -> Princ
     return principal_of(s, user.username)
 
 
-def _apply(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _Loan, today: date):  # noqa: ANN202
+def _apply(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _Loan,
+           today: date) -> HardshipApplication:
     """The borrower files a hardship application with a household statement (fen a month)."""
     wages = rng.randrange(300_000, 900_000, 10_000)
     expenses = {"housing": wages * rng.randint(18, 28) // 100, "food": wages * rng.randint(15, 22) // 100,
@@ -165,7 +170,8 @@ def _apply(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _Lo
                                      description=WHY[loan.kind], consent=True, today=today)
 
 
-def _negotiation(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _Loan, today: date):  # noqa: ANN202
+def _negotiation(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _Loan,
+                 today: date) -> tuple[Principal, Negotiation]:
     """Application filed, verified by the negotiator, who opens a negotiation on it."""
     app = _apply(s, cipher, rng, loan, today)
     officer = principal_of(s, STAFF["negotiator"])
@@ -174,7 +180,7 @@ def _negotiation(s: Session, cipher: PersonalDataCipher, rng: random.Random, loa
     return officer, rounds.open_negotiation(s, officer, loan_id=loan.id, today=today, application_id=app.id)
 
 
-def _offer(s: Session, who: Principal, neg_id: int, terms: Terms, today: date, counter_to: int | None = None):  # noqa: ANN202
+def _offer(s: Session, who: Principal, neg_id: int, terms: Terms, today: date, counter_to: int | None = None) -> Offer:
     return rounds.make_offer(s, who, negotiation_id=neg_id, terms=terms, today=today, counter_to_id=counter_to,
                              expires_in_hours=negotiation_policy().offers.max_expiry_hours)
 
@@ -205,7 +211,7 @@ def _pending_approval(s: Session, cipher: PersonalDataCipher, rng: random.Random
     return offer.id
 
 
-def _signed(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _Loan, today: date):  # noqa: ANN202
+def _signed(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _Loan, today: date) -> Agreement:
     """A plan within the negotiator's authority (12 months, the penalty waived on condition), accepted by the
     borrower; the negotiator prepares the agreement and sends it; the borrower signs with the SMS code."""
     officer, neg = _negotiation(s, cipher, rng, loan, today)
@@ -223,7 +229,7 @@ def _signed(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _L
     return a
 
 
-def _to_law(s: Session, loan: _Loan, today: date):  # noqa: ANN202
+def _to_law(s: Session, loan: _Loan, today: date) -> LegalCase:
     """Reminder and phone without result; legal takes the case to law, files the claim (the whole debt) and
     records the judgment within the legal cap: the appeal and enforcement deadlines follow."""
     case = s.scalar(select(Case).where(Case.loan_id == loan.id, Case.status == "open"))
@@ -261,7 +267,7 @@ def _write_off(s: Session, today: date) -> int | None:
         return None
 
 
-def _complaint(s: Session, cipher: PersonalDataCipher, loan: _Loan, today: date):  # noqa: ANN202
+def _complaint(s: Session, cipher: PersonalDataCipher, loan: _Loan, today: date) -> Complaint:
     """The borrower complains by phone about the calls; compliance records it (contact is frozen meanwhile)."""
     officer = principal_of(s, STAFF["compliance"])
     case_id = s.scalar(select(Case.id).where(Case.loan_id == loan.id, Case.status == "open"))
