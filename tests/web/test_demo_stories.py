@@ -1,6 +1,7 @@
 """The demo's in-flight stories (demo.stories) on a small generated portfolio, on both backends: each desk shows
 its story to the role that works it (the pages, signed in with the demo's sign-ins), the states are the ones
-the services left, and the event chains and the agreements' tamper evidence verify."""
+the services left, and the event chains and the agreements' tamper evidence verify; the same seed picks the same
+loans."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from arrears.agreements.service import number
 from arrears.agreements.tables import Agreement
@@ -15,13 +17,15 @@ from arrears.agreements.verify import verify_agreements
 from arrears.audit.service import verify_events
 from arrears.cases.tables import Case
 from arrears.complaints.tables import Complaint
+from arrears.db.engine import make_engine
 from arrears.delinquency.snapshots import SnapshotStore
-from arrears.demo.build import DEMO_PASSWORD, create_sign_ins, demo_calendar, load_portfolio
+from arrears.demo.build import DEMO_PASSWORD, build_demo, create_sign_ins, demo_calendar, load_portfolio
 from arrears.demo.stories import seed_stories
 from arrears.legal.tables import Deadline, LegalCase
 from arrears.loans.tables import Loan
 from arrears.negotiation.tables import HardshipApplication, Negotiation, Offer
 from arrears.privacy import PersonalDataCipher
+from arrears.settings import load_settings
 from arrears.web.i18n import format_date
 from arrears.writeoff.tables import WriteOffBatch
 
@@ -82,6 +86,7 @@ def test_every_desk_opens_with_its_story(db, tmp_path, secret_key, make_client):
                                                    in_force.loan_id, lc.loan_id, complaint.loan_id]
         assert len(set(story_loans)) == len(story_loans) == 9  # a loan of its own for each story
         own_loan = next(a.loan_id for a in apps if a.filed_by == borrower)
+        in_force_desk = s.scalar(select(Negotiation.id).where(Negotiation.loan_id == in_force.loan_id))
         checked, problems = verify_events(s)
         assert problems == [] and checked > 0
         assert verify_agreements(s)[1] == []
@@ -91,6 +96,9 @@ def test_every_desk_opens_with_its_story(db, tmp_path, secret_key, make_client):
         desk = _page(client, "negotiator", "/negotiations")
         assert all(loan_no[a.loan_id] in desk for a in apps)
         assert f"/negotiations/{second.id}" in desk and f"/negotiations/{pending.negotiation_id}" in desk
+        rounds = _page(client, "negotiator", f"/negotiations/{second.id}")
+        assert "已被替代" in rounds and "待对方答复" in rounds  # the borrower's proposal, our counter-offer
+        assert "已生效" in _page(client, "negotiator", f"/negotiations/{in_force_desk}")
         approvals = _page(client, "supervisor", "/approvals")
         assert loan_no[pending.loan_id] in approvals and number(signed) in approvals
         assert number(in_force) not in approvals  # in force: nothing left to countersign
@@ -101,3 +109,21 @@ def test_every_desk_opens_with_its_story(db, tmp_path, secret_key, make_client):
         assert f"/complaints/{complaint.id}" in complaints and format_date(complaint.sla_due_on, "zh-CN") in complaints
         portal = _page(client, borrower, f"/portal/loans/{own_loan}")
         assert f"/portal/hardship/{next(a.id for a in apps if a.loan_id == own_loan)}" in portal
+
+
+def _story_loans(data_dir) -> list[str]:
+    """Each story's loan number, in the order demo.stories seeds them."""
+    engine = make_engine(f"sqlite:///{data_dir / 'arrears.db'}")
+    with Session(engine) as s:
+        found = [s.scalars(select(Loan.loan_no).join(model, model.loan_id == Loan.id).order_by(model.id)).all()
+                 for model in (HardshipApplication, Negotiation, Agreement, LegalCase, Complaint)]
+    engine.dispose()
+    return [no for group in found for no in group]
+
+
+def test_the_same_seed_tells_the_same_stories(tmp_path):
+    for run in ("a", "b"):
+        settings = load_settings(tmp_path / run, f"sqlite:///{tmp_path / run / 'arrears.db'}")
+        build_demo(settings, loans=150, business_date=TODAY, seed=5)
+    assert _story_loans(tmp_path / "a") == _story_loans(tmp_path / "b")
+    assert len(_story_loans(tmp_path / "a")) == 7 + 4 + 2 + 1 + 1  # applications, negotiations, agreements, …
