@@ -11,8 +11,8 @@ the authority limits, maker-checker, the hash-chained events and the agreements'
 - an open complaint recorded by phone, with its reply (SLA) date.
 
 Each story takes its own overdue loan of a borrower with one loan (31 to 359 days past due, so none is in the
-write-off batch), drawn by a seeded RNG; negotiations prefer the portfolio's hardship borrowers. The process is
-compressed into the demo's business date. Borrowers act from their own accounts, made as a first sign-in with a
+write-off batch), drawn by a seeded RNG; negotiations prefer the portfolio's hardship borrowers; a portfolio too
+small for all the stories gets those it has loans for. The process is compressed into the demo's business date. Borrowers act from their own accounts, made as a first sign-in with a
 one-time code makes them (a random password); the borrower reads the signing code from the SMS in the outbox."""
 
 from __future__ import annotations
@@ -29,14 +29,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from arrears.agreements import service as agreements
 from arrears.agreements import signing
 from arrears.agreements.policy import policy as agreement_policy
-from arrears.agreements.tables import Agreement
 from arrears.auth.model import Principal
 from arrears.auth.service import create_user, principal_of
 from arrears.auth.tables import User
 from arrears.cases.service import move_stage
 from arrears.cases.tables import Case
 from arrears.complaints.service import file_complaint
-from arrears.complaints.tables import Complaint
 from arrears.contact.tables import OutboxMessage
 from arrears.db.engine import unit_of_work
 from arrears.delinquency.tables import LoanDelinquency
@@ -44,7 +42,6 @@ from arrears.errors import InvalidInput
 from arrears.legal import service as legal
 from arrears.legal.model import Award, binding_cap
 from arrears.legal.policy import policy as legal_policy
-from arrears.legal.tables import LegalCase
 from arrears.loans.tables import Borrower, Loan
 from arrears.negotiation import hardship, rounds
 from arrears.negotiation.accepted import accepted_offer
@@ -72,13 +69,13 @@ class Stories:
     """What was seeded (ids), for the tests and the summary."""
 
     applications: list[int] = field(default_factory=list)  # submitted, waiting for verification
-    second_round: int = 0  # negotiation id
-    pending_offer: int = 0  # offer id
-    signed: int = 0  # agreement id, waiting for countersignature
-    in_force: int = 0  # agreement id, countersigned
-    legal_case: int = 0
-    writeoff_batch: int | None = None  # None when no loan meets the write-off rules (a tiny demo)
-    complaint: int = 0
+    second_round: int | None = None  # negotiation id (None: the portfolio had no loan left for the story)
+    pending_offer: int | None = None  # offer id
+    signed: int | None = None  # agreement id, waiting for countersignature
+    in_force: int | None = None  # agreement id, countersigned
+    legal_case: int | None = None
+    complaint: int | None = None
+    writeoff_batch: int | None = None  # None also when no loan meets the write-off rules
 
 
 @dataclass(frozen=True)
@@ -91,37 +88,28 @@ class _Loan:
 
 def seed_stories(factory: sessionmaker[Session], cipher: PersonalDataCipher, *, business_date: date, seed: int,
                  behaviours: dict[str, str], borrower_login: str) -> Stories:
+    """Seeds the stories, one transaction each; a portfolio too small for all of them gets those it has loans
+    for, in the order of ``ORDER``."""
     rng = random.Random(seed)
     out = Stories()
     with unit_of_work(factory) as s:
         own, picks = _choose(s, rng, behaviours, borrower_login)
-    hardship_only, (second, pending, signed, in_force), (to_law, complaint) = picks[:2], picks[2:6], picks[6:8]
-    for loan in [own, *hardship_only]:
+    with unit_of_work(factory) as s:
+        out.applications.append(_apply(s, cipher, rng, own, business_date).id)
+    for story, loan in zip(ORDER, picks, strict=False):
         with unit_of_work(factory) as s:
-            out.applications.append(_apply(s, cipher, rng, loan, business_date).id)
-    with unit_of_work(factory) as s:
-        out.second_round = _second_round(s, cipher, rng, second, business_date)
-    with unit_of_work(factory) as s:
-        out.pending_offer = _pending_approval(s, cipher, rng, pending, business_date)
-    with unit_of_work(factory) as s:
-        out.signed = _signed(s, cipher, rng, signed, business_date).id
-    with unit_of_work(factory) as s:
-        a = _signed(s, cipher, rng, in_force, business_date)
-        agreements.countersign(s, agreement_id=a.id, officer=STAFF["supervisor"], business_date=business_date,
-                               expected_version=a.version)
-        out.in_force = a.id
-    with unit_of_work(factory) as s:
-        out.legal_case = _to_law(s, to_law, business_date).id
+            if story == "applications":
+                out.applications.append(_apply(s, cipher, rng, loan, business_date).id)
+            else:
+                setattr(out, story, SEED[story](s, cipher, rng, loan, business_date))
     with unit_of_work(factory) as s:
         out.writeoff_batch = _write_off(s, business_date)
-    with unit_of_work(factory) as s:
-        out.complaint = _complaint(s, cipher, complaint, business_date).id
     return out
 
 
 def _choose(s: Session, rng: random.Random, behaviours: dict[str, str], login: str) -> tuple[_Loan, list[_Loan]]:
-    """The sign-in borrower's loan, then eight other loans: two applications, four negotiations (hardship
-    borrowers first), legal, complaint."""
+    """The sign-in borrower's loan, then a loan for each story of ``ORDER``: the negotiations and applications
+    from hardship borrowers first, legal and the complaint from the other end."""
     me = s.scalar(select(User.borrower_id).where(User.username == login))
     own_no, own_id = s.execute(select(Loan.loan_no, Loan.id).where(Loan.borrower_id == me).order_by(Loan.id)).first()
     one_loan = select(Loan.borrower_id).group_by(Loan.borrower_id).having(func.count() == 1)
@@ -136,11 +124,10 @@ def _choose(s: Session, rng: random.Random, behaviours: dict[str, str], login: s
               if no not in kind]
     rng.shuffle(struck)
     rng.shuffle(others)
-    pool = struck + others  # hardship stories first; legal and the complaint from the end (not struck first)
-    if len(pool) < 8:
-        raise ValueError(f"the demo portfolio has {len(pool)} loans fit for the stories, 8 are needed: more loans")
+    pool = struck + others
+    front = len(ORDER) - 2
     own = _Loan(own_id, own_no, me, kind.get(own_no, "other"))
-    return own, pool[:6] + pool[-2:]
+    return own, pool[:front] + pool[front:][-2:]
 
 
 def _borrower(s: Session, cipher: PersonalDataCipher, borrower_id: int) -> Principal:
@@ -211,7 +198,7 @@ def _pending_approval(s: Session, cipher: PersonalDataCipher, rng: random.Random
     return offer.id
 
 
-def _signed(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _Loan, today: date) -> Agreement:
+def _signed(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _Loan, today: date) -> int:
     """A plan within the negotiator's authority (12 months, the penalty waived on condition), accepted by the
     borrower; the negotiator prepares the agreement and sends it; the borrower signs with the SMS code."""
     officer, neg = _negotiation(s, cipher, rng, loan, today)
@@ -226,10 +213,10 @@ def _signed(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _L
     outcome = signing.borrower_sign(s, agreement_id=a.id, borrower_id=loan.borrower_id, code=code, consent=True,
                                     cipher=cipher)
     assert outcome.signed, outcome
-    return a
+    return a.id
 
 
-def _to_law(s: Session, loan: _Loan, today: date) -> LegalCase:
+def _to_law(s: Session, _cipher: PersonalDataCipher, _rng: random.Random, loan: _Loan, today: date) -> int:
     """Reminder and phone without result; legal takes the case to law, files the claim (the whole debt) and
     records the judgment within the legal cap: the appeal and enforcement deadlines follow."""
     case = s.scalar(select(Case).where(Case.loan_id == loan.id, Case.status == "open"))
@@ -254,7 +241,14 @@ def _to_law(s: Session, loan: _Loan, today: date) -> LegalCase:
     award = Award(debt.principal, interest, min(debt.penalty, cap - interest), 0, 0)
     return legal.record_judgment(s, legal_case_id=lc.id, expected_version=lc.version, judgment_no=number,
                                  judgment_on=today, served_on=today, award=award, interest_until=today,
-                                 actor=officer.actor)
+                                 actor=officer.actor).id
+
+
+def _in_force(s: Session, cipher: PersonalDataCipher, rng: random.Random, loan: _Loan, today: date) -> int:
+    """As ``_signed``, then the supervisor countersigns: the plan is executed and the case closes."""
+    a = agreements.get_agreement(s, _signed(s, cipher, rng, loan, today))
+    return agreements.countersign(s, agreement_id=a.id, officer=STAFF["supervisor"], business_date=today,
+                                  expected_version=a.version).id
 
 
 def _write_off(s: Session, today: date) -> int | None:
@@ -267,10 +261,16 @@ def _write_off(s: Session, today: date) -> int | None:
         return None
 
 
-def _complaint(s: Session, cipher: PersonalDataCipher, loan: _Loan, today: date) -> Complaint:
+def _complaint(s: Session, cipher: PersonalDataCipher, _rng: random.Random, loan: _Loan, today: date) -> int:
     """The borrower complains by phone about the calls; compliance records it (contact is frozen meanwhile)."""
     officer = principal_of(s, STAFF["compliance"])
     case_id = s.scalar(select(Case.id).where(Case.loan_id == loan.id, Case.status == "open"))
     return file_complaint(s, cipher=cipher, borrower_id=loan.borrower_id, category="harassment", channel="phone",
                           text="一天之内接到多次催收电话，影响正常工作", filed_at=datetime.combine(today, SHANGHAI_MORNING),
-                          actor=officer.actor, filed_by_user_id=officer.user_id, case_id=case_id, loan_id=loan.id)
+                          actor=officer.actor, filed_by_user_id=officer.user_id, case_id=case_id, loan_id=loan.id).id
+
+
+ORDER = ("second_round", "pending_offer", "signed", "in_force", "applications", "applications", "legal_case",
+         "complaint")  # what each chosen loan is for; legal and the complaint take the last two
+SEED = {"second_round": _second_round, "pending_offer": _pending_approval, "signed": _signed, "in_force": _in_force,
+        "legal_case": _to_law, "complaint": _complaint}
