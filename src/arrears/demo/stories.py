@@ -191,7 +191,7 @@ def _pending_approval(s: Session, cipher: PersonalDataCipher, rng: random.Random
     """An offer that reduces principal: beyond a negotiator's authority, it waits for a supervisor."""
     officer, neg = _negotiation(s, cipher, rng, loan, today)
     ctx = load_context(s, loan.id, today)
-    cut = min(30_000, ctx.debt.principal // 10) // 100 * 100
+    cut = max(100, min(30_000, ctx.debt.principal // 10) // 100 * 100)  # whole yuan, at most 300
     offer = _offer(s, officer, neg.id, Terms(min(24, max_periods(ctx)), ctx.contract_rate,
                                               waiver=Amounts(principal=cut, penalty=ctx.debt.penalty)), today)
     assert offer.status == "pending_approval", offer.status
@@ -228,8 +228,8 @@ def _to_law(s: Session, _cipher: PersonalDataCipher, _rng: random.Random, loan: 
     lc = legal.open_legal_case(s, case_id=case.id, expected_case_version=case.version, actor=officer.actor,
                                reason="多次联系无果，拒不还款", today=today, officer_user_id=officer.user_id)
     debt = load_context(s, loan.id, today).debt
-    number = f"（{today.year}）沪0101民初{10_000 + loan.id}号"
-    lc = legal.file_claim(s, legal_case_id=lc.id, expected_version=lc.version, court="上海市黄浦区人民法院",
+    number = f"（{today.year}）示0101民初{10_000 + loan.id}号"  # the demo's made-up court
+    lc = legal.file_claim(s, legal_case_id=lc.id, expected_version=lc.version, court="示例市示例区人民法院",
                           court_case_no=number, firm="示例律师事务所", lawyer="陈律师", filed_on=today,
                           claim_fen=debt.total, actor=officer.actor)
     loan_row = s.get(Loan, loan.id)
