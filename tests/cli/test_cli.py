@@ -90,6 +90,10 @@ def test_write_off_and_transfer_from_the_command_line(demo_dir, tmp_path):
     """Maker-checker holds on the command line too; a stale version and a bad price are one clear line each."""
     data = _copy(demo_dir, tmp_path)
     where = ["--data-dir", str(data), "--date", "2026-11-20"]
+    # The demo's own batch (demo.stories) holds every loan the rules select: the checker rejects it first.
+    rejected = runner.invoke(app, ["writeoff", "decide", "1", "--reject", "--reason", "待补充材料", "--as",
+                                   "supervisor", "--version", "1", *where])
+    assert rejected.exit_code == 0 and json.loads(rejected.output)["status"] == "rejected", rejected.output
     proposed = runner.invoke(app, ["writeoff", "propose", "--as", "admin", *where])
     assert proposed.exit_code == 0, proposed.output
     batch = json.loads(proposed.output)
@@ -109,7 +113,14 @@ def test_write_off_and_transfer_from_the_command_line(demo_dir, tmp_path):
     assert done.exit_code == 0, done.output
     assert json.loads(done.output)["status"] == "approved"
 
-    built = runner.invoke(app, ["transfer", "build", "T1", "--as", "admin", *where])
+    # The demo's open complaint (demo.stories) freezes its borrower's notices, the sale's too: the package leaves
+    # complaining borrowers out.
+    with sqlite3.connect(data / "arrears.db") as con:
+        chosen = [str(n) for (n,) in con.execute(
+            "SELECT l.id FROM loans l JOIN loan_delinquency d ON d.loan_id = l.id WHERE l.status = 'active' "
+            "AND d.dpd >= 90 AND l.borrower_id NOT IN (SELECT borrower_id FROM complaints) ORDER BY l.id LIMIT 5")]
+    built = runner.invoke(app, ["transfer", "build", "T1", "--as", "admin", *[a for n in chosen for a in ("--loan", n)],
+                                *where])
     assert built.exit_code == 0, built.output
     package = json.loads(built.output)
     assert package["status"] == "draft" and package["loans"] >= 1

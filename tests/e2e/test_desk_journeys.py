@@ -20,7 +20,7 @@ from arrears.delinquency.tables import LoanDelinquency
 from arrears.loans.tables import Borrower, Loan
 from arrears.negotiation import hardship, rounds
 from arrears.negotiation.affordability import Statement
-from arrears.negotiation.tables import Negotiation, Offer
+from arrears.negotiation.tables import HardshipApplication, Negotiation, Offer
 from e2e.conftest import sign_in
 
 TODAY = date(2026, 11, 20)
@@ -34,13 +34,13 @@ def _borrower(borrower_id: int) -> Principal:
 
 
 def _hardship_case(demo) -> tuple[int, int, str]:
-    """A borrower of the demo with an overdue inclusive loan and no negotiation yet, who applies for hardship:
-    (loan id, borrower id, loan no). Not the borrower with the portal sign-in (the portal's journeys use that
+    """A borrower of the demo with an overdue inclusive loan and no application or negotiation yet, who applies for
+    hardship: (loan id, borrower id, loan no). Not the borrower with the portal sign-in (the portal's journeys use that
     loan) nor the loan other journeys open (``demo.overdue_loan``: the fewest days past due from 31): this one is
     countersigned into a restructuring."""
     own = set(demo.loans_of(demo.logins["borrower"])) | {demo.overdue_loan("inclusive_loan")[0].id}
     with demo.session() as s:
-        taken = set(s.scalars(select(Negotiation.loan_id)))
+        taken = set(s.scalars(select(Negotiation.loan_id))) | set(s.scalars(select(HardshipApplication.loan_id)))
         rows = s.execute(select(Loan.id, Loan.borrower_id, Loan.loan_no)
                          .join(LoanDelinquency, LoanDelinquency.loan_id == Loan.id)
                          .where(Loan.product_code == "inclusive_loan", LoanDelinquency.dpd >= 31)

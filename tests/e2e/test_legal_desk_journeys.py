@@ -1,7 +1,7 @@
 """The complaint desk and the legal officer in a real browser (Debian's Chromium) against the real server over the
-demo portfolio as of 2026-11-20. The demo has no complaints and no legal cases: each journey makes what it needs
-through the services first (a complaint filed by complaints.service; a collection case taken to law by
-cases.service and legal.service). Screenshots: test-artifacts/screenshots/."""
+demo portfolio as of 2026-11-20. The demo's own complaint and legal case (demo.stories) are left alone: each
+journey makes what it needs through the services first (a complaint filed by complaints.service; a collection case
+taken to law by cases.service and legal.service). Screenshots: test-artifacts/screenshots/."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 the supervisor, as checker, approves a write-off batch the legal officer proposed (maker-checker), and the
 compliance officer records a borrower's credit-report objection and answers it with a corrected month (the
 portal has no objection form: objections arrive by letter or phone and staff record them). The write-off batch
-takes only the demo's one loan furthest past due (a narrowed copy of the rules), so the other journeys keep
-their loans. Screenshots: test-artifacts/screenshots/."""
+takes only the one loan furthest past due outside the demo's own batch (a narrowed copy of the rules), so the
+other journeys keep their loans. Screenshots: test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -28,11 +28,14 @@ TODAY = date(2026, 11, 20)
 
 
 def _proposed_batch(demo) -> tuple[int, str]:
-    """The legal officer (maker) proposes a batch under the rules narrowed to the loan furthest past due."""
+    """The legal officer (maker) proposes a batch under the rules narrowed to the loan furthest past due that the
+    demo's own proposed batch (demo.stories: every loan the full rules select) does not hold."""
     with demo.session() as s:
+        in_batch = select(ExitItem.loan_id).join(WriteOffBatch, WriteOffBatch.id == ExitItem.batch_id).where(
+            ExitItem.batch_kind == "writeoff", WriteOffBatch.status == "proposed")
         dpd, classification, loan_no = s.execute(
             select(LoanDelinquency.dpd, LoanDelinquency.classification, Loan.loan_no)
-            .join(Loan, Loan.id == LoanDelinquency.loan_id).where(Loan.status == "active")
+            .join(Loan, Loan.id == LoanDelinquency.loan_id).where(Loan.status == "active", Loan.id.not_in(in_batch))
             .order_by(LoanDelinquency.dpd.desc(), Loan.id).limit(1)).one()
         rules = exit_policy().write_off.model_copy(update={"min_dpd": dpd, "classifications": (classification,),
                                                            "legal_outcomes": ()})

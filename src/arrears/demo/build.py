@@ -1,5 +1,6 @@
 """Builds the demo database: a fresh schema, the generated portfolio written as files and loaded
-through the same importers an institution uses, and one sign-in for every role."""
+through the same importers an institution uses, one sign-in for every role, and after the first end of day the
+in-flight stories every desk starts with (``demo.stories``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from arrears.db.migrate import upgrade
 from arrears.delinquency.service import run_date
 from arrears.delinquency.snapshots import SnapshotStore
 from arrears.demo.generator import DemoPortfolio, generate
+from arrears.demo.stories import seed_stories
 from arrears.loans.imports.borrowers import import_borrowers
 from arrears.loans.imports.loans import import_loans
 from arrears.loans.imports.payments import import_payments
@@ -93,7 +95,11 @@ def build_demo(settings: Settings, *, loans: int, business_date: date, seed: int
     logins: list[tuple[str, str, str]] = []
     portfolio = load_portfolio(factory, settings.data_dir / "demo", cipher, store, loans=loans, business_date=start,
                                seed=seed, step=step, calendar=demo_calendar(start),
-                               before_eod=lambda p: logins.extend(_users(factory, p.behaviours)))
+                               before_eod=lambda p: logins.extend(create_sign_ins(factory, p.behaviours)))
+    step("in-flight stories: applications, negotiations, agreements, legal, write-off, complaint")
+    borrower_login = next(username for username, _, role in logins if role == "borrower")
+    seed_stories(factory, cipher, business_date=start, seed=seed, behaviours=portfolio.behaviours,
+                 borrower_login=borrower_login)
     if simulate_days:
         from arrears.demo.simulate import simulate
 
@@ -133,7 +139,8 @@ def load_portfolio(factory, files: Path, cipher: PersonalDataCipher, store: Snap
     return portfolio
 
 
-def _users(factory, behaviours: dict[str, str]) -> list[tuple[str, str, str]]:  # noqa: ANN001
+def create_sign_ins(factory, behaviours: dict[str, str]) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    """A sign-in for every staff role and one for a borrower; (username, password, role) each."""
     logins = []
     with unit_of_work(factory) as s:
         for username, role, name, team in STAFF:
