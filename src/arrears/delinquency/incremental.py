@@ -18,11 +18,14 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from arrears.delinquency import engine
-from arrears.delinquency.model import SNAPSHOT, EngineInputs, EngineOutputs, conform
-from arrears.delinquency.sql import date_literal, main
+from arrears.delinquency import engine, sql
+from arrears.delinquency.model import SNAPSHOT, Carry, EngineInputs, EngineOutputs, conform
+from arrears.delinquency.sql import carry as carry_sql
+from arrears.delinquency.sql import catalogue, date_literal, main
 from arrears.products.catalog import Catalog
 
 
@@ -60,42 +63,121 @@ UNION SELECT s.loan_id FROM (SELECT DISTINCT loan_id FROM eod_settlements_all WH
       WHERE q.has_cap"""
 
 
+def _lowest_moved_sql(p: str) -> str:
+    """The earliest due date whose instalments can fall due in (P, D] or leave their grace there, any rule and
+    grace (``_recompute_sql``'s ``moved``)."""
+    return f"""
+WITH params AS (SELECT DISTINCT nbd, g FROM eod_params WHERE known)
+SELECT min(x.due_on) FROM eod_due x, params q
+WHERE x.due_on > {p}
+   OR CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) >= {p}
+   OR (CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) IS NULL"""
+
+
+def _window_sql(p: str, d: str, lo: str) -> str:
+    """The instalments due in [lo, D] that fall due in (P, D] (any, owing or not) or owe (they may leave their
+    grace in (P, D]; judged per product in ``_redo_sql``)."""
+    return f"""
+SELECT i.loan_id, i.due_on, {main.owing('i')} > 0 AS owes FROM eod_instalments_all i
+WHERE i.due_on >= {lo} AND i.due_on <= {d} AND (i.due_on > {p} OR {main.owing('i')} > 0)"""
+
+
+def _redo_sql(p: str, d: str, same_loans: bool) -> str:
+    """The loans the run recomputes from their inputs when it has P's kept rows (``eod_old``: the detail loans it
+    can continue): as ``_recompute_sql`` for what reached a loan or moved its dates, but a loan that can change
+    only by the days passed is recomputed only if it is not in ``eod_old``; and a loan of ``eod_old`` with any
+    instalment falling due in (P, D] is (what is used of the cap counts it). ``same_loans``: the portfolio is P's
+    snapshot's, loan for loan (no new loan to look for). A superset is always safe."""
+    return f"""
+SELECT loan_id FROM eod_loans_all WHERE restructured_on IS NOT NULL
+UNION SELECT loan_id FROM eod_changed
+{"" if same_loans else "UNION SELECT l.loan_id FROM eod_loans_all l ANTI JOIN eod_previous_all v ON v.loan_id = l.loan_id"}
+UNION SELECT c.loan_id FROM carry_pre c ANTI JOIN eod_old o ON o.loan_id = c.loan_id
+UNION SELECT v.loan_id FROM eod_previous_all v ANTI JOIN eod_old o ON o.loan_id = v.loan_id
+      WHERE v.dpd > 0 OR v.penalty_due_fen <> 0 OR v.overdue_penalty_fen <> 0 OR v.in_observation
+UNION SELECT w.loan_id FROM eod_window w SEMI JOIN eod_old o ON o.loan_id = w.loan_id WHERE w.due_on > {p}
+UNION SELECT w.loan_id FROM eod_window w
+      JOIN eod_loans_all l ON l.loan_id = w.loan_id
+      LEFT JOIN eod_params q ON q.product_code = coalesce(l.product_code, '')
+                            AND q.annual_rate = coalesce(l.annual_rate, '')
+      LEFT JOIN eod_due x ON x.due_on = w.due_on
+      WHERE w.owes AND (w.due_on > {p} OR coalesce(
+          CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) >= {p}
+          AND CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) < {d}, TRUE))
+UNION SELECT i.loan_id FROM eod_instalments_all i, (SELECT due_on FROM eod_missing) m WHERE i.due_on = m.due_on
+UNION SELECT s.loan_id FROM eod_settlements_all s WHERE s.value_date > {p} AND s.value_date <= {d}"""
+
+
+def _keep_sql() -> str:
+    """The loans of ``eod_old`` still in the portfolio and not recomputed, ``tail`` when they can change by the
+    days passed (overdue, a penalty, in observation on P, or under a cap: its room grows by the day). The others
+    (dpd 0, no penalty, no cap) keep P's row: no instalment of theirs started to weigh (that is a grace end in
+    (P, D], recomputed), so nothing of theirs moves."""
+    return """
+SELECT o.loan_id, o.pid,
+       v.dpd > 0 OR v.penalty_due_fen <> 0 OR v.overdue_penalty_fen <> 0 OR v.in_observation OR o.has_cap AS tail
+FROM eod_old o
+JOIN eod_previous_all v ON v.loan_id = o.loan_id
+SEMI JOIN eod_loans_all l ON l.loan_id = o.loan_id
+ANTI JOIN eod_redo r ON r.loan_id = o.loan_id"""
+
+
 @dataclass(frozen=True)
 class Incremental:
-    outputs: EngineOutputs
-    recomputed: int  # loans that went through the engine; the others were carried over
+    outputs: EngineOutputs  # with ``carry`` for the next date when the run was given P's (or ran in full)
+    recomputed: int  # loans that went through the engine from their inputs
+    continued: int = 0  # loans whose kept rows of P went through the engine's later steps (``sql/carry.py``)
+
+
+FRONT_END = "eod_di"  # the first step that reads what ``sql/carry.py`` keeps; the steps before it read the inputs
+KEPT_STEPS = {"pre": "eod_pre", "dsel": "eod_dsel", "ds": "eod_ds"}
 
 
 def run_incremental(inputs: EngineInputs, business_date: date, catalog: Catalog, *, changed: pa.Array,
-                    today: date | None = None, chunk_loans: int = engine.CHUNK_LOANS,
+                    carry: Carry | None = None, today: date | None = None, chunk_loans: int = engine.CHUNK_LOANS,
                     on_phase: Callable[[str], None] | None = None) -> Incremental:
     """The run for ``business_date`` given the previous run's snapshot in ``inputs.previous`` (its date P
     < D) and ``changed``: the loan_ids whose settlements or schedule changed since P's run (payments,
-    reversals, waivers, backdated or not). Same outputs as ``engine.run`` on the same inputs. ``on_phase``
-    is called with each phase's name when it is done (profiling)."""
+    reversals, waivers, backdated or not). Same outputs as ``engine.run`` on the same inputs. With ``carry``,
+    what P's run kept (``EngineOutputs.carry``), the loans that can change only by the days passed are continued
+    from it instead of recomputed, and the outputs carry D's for the next date. ``on_phase`` is called with each
+    phase's name when it is done (profiling)."""
     done = on_phase or (lambda _: None)
     engine.check_business_date(business_date, today)
     previous = inputs.previous
     if previous.num_rows == 0:
-        return Incremental(engine.run(inputs, business_date, catalog, chunk_loans=chunk_loans),
+        return Incremental(engine.run(inputs, business_date, catalog, chunk_loans=chunk_loans, keep=True),
                            inputs.loans.num_rows)
     p_dates = set(previous.column("business_date").unique().to_pylist())
     if len(p_dates) != 1 or next(iter(p_dates)) >= business_date:
         raise ValueError("the previous snapshot must be of one date before the business date")
-    p, d = date_literal(next(iter(p_dates))), date_literal(business_date)
+    p_date = next(iter(p_dates))
+    p, d = date_literal(p_date), date_literal(business_date)
     con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    tables = engine.input_tables(inputs)
-    for name, table in tables.items():
-        con.register(f"{name}_all", table)
-    con.register("eod_changed", pa.table({"loan_id": pa.array(changed, pa.int64())}))
-    for name, table in engine.catalogue_tables(tables["eod_loans"], catalog).items():
-        con.register(name, table)
-    con.execute("CREATE TEMP VIEW eod_due_dates AS SELECT * FROM eod_due_dates_all")
-    con.execute("CREATE TEMP VIEW eod_instalments AS SELECT * FROM eod_instalments_all")
-    con.execute(f"CREATE TEMP TABLE eod_due AS {main.due_sql(d)}")
-    con.execute(f"CREATE TEMP TABLE eod_missing AS {main.missing_sql(d)}")
-    done("prepare")
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        tables = engine.input_tables(inputs)
+        for name, table in tables.items():
+            con.register(f"{name}_all", table)
+        con.register("eod_changed", pa.table({"loan_id": pa.array(changed, pa.int64())}))
+        for name, table in engine.catalogue_tables(tables["eod_loans"], catalog).items():
+            con.register(name, table)
+        con.execute("CREATE TEMP VIEW eod_due_dates AS SELECT * FROM eod_due_dates_all")
+        con.execute("CREATE TEMP VIEW eod_instalments AS SELECT * FROM eod_instalments_all")
+        con.execute(f"CREATE TEMP TABLE eod_due AS {main.due_sql(d)}")
+        con.execute(f"CREATE TEMP TABLE eod_missing AS {main.missing_sql(d)}")
+        if carry is not None and carry.business_date == p_date and _register_carry(con, carry, p):
+            done("prepare")
+            return _continue(con, tables, business_date, catalog, p, d, carry, done)
+        done("prepare")
+        return _recompute(con, inputs, business_date, catalog, p, d, chunk_loans, done)
+    finally:
+        con.close()
+
+
+def _recompute(con: duckdb.DuckDBPyConnection, inputs: EngineInputs, business_date: date, catalog: Catalog,
+               p: str, d: str, chunk_loans: int, done: Callable[[str], None]) -> Incremental:
+    """Without P's kept rows: every loan that can differ from P goes through the engine."""
     con.execute(f"CREATE TEMP TABLE eod_redo AS {_recompute_sql(p, d)}")
     done("select")
     subset = {name: con.sql(f"SELECT t.* FROM {name}_all t SEMI JOIN eod_redo r ON r.loan_id = t.loan_id"
@@ -106,17 +188,148 @@ def run_incremental(inputs: EngineInputs, business_date: date, catalog: Catalog,
                                 settlements=subset["eod_settlements"], previous=subset["eod_previous"]),
                         business_date, catalog, chunk_loans=chunk_loans)
     done("engine")
-    con.register("redone", redone.snapshot)
+    con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo")
+    snapshot = _merge(con, engine.input_tables(inputs), redone.snapshot, d)
+    done("carry")
+    return Incremental(replace(redone, snapshot=snapshot), subset["eod_loans"].num_rows)
+
+
+def _register_carry(con: duckdb.DuckDBPyConnection, carry: Carry, p: str) -> bool:
+    """Registers P's kept pre, params and due as carry_*; False when they cannot be continued: an effective due
+    date ≤ P moved since (the kept settlement weights were counted from it)."""
+    for name in ("pre", "params", "due"):
+        con.register(f"carry_{name}", getattr(carry, name))
+    (moved,), = con.sql(carry_sql.due_changed_sql(p)).fetchall()
+    return moved == 0
+
+
+def _window(con: duckdb.DuckDBPyConnection, p: str, d: str) -> None:
+    """eod_window: the instalments on the due dates that can move between P and D (``_window_sql``), the
+    earliest such date found first so that the scan of every instalment is a plain filter."""
+    (lo,), = con.sql(_lowest_moved_sql(p)).fetchall()
+    lo_literal = date_literal(lo) if lo is not None else d
+    con.execute(f"CREATE TEMP TABLE eod_window AS {_window_sql(p, d, lo_literal)}")
+
+
+def _kept_rows(carry: Carry, keep: pa.Table, pids: pa.Table) -> dict[str, pa.Table]:
+    """P's kept rows of the loans in ``keep`` (Arrow filters, no copy through DuckDB), pre with today's pid."""
+    ids = keep.column("loan_id")
+    rows = {name: table.filter(pc.is_in(table.column("loan_id"), value_set=ids))
+            for name, table in (("pre", carry.pre), ("dsel", carry.dsel), ("ds", carry.ds))}
+    old, new = pids.column("old_pid").to_numpy(), pids.column("pid").to_numpy()
+    lookup = np.full(int(old.max(initial=0)) + 1, -1, dtype=np.int32)
+    lookup[old] = new
+    pre = rows["pre"]
+    rows["pre"] = pre.set_column(pre.schema.get_field_index("pid"), "pid",
+                                 pa.array(lookup[pre.column("pid").to_numpy()], pa.int32()))
+    return rows
+
+
+def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], business_date: date, catalog: Catalog,
+              p: str, d: str, carry: Carry, done: Callable[[str], None]) -> Incremental:
+    """With P's kept rows: the loans they cannot stand for go through the engine's first steps from their inputs;
+    their rows and the kept rows of the loans that can change by the days passed go through the later steps
+    together, once; every other loan keeps P's row."""
+    con.execute(f"CREATE TEMP TABLE carry_pid AS {carry_sql.pid_map_sql()}")
+    con.execute(f"CREATE TEMP TABLE eod_old AS {carry_sql.old_sql()}")
+    _window(con, p, d)
+    same = _same_loans(tables)
+    con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, same is not None)}")
+    keep = con.sql(_keep_sql()).to_arrow_table()
+    done("select")
+    for name in ("eod_loans", "eod_instalments", "eod_settlements"):
+        con.execute(f"CREATE TEMP TABLE {name}_sub AS SELECT t.* FROM {name}_all t "
+                    "SEMI JOIN eod_redo r ON r.loan_id = t.loan_id")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_sub")
+    con.execute("CREATE OR REPLACE TEMP VIEW eod_previous AS SELECT * FROM eod_previous_all")
+    done("subset")
+    steps = sql.steps(business_date, catalog.restructuring, catalogue.top_dpd(catalog))
+    front = next(k for k, step in enumerate(steps) if step.name == FRONT_END)
+    for step in steps[:front]:
+        if step.name != "eod_due":  # made once for the selection, from every due date
+            engine.execute(con, step)
+    for step in KEPT_STEPS.values():
+        con.execute(f"ALTER TABLE {step} RENAME TO {step}_new")
+    new = {name: con.sql(query).to_arrow_table()
+           for name, query in carry_sql.keep_sql("eod_pre_new", "eod_dsel_new", "eod_ds_new").items()}
+    kept = _kept_rows(carry, keep, con.sql("SELECT old_pid, pid FROM carry_pid").to_arrow_table())
+    con.register("eod_tail", keep.filter(keep.column("tail")).select(["loan_id"]))
+    pre_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM eod_pre_new").fetchall()]
+    for name, table in kept.items():
+        con.register(f"kept_{name}_arrow", table)
+        con.execute(f"CREATE TEMP VIEW kept_{name} AS "
+                    f"{carry_sql.hugeint_view(name, pre_columns if name == 'pre' else table.column_names, f'kept_{name}_arrow')}")
+    con.execute("""CREATE TEMP TABLE eod_pre AS
+        SELECT * FROM eod_pre_new UNION ALL SELECT c.* FROM kept_pre c SEMI JOIN eod_tail t ON t.loan_id = c.loan_id""")
+    con.execute("""CREATE TEMP VIEW eod_dsel AS
+        SELECT i.* FROM eod_dsel_new i SEMI JOIN eod_pre_new p ON p.loan_id = i.loan_id AND p.needs_detail
+        UNION ALL SELECT * FROM kept_dsel""")
+    con.execute("CREATE TEMP VIEW eod_ds AS SELECT * FROM eod_ds_new UNION ALL SELECT * FROM kept_ds")
+    con.execute("CREATE OR REPLACE TEMP VIEW eod_loans AS SELECT * FROM eod_loans_all")
+    done("front")
+    for step in steps[front:]:
+        engine.execute(con, step)
+    missing = con.sql(sql.MISSING_DUE_DATES).fetchall()
+    if missing:
+        raise engine.missing_due_dates(missing[0][0])
+    redone = engine.decode_outputs({name: con.sql(query).to_arrow_table() for name, query in sql.OUTPUTS.items()},
+                                   catalog)
+    done("engine")
+    next_carry = Carry(business_date, **{name: pa.concat_tables([kept[name], new[name]]) for name in kept},
+                       params=con.sql("SELECT * FROM eod_params").to_arrow_table(),
+                       due=con.sql("SELECT * FROM eod_due").to_arrow_table())
+    done("keep")
+    con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL SELECT loan_id FROM eod_tail")
+    snapshot = _merge(con, tables, redone["snapshot"], d, same)
+    done("carry")
+    (recomputed,), = con.sql("SELECT count(*) FROM eod_loans_sub").fetchall()
+    return Incremental(EngineOutputs(snapshot=snapshot, penalties=redone["penalties"],
+                                     transitions=redone["transitions"], rejected=redone["rejected"],
+                                     carry=next_carry), recomputed, int(pc.sum(keep.column("tail")).as_py() or 0))
+
+
+def _same_loans(tables: dict[str, pa.Table]) -> np.ndarray | None:
+    """The loan_ids when the portfolio is P's snapshot's, loan for loan in the same (increasing) order; else None."""
+    previous, loans = tables["eod_previous"], tables["eod_loans"]
+    if previous.num_rows != loans.num_rows or loans.column("loan_id").null_count:
+        return None
+    before = previous.column("loan_id").to_numpy()
+    same = np.array_equal(before, loans.column("loan_id").to_numpy()) and bool(np.all(before[1:] > before[:-1]))
+    return before if same else None
+
+
+def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: pa.Table, d: str,
+           same: np.ndarray | None = None) -> pa.Table:
+    """The snapshot: P's rows of the loans still in the portfolio and not recomputed, with D as their date, and the
+    recomputed rows, by loan_id. When the portfolio is P's, loan for loan in P's order (``same``), and no loan was
+    rejected, that is P's snapshot with the recomputed rows put in their places (found by binary search: both are
+    ordered by loan_id) — no sort of the whole snapshot."""
+    if same is not None and redone.num_rows:
+        (recomputed,), = con.sql("SELECT count(*) FROM eod_redone").fetchall()
+        ids = redone.column("loan_id").to_numpy()
+        at = np.searchsorted(same, ids)
+        if recomputed == redone.num_rows and np.array_equal(same[np.minimum(at, len(same) - 1)], ids):
+            mask = np.zeros(len(same), dtype=bool)
+            mask[at] = True
+            return _patched(tables["eod_previous"], redone, pa.array(mask), d)
+    con.register("redone", redone)
     columns = ", ".join(f"v.{c}" if c != "business_date" else f"{d} AS business_date" for c in SNAPSHOT.names)
     snapshot = con.sql(f"""
         SELECT * FROM (
             SELECT {columns} FROM eod_previous_all v
             SEMI JOIN eod_loans_all l ON l.loan_id = v.loan_id
-            ANTI JOIN eod_redo r ON r.loan_id = v.loan_id
+            ANTI JOIN eod_redone r ON r.loan_id = v.loan_id
             UNION ALL
             SELECT * FROM redone) t
         ORDER BY loan_id""").to_arrow_table()
-    con.close()
-    snapshot = conform(snapshot, SNAPSHOT)
-    done("carry")
-    return Incremental(replace(redone, snapshot=snapshot), subset["eod_loans"].num_rows)
+    return conform(snapshot, SNAPSHOT)
+
+
+def _patched(previous: pa.Table, redone: pa.Table, mask: pa.Array, d: str) -> pa.Table:
+    """``previous`` with the rows where ``mask`` is set replaced by ``redone``'s, in order, and every date D."""
+    day = pa.array(np.full(previous.num_rows, np.datetime64(d.split("'")[1], "D")), pa.date32())
+    columns = [day if f.name == "business_date" else
+               pc.replace_with_mask(previous.column(f.name).combine_chunks(), mask,
+                                    redone.column(f.name).combine_chunks())
+               for f in SNAPSHOT]
+    return pa.table(columns, schema=SNAPSHOT)
