@@ -147,10 +147,12 @@ def run(inputs: EngineInputs, business_date: date, catalog: Catalog, *,
             parts.append(decode_outputs({name: db.sql(query).to_arrow_table() for name, query in sql.OUTPUTS.items()},
                                         catalog))
             if keep:
-                kept.append({name: db.sql(query).to_arrow_table() for name, query in carry.KEEP.items()})
+                created.append(("TABLE", "kept_di_rows"))
+                db.execute(carry.keep_di_rows())
+                kept.append({name: db.sql(query).to_arrow_table() for name, query in carry.keep_sql().items()})
         kept_run = None
         if keep:
-            kept_run = Carry(business_date, **{name: pa.concat_tables([k[name] for k in kept]) for name in carry.KEEP},
+            kept_run = Carry(business_date, **{name: pa.concat_tables([k[name] for k in kept]) for name in ("pre", "di")},
                              params=db.sql("SELECT * FROM eod_params").to_arrow_table(),
                              due=db.sql("SELECT * FROM eod_due").to_arrow_table())
         return EngineOutputs(**{name: pa.concat_tables([part[name] for part in parts]) for name in OUTPUT_SCHEMAS},

@@ -129,8 +129,7 @@ class Incremental:
     continued: int = 0  # loans whose kept rows of P went through the engine's later steps (``sql/carry.py``)
 
 
-FRONT_END = "eod_di"  # the first step that reads what ``sql/carry.py`` keeps; the steps before it read the inputs
-KEPT_STEPS = {"pre": "eod_pre", "dsel": "eod_dsel", "ds": "eod_ds"}
+FRONT_END = "eod_di"  # the step whose rows ``sql/carry.py`` keeps; the steps before it read the inputs
 
 
 def run_incremental(inputs: EngineInputs, business_date: date, catalog: Catalog, *, changed: pa.Array,
@@ -211,31 +210,17 @@ def _window(con: duckdb.DuckDBPyConnection, p: str, d: str) -> None:
     con.execute(f"CREATE TEMP TABLE eod_window AS {_window_sql(p, d, lo_literal)}")
 
 
-def _kept_rows(carry: Carry, keep: pa.Table, pids: pa.Table) -> dict[str, pa.Table]:
-    """P's kept rows of the loans in ``keep`` (Arrow filters, no copy through DuckDB), pre with today's pid."""
-    ids = keep.column("loan_id")
-    rows = {name: table.filter(pc.is_in(table.column("loan_id"), value_set=ids))
-            for name, table in (("pre", carry.pre), ("dsel", carry.dsel), ("ds", carry.ds))}
-    old, new = pids.column("old_pid").to_numpy(), pids.column("pid").to_numpy()
-    lookup = np.full(int(old.max(initial=0)) + 1, -1, dtype=np.int32)
-    lookup[old] = new
-    pre = rows["pre"]
-    rows["pre"] = pre.set_column(pre.schema.get_field_index("pid"), "pid",
-                                 pa.array(lookup[pre.column("pid").to_numpy()], pa.int32()))
-    return rows
-
-
 def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], business_date: date, catalog: Catalog,
               p: str, d: str, carry: Carry, done: Callable[[str], None]) -> Incremental:
     """With P's kept rows: the loans they cannot stand for go through the engine's first steps from their inputs;
-    their rows and the kept rows of the loans that can change by the days passed go through the later steps
-    together, once; every other loan keeps P's row."""
+    their eod_di rows and those of the loans that can change by the days passed (from the kept rows,
+    ``carry_sql.di_sql``) go through the later steps together, once; every other loan keeps P's row."""
     con.execute(f"CREATE TEMP TABLE carry_pid AS {carry_sql.pid_map_sql()}")
     con.execute(f"CREATE TEMP TABLE eod_old AS {carry_sql.old_sql()}")
     _window(con, p, d)
     same = _same_loans(tables)
     con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, same is not None)}")
-    keep = con.sql(_keep_sql()).to_arrow_table()
+    con.execute(f"CREATE TEMP TABLE eod_keep AS {_keep_sql()}")
     done("select")
     for name in ("eod_loans", "eod_instalments", "eod_settlements"):
         con.execute(f"CREATE TEMP TABLE {name}_sub AS SELECT t.* FROM {name}_all t "
@@ -248,26 +233,25 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     for step in steps[:front]:
         if step.name != "eod_due":  # made once for the selection, from every due date
             engine.execute(con, step)
-    for step in KEPT_STEPS.values():
-        con.execute(f"ALTER TABLE {step} RENAME TO {step}_new")
-    new = {name: con.sql(query).to_arrow_table()
-           for name, query in carry_sql.keep_sql("eod_pre_new", "eod_dsel_new", "eod_ds_new").items()}
-    kept = _kept_rows(carry, keep, con.sql("SELECT old_pid, pid FROM carry_pid").to_arrow_table())
-    con.register("eod_tail", keep.filter(keep.column("tail")).select(["loan_id"]))
+    con.execute(f"CREATE TEMP VIEW eod_di_new AS {steps[front].sql}")  # over the recomputed loans' eod_pre
+    con.execute(carry_sql.keep_di_rows("eod_di_new"))
+    con.execute("ALTER TABLE eod_pre RENAME TO eod_pre_new")
+    new = {name: con.sql(query).to_arrow_table() for name, query in carry_sql.keep_sql("eod_pre_new").items()}
+    con.register("carry_di", carry.di)
+    # P's kept rows of the loans kept (raw, as kept: the next date's) with today's pid
+    for name in ("pre", "di"):
+        con.execute(f"""CREATE TEMP VIEW kept_{name}_raw AS SELECT c.* REPLACE (k.pid AS pid, c.loan_id AS loan_id), k.tail
+                        FROM carry_{name} c JOIN eod_keep k ON k.loan_id = c.loan_id""")
     pre_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM eod_pre_new").fetchall()]
-    for name, table in kept.items():
-        con.register(f"kept_{name}_arrow", table)
-        con.execute(f"CREATE TEMP VIEW kept_{name} AS "
-                    f"{carry_sql.hugeint_view(name, pre_columns if name == 'pre' else table.column_names, f'kept_{name}_arrow')}")
-    con.execute("""CREATE TEMP TABLE eod_pre AS
-        SELECT * FROM eod_pre_new UNION ALL SELECT c.* FROM kept_pre c SEMI JOIN eod_tail t ON t.loan_id = c.loan_id""")
-    con.execute("""CREATE TEMP VIEW eod_dsel AS
-        SELECT i.* FROM eod_dsel_new i SEMI JOIN eod_pre_new p ON p.loan_id = i.loan_id AND p.needs_detail
-        UNION ALL SELECT * FROM kept_dsel""")
-    con.execute("CREATE TEMP VIEW eod_ds AS SELECT * FROM eod_ds_new UNION ALL SELECT * FROM kept_ds")
+    di_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM kept_di_rows").fetchall()]
+    tail_pre = carry_sql.hugeint_view("pre", pre_columns, "kept_pre_raw WHERE tail")
+    con.execute(f"CREATE TEMP TABLE eod_pre AS SELECT * FROM eod_pre_new UNION ALL {tail_pre}")
+    tail_di = carry_sql.hugeint_view("di", [c for c in di_columns if c not in carry_sql.DATED], "kept_di_raw WHERE tail")
+    con.execute(f"""CREATE TEMP VIEW eod_di AS
+        SELECT * FROM kept_di_rows UNION ALL SELECT {", ".join(di_columns)} FROM ({carry_sql.di_sql(d, f"({tail_di})")}) t""")
     con.execute("CREATE OR REPLACE TEMP VIEW eod_loans AS SELECT * FROM eod_loans_all")
     done("front")
-    for step in steps[front:]:
+    for step in steps[front + 1:]:  # eod_di is made above
         engine.execute(con, step)
     missing = con.sql(sql.MISSING_DUE_DATES).fetchall()
     if missing:
@@ -275,17 +259,20 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     redone = engine.decode_outputs({name: con.sql(query).to_arrow_table() for name, query in sql.OUTPUTS.items()},
                                    catalog)
     done("engine")
-    next_carry = Carry(business_date, **{name: pa.concat_tables([kept[name], new[name]]) for name in kept},
-                       params=con.sql("SELECT * FROM eod_params").to_arrow_table(),
-                       due=con.sql("SELECT * FROM eod_due").to_arrow_table())
+    next_carry = Carry(business_date, **{
+        name: pa.concat_tables([con.sql(f"SELECT * EXCLUDE (tail) FROM kept_{name}_raw").to_arrow_table(), new[name]])
+        for name in ("pre", "di")},
+        params=con.sql("SELECT * FROM eod_params").to_arrow_table(), due=con.sql("SELECT * FROM eod_due").to_arrow_table())
     done("keep")
-    con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL SELECT loan_id FROM eod_tail")
+    con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL "
+                "SELECT loan_id FROM eod_keep WHERE tail")
     snapshot = _merge(con, tables, redone["snapshot"], d, same)
     done("carry")
     (recomputed,), = con.sql("SELECT count(*) FROM eod_loans_sub").fetchall()
+    (continued,), = con.sql("SELECT count(*) FROM eod_keep WHERE tail").fetchall()
     return Incremental(EngineOutputs(snapshot=snapshot, penalties=redone["penalties"],
                                      transitions=redone["transitions"], rejected=redone["rejected"],
-                                     carry=next_carry), recomputed, int(pc.sum(keep.column("tail")).as_py() or 0))
+                                     carry=next_carry), recomputed, continued)
 
 
 def _same_loans(tables: dict[str, pa.Table]) -> np.ndarray | None:

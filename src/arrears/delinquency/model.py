@@ -70,12 +70,11 @@ class EngineInputs:
 @dataclass(frozen=True)
 class Carry:
     """What a run of ``business_date`` keeps for the next date's incremental run (``sql/carry.py``): the engine's
-    date-free rows of its detail loans (``pre``, ``dsel``, ``ds``) and the catalogue rows they are numbered by
-    (``params``: pids; ``due``: the E of every due date ≤ business_date)."""
+    date-free rows of its detail loans (``pre``: eod_pre's; ``di``: eod_di's but their date columns) and the
+    catalogue rows they are numbered by (``params``: pids; ``due``: the E of every due date ≤ business_date)."""
     business_date: date
     pre: pa.Table
-    dsel: pa.Table
-    ds: pa.Table
+    di: pa.Table
     params: pa.Table
     due: pa.Table
 

@@ -158,7 +158,7 @@ def dates_to_run(factory: sessionmaker[Session], through: date) -> list[date]:
     return [done[-1] + timedelta(days=n) for n in range(1, (through - done[-1]).days + 1)]
 
 
-def _count(table, column: str) -> dict[str, int]:  # noqa: ANN001
+def _count(table, column: str) -> dict[str, int]:
     counts = pc.value_counts(table.column(column)).to_pylist() if table.num_rows else []
     return {str(c["values"]): int(c["counts"]) for c in sorted(counts, key=lambda c: str(c["values"]))}
 

@@ -1,21 +1,29 @@
 """What a run keeps for the next business date's incremental run (docs/eod.md, Incremental run), and the SQL that
-picks it up again.
+continues from it.
 
-A run keeps, of every *detail* loan (``eod_pre.needs_detail``), the engine's own per-loan and per-instalment rows
-that do not depend on the business date as long as nothing reaches the loan: its ``eod_pre`` row, its ``eod_dsel``
-rows (the instalments that can weigh) and its ``eod_ds`` rows (the late-settlement weights Σ a·(v − E) per seq).
-Everything that moves with the date — E + g against D, the open chunks' days, the penalty, the cap's room, dpd,
-levels — is computed from them by the engine's later steps (``eod_di`` onwards), unchanged. The next run puts
-the kept rows of its quiet loans beside the rows its first steps make for the loans it recomputes, and runs the
-later steps once over both.
+A run keeps, of every *detail* loan (``eod_pre.needs_detail``), the engine's own rows that do not depend on the
+business date as long as nothing reaches the loan: its ``eod_pre`` row and its ``eod_di`` rows without their four
+date columns (``DATED``) — each instalment's amounts, its late-settlement weights Σ a·(v − E) (``eod_ds``), its E,
+its product's grace and penalty kind. On D the date columns are computed again from them (``di_sql``: the same
+expressions as ``detail.di_sql``), and the engine's steps after ``eod_di`` — the penalty and its rounding, the cap,
+dpd, the snapshot row, transitions — run unchanged over those rows and the recomputed loans' rows together.
+
+For a loan nothing reached since P (no settlement, reversal or schedule change, no instalment falling due in
+(P, D], no due date without E, its product's parameters and every E ≤ P unchanged) the engine's first steps on D
+would give exactly the kept rows: they read only its loan row, its instalments' due and settled amounts, its
+settlements dated ≤ D (none in (P, D]) and the E of its due dates ≤ D (all ≤ P); the one date they compare —
+the first owing instalment's E + g against the date, for ``needs_detail`` — can only turn a loan detail, not
+back. So its eod_di on D is the kept row with the date columns of D: W(D) = W_settled + unpaid × (D − E), which
+is W(P) + unpaid × (D − P) for an instalment already past due on P.
 """
 
 from __future__ import annotations
 
-# The kept rows, read from the engine's temp tables at the end of a run (or of each chunk). Sums are HUGEINT in the
-# engine; kept as BIGINT (DuckDB reads Arrow's 128-bit decimals several times slower) and cast back when read. A
-# loan with a sum beyond BIGINT is kept ``wide``: never continued, always recomputed.
-WIDE = {"pre": ("outstanding_principal", "owed", "used"), "ds": ("wsp", "wsi", "pi_after_grace", "pi_after_due")}
+# eod_di's columns that depend on the business date (the others do not, for a loan nothing reached).
+DATED = ("past_due", "w_p", "w_i", "card_base")
+# Sums are HUGEINT in the engine; kept as BIGINT (DuckDB reads Arrow's 128-bit decimals several times slower) and
+# cast back when read. A loan with a sum beyond BIGINT is kept ``wide``: never continued, always recomputed.
+WIDE = {"pre": ("outstanding_principal", "owed", "used"), "di": ("wsp", "wsi", "pi_after_grace", "pi_after_due")}
 
 
 def _narrow(columns: tuple[str, ...], alias: str) -> str:
@@ -26,19 +34,39 @@ def _wide(columns: tuple[str, ...], alias: str) -> str:
     return " OR ".join(f"({alias}.{c} IS NOT NULL AND TRY_CAST({alias}.{c} AS BIGINT) IS NULL)" for c in columns)
 
 
-def keep_sql(pre: str = "eod_pre", dsel: str = "eod_dsel", ds: str = "eod_ds") -> dict[str, str]:
-    """The kept rows of the detail loans, from the engine's tables of those names."""
+def keep_sql(pre: str = "eod_pre") -> dict[str, str]:
+    """The kept rows of the detail loans, from ``pre`` (eod_pre's rows) and kept_di_rows (``keep_di_rows``)."""
     return {
         "pre": f"""
 SELECT p.* REPLACE ({_narrow(WIDE["pre"], "p")}),
-       {_wide(WIDE["pre"], "p")} OR p.loan_id IN (SELECT s.loan_id FROM {ds} s WHERE {_wide(WIDE["ds"], "s")}) AS wide
+       {_wide(WIDE["pre"], "p")} OR p.loan_id IN (SELECT x.loan_id FROM kept_di_rows x WHERE {_wide(WIDE["di"], "x")})
+       AS wide
 FROM {pre} p WHERE p.needs_detail""",
-        "dsel": f"SELECT i.* FROM {dsel} i SEMI JOIN {pre} p ON p.loan_id = i.loan_id AND p.needs_detail",
-        "ds": f"SELECT s.* REPLACE ({_narrow(WIDE['ds'], 's')}) FROM {ds} s",
+        "di": f"SELECT x.* EXCLUDE ({', '.join(DATED)}) REPLACE ({_narrow(WIDE['di'], 'x')}) FROM kept_di_rows x",
     }
 
 
-KEEP = keep_sql()
+def keep_di_rows(di: str = "eod_di") -> str:
+    """eod_di (a view in the engine) stored once, for ``keep_sql`` to read twice."""
+    return f"CREATE OR REPLACE TEMP TABLE kept_di_rows AS SELECT * FROM {di}"
+
+
+def di_sql(d: str, kept: str) -> str:
+    """eod_di's rows on D from the kept ones (``kept``: eod_di's columns but ``DATED``, in its order): the date
+    columns by ``detail.di_sql``'s expressions, verbatim — E + g against D, and the open principal's and interest's
+    days from E to D added to the kept late-settlement weights. ``tests/delinquency/test_incremental_carry.py``
+    checks these rows against the engine's eod_di, column for column."""
+    late_days = f"date_diff('day', i.eff, {d})"
+    return f"""
+SELECT i.*, coalesce(i.wsp, 0) + CASE WHEN i.past_due AND i.pd - i.sp > 0
+           THEN CAST(i.pd - i.sp AS HUGEINT) * {late_days} ELSE 0 END AS w_p,
+       coalesce(i.wsi, 0) + CASE WHEN i.past_due AND i.id_ - i.si > 0
+           THEN CAST(i.id_ - i.si AS HUGEINT) * {late_days} ELSE 0 END AS w_i,
+       CASE WHEN i.past_due THEN greatest(0, i.pd + i.id_ - (i.sp + i.si - coalesce(i.pi_after_grace, 0)))
+            ELSE 0 END AS card_base
+FROM (SELECT t.*, coalesce(date_diff('day', t.eff, {d}) > t.g, FALSE) AS past_due FROM {kept} t) i"""
+
+
 # A kept eod_pre row the later steps can continue: a loan evaluated (not rejected), its seqs decided by the
 # bitmask (≤ 63 instalments: eod_dup needs all its instalments), not restructured (the observation needs all its
 # instalments and the settlements one by one), every due date with its E.
