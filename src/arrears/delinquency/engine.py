@@ -149,7 +149,7 @@ def run(inputs: EngineInputs, business_date: date, catalog: Catalog, *,
             if keep:
                 created.append(("TABLE", "kept_di_rows"))
                 db.execute(carry.keep_di_rows())
-                kept.append({name: db.sql(query).to_arrow_table() for name, query in carry.keep_sql().items()})
+                kept.append({name: db.sql(query).to_arrow_table() for name, query in carry.keep_sql(sql.date_literal(business_date)).items()})
         kept_run = None
         if keep:
             kept_run = Carry(business_date, **{name: pa.concat_tables([k[name] for k in kept]) for name in ("pre", "di")},

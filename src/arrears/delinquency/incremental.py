@@ -222,9 +222,14 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, same is not None)}")
     con.execute(f"CREATE TEMP TABLE eod_keep AS {_keep_sql()}")
     done("select")
+    redo = np.sort(con.sql("SELECT loan_id FROM eod_redo").to_arrow_table().column("loan_id").to_numpy())
     for name in ("eod_loans", "eod_instalments", "eod_settlements"):
-        con.execute(f"CREATE TEMP TABLE {name}_sub AS SELECT t.* FROM {name}_all t "
-                    "SEMI JOIN eod_redo r ON r.loan_id = t.loan_id")
+        rows = _rows_of(tables[name], redo)
+        if rows is not None:
+            con.register(f"{name}_sub", rows)
+        else:
+            con.execute(f"CREATE TEMP TABLE {name}_sub AS SELECT t.* FROM {name}_all t "
+                        "SEMI JOIN eod_redo r ON r.loan_id = t.loan_id")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_sub")
     con.execute("CREATE OR REPLACE TEMP VIEW eod_previous AS SELECT * FROM eod_previous_all")
     done("subset")
@@ -236,12 +241,13 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     con.execute(f"CREATE TEMP VIEW eod_di_new AS {steps[front].sql}")  # over the recomputed loans' eod_pre
     con.execute(carry_sql.keep_di_rows("eod_di_new"))
     con.execute("ALTER TABLE eod_pre RENAME TO eod_pre_new")
-    new = {name: con.sql(query).to_arrow_table() for name, query in carry_sql.keep_sql("eod_pre_new").items()}
+    new = {name: con.sql(query).to_arrow_table() for name, query in carry_sql.keep_sql(d, "eod_pre_new").items()}
     con.register("carry_di", carry.di)
-    # P's kept rows of the loans kept (raw, as kept: the next date's) with today's pid
-    for name in ("pre", "di"):
-        con.execute(f"""CREATE TEMP VIEW kept_{name}_raw AS SELECT c.* REPLACE (k.pid AS pid, c.loan_id AS loan_id), k.tail
-                        FROM carry_{name} c JOIN eod_keep k ON k.loan_id = c.loan_id""")
+    # P's kept rows of the loans kept, with today's pid: pre's, and di's of the same as_of
+    con.execute("""CREATE TEMP TABLE kept_pre_raw AS SELECT c.* REPLACE (k.pid AS pid), k.tail
+                   FROM carry_pre c JOIN eod_keep k ON k.loan_id = c.loan_id""")
+    con.execute("""CREATE TEMP VIEW kept_di_raw AS SELECT k.* REPLACE (p.pid AS pid), p.tail
+                   FROM carry_di k JOIN kept_pre_raw p ON p.loan_id = k.loan_id AND p.as_of = k.as_of""")
     pre_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM eod_pre_new").fetchall()]
     di_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM kept_di_rows").fetchall()]
     tail_pre = carry_sql.hugeint_view("pre", pre_columns, "kept_pre_raw WHERE tail")
@@ -259,9 +265,9 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     redone = engine.decode_outputs({name: con.sql(query).to_arrow_table() for name, query in sql.OUTPUTS.items()},
                                    catalog)
     done("engine")
-    next_carry = Carry(business_date, **{
-        name: pa.concat_tables([con.sql(f"SELECT * EXCLUDE (tail) FROM kept_{name}_raw").to_arrow_table(), new[name]])
-        for name in ("pre", "di")},
+    next_carry = Carry(business_date, pre=pa.concat_tables([
+        con.sql("SELECT * EXCLUDE (tail) FROM kept_pre_raw").to_arrow_table(), new["pre"]]),
+        di=_next_di(con, carry.di, new["di"]),
         params=con.sql("SELECT * FROM eod_params").to_arrow_table(), due=con.sql("SELECT * FROM eod_due").to_arrow_table())
     done("keep")
     con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL "
@@ -283,6 +289,36 @@ def _same_loans(tables: dict[str, pa.Table]) -> np.ndarray | None:
     before = previous.column("loan_id").to_numpy()
     same = np.array_equal(before, loans.column("loan_id").to_numpy()) and bool(np.all(before[1:] > before[:-1]))
     return before if same else None
+
+
+def _next_di(con: duckdb.DuckDBPyConnection, kept: pa.Table, new: pa.Table) -> pa.Table:
+    """The di rows kept for the next date: P's, with the recomputed loans' added (no copy); the rows no pre row
+    names any more (recomputed or gone loans) dropped once they are a third of the whole."""
+    (live,), = con.sql(f"SELECT count(*) FROM ({carry_sql.compact_sql()}) t").fetchall()
+    if 2 * (kept.num_rows - live) > live:
+        kept = con.sql(carry_sql.compact_sql()).to_arrow_table()
+    return pa.concat_tables([kept, new])
+
+
+def _rows_of(table: pa.Table, ids: np.ndarray) -> pa.Table | None:
+    """The rows of ``table`` whose loan_id is in the sorted ``ids``, found by binary search when ``table`` is
+    ordered by loan_id (as the inputs usually are: a semi-join would read every column of every instalment), taken
+    batch by batch (a take over the whole chunked table would first join its chunks); None when it is not."""
+    column = table.column("loan_id")
+    if column.null_count:
+        return None
+    loan_ids = column.to_numpy()
+    if not bool(np.all(loan_ids[1:] >= loan_ids[:-1])):
+        return None
+    starts, stops = np.searchsorted(loan_ids, ids, "left"), np.searchsorted(loan_ids, ids, "right")
+    lengths = stops - starts
+    rows = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    batches = table.to_batches()
+    ends = np.cumsum([batch.num_rows for batch in batches])
+    cuts = np.searchsorted(rows, np.concatenate([[0], ends]))
+    taken = [batch.take(pa.array(rows[cuts[k]:cuts[k + 1]] - (ends[k] - batch.num_rows)))
+             for k, batch in enumerate(batches) if cuts[k + 1] > cuts[k]]  # a loop over batches, not loans
+    return pa.Table.from_batches(taken, schema=table.schema)
 
 
 def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: pa.Table, d: str,

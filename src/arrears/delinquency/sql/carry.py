@@ -34,15 +34,18 @@ def _wide(columns: tuple[str, ...], alias: str) -> str:
     return " OR ".join(f"({alias}.{c} IS NOT NULL AND TRY_CAST({alias}.{c} AS BIGINT) IS NULL)" for c in columns)
 
 
-def keep_sql(pre: str = "eod_pre") -> dict[str, str]:
-    """The kept rows of the detail loans, from ``pre`` (eod_pre's rows) and kept_di_rows (``keep_di_rows``)."""
+def keep_sql(d: str, pre: str = "eod_pre") -> dict[str, str]:
+    """The kept rows of the detail loans, from ``pre`` (eod_pre's rows) and kept_di_rows (``keep_di_rows``), dated
+    ``as_of`` D: a loan's di rows are those with its pre row's ``as_of`` (the kept di rows are only ever added to;
+    a loan recomputed later has newer ones, ``compact_sql`` drops the others now and then)."""
     return {
         "pre": f"""
 SELECT p.* REPLACE ({_narrow(WIDE["pre"], "p")}),
        {_wide(WIDE["pre"], "p")} OR p.loan_id IN (SELECT x.loan_id FROM kept_di_rows x WHERE {_wide(WIDE["di"], "x")})
-       AS wide
+       AS wide, {d} AS as_of
 FROM {pre} p WHERE p.needs_detail""",
-        "di": f"SELECT x.* EXCLUDE ({', '.join(DATED)}) REPLACE ({_narrow(WIDE['di'], 'x')}) FROM kept_di_rows x",
+        "di": f"""
+SELECT x.* EXCLUDE ({', '.join(DATED)}) REPLACE ({_narrow(WIDE['di'], 'x')}), {d} AS as_of FROM kept_di_rows x""",
     }
 
 
@@ -100,6 +103,13 @@ def old_sql() -> str:
     """The kept detail loans the later steps can continue, with today's pid."""
     return f"""
 SELECT c.loan_id, m.pid, m.has_cap FROM carry_pre c JOIN carry_pid m ON m.old_pid = c.pid WHERE {CONTINUABLE}"""
+
+
+def compact_sql() -> str:
+    """The kept di rows that are live: those of a kept loan with its pre row's ``as_of`` (``kept_pre`` holds
+    the next date's pre rows of the loans kept from P)."""
+    return """
+SELECT k.* FROM carry_di k SEMI JOIN kept_pre_raw p ON p.loan_id = k.loan_id AND p.as_of = k.as_of"""
 
 
 def hugeint_view(name: str, columns: list[str], table: str) -> str:
