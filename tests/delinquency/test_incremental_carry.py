@@ -6,15 +6,17 @@ since P, new and rejected loans, kept rows of another date, a moved holiday (E),
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from datetime import date, timedelta
+from decimal import Decimal
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from portfolios import LAST_DAY, generate_portfolio, small_portfolios
+from portfolios import CATALOG, LAST_DAY, generate_portfolio, small_portfolios
 
 from arrears.delinquency import engine
 from arrears.delinquency.incremental import run_incremental
@@ -22,6 +24,7 @@ from arrears.delinquency.model import Carry
 from arrears.delinquency.snapshots import CARRY_PARTS, SnapshotStore
 from arrears.delinquency.sql import carry as carry_sql
 from arrears.delinquency.sql import date_literal
+from arrears.products.catalog import Catalog
 
 TABLES = ("snapshot", "penalties", "transitions", "rejected")
 
@@ -41,7 +44,7 @@ def no_payments_after(history: pa.Table, day: date) -> pa.Table:
 # Quiet days: nothing reaches any loan after P, so every overdue loan is continued (a closed form of the days
 # passed), over gaps of 1–9 days from any date (instalments falling due and leaving grace in between are
 # recomputed, the rest continued): equal to a full run, and the continued loans are most of the overdue ones.
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.integers(0, 2**32), st.integers(40, 140), st.dates(date(2024, 4, 1), LAST_DAY - timedelta(days=40)),
        st.lists(st.integers(1, 9), min_size=1, max_size=4))
 def test_continued_quiet_loans_equal_a_full_run(seed, n, first, gaps):
@@ -58,9 +61,36 @@ def test_continued_quiet_loans_equal_a_full_run(seed, n, first, gaps):
         assert kept is not None and kept.business_date == day
 
 
+def tight_caps(rate: str) -> Catalog:
+    """The catalogue with every product capped at ``rate`` a year (total cost): the room is small, the cap bites
+    and gives way day by day (the room grows with D, the penalties with the days overdue)."""
+    products = {}
+    for code, product in CATALOG.products.items():
+        penalty = product.penalty
+        products[code] = product.model_copy(update={"penalty": penalty.model_copy(update={
+            "caps": penalty.caps.model_copy(update={"total_cost_annual": Decimal(rate)})})})
+    return dataclasses.replace(CATALOG, products=products)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32), st.integers(40, 120), st.dates(date(2024, 4, 1), LAST_DAY - timedelta(days=40)),
+       st.sampled_from(["0.05", "0.10", "0.20", "0.30"]), st.lists(st.integers(1, 9), min_size=1, max_size=3))
+def test_continued_loans_under_a_biting_cap_equal_a_full_run(seed, n, first, rate, gaps):
+    p = replace(generate_portfolio(seed, n, first, broken=2, previous="none"), catalog=tight_caps(rate))
+    quiet = replace(p, history=no_payments_after(p.history, first))
+    run = engine.run(quiet.on(first), first, p.catalog, keep=True)
+    previous, kept, day = run.snapshot, run.carry, first
+    for gap in gaps:
+        day += timedelta(days=gap)
+        inputs = quiet.on(day, previous=previous)
+        result = run_incremental(inputs, day, p.catalog, changed=pa.array([], pa.int64()), carry=kept)
+        same_as_full(inputs, day, p.catalog, result)
+        previous, kept = result.outputs.snapshot, result.outputs.carry
+
+
 # Any small portfolio (every choice a hypothesis draw, so a failure shrinks), payments arriving as they are dated:
 # the changed loans are exactly those paid in (P, D].
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(small_portfolios(), st.lists(st.integers(1, 5), min_size=2, max_size=3))
 def test_continuation_on_small_portfolios(portfolio, gaps):
     first = portfolio.business_date
@@ -221,7 +251,7 @@ def test_the_kept_rows_are_a_full_runs():
 # (``carry.di_sql``, the expressions of ``detail.di_sql``). On any portfolio and date, the engine's eod_di with its
 # date columns dropped and computed again by ``di_sql`` is the engine's eod_di, row for row, type for type; and
 # for a loan nothing reached, the rows kept on P give D's eod_di.
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.integers(0, 2**32), st.integers(20, 120), st.dates(date(2024, 3, 1), LAST_DAY - timedelta(days=30)),
        st.integers(0, 30))
 def test_the_date_columns_are_the_engines(seed, n, d, days):

@@ -4,11 +4,16 @@ Between the previous run's date P and D, a loan's result can change only if some
 it was overdue, had a penalty or was in restructuring observation on P (dpd and penalties grow by the day);
 an instalment it still owes fell due or passed its grace in (P, D]; a settlement, reversal or schedule
 change reached it since P's run (the caller's ``changed``, plus any settlement seen one by one dated after
-P); it has a settlement seen one by one under a capped product (the cap's room grows by the day); it was
-not in P's snapshot (new, or rejected on P); or due_dates lacks one of its due dates. Those loans run
-through the engine; every other loan's row of P is carried over with D as its date — the result a full run
-would give, which ``tests/delinquency/test_incremental.py`` checks over several dates. Set-based: the
-selection is SQL in DuckDB, the carried rows one join.
+P); it is under a capped product (the cap's room grows by the day); it was not in P's snapshot (new, or
+rejected on P); or due_dates lacks one of its due dates. Every other loan's row of P is carried over with D as
+its date.
+
+With what P's run kept (``model.Carry``, ``sql/carry.py``), a loan that can change only by the days passed is
+*continued*: its kept eod_di rows get D's date columns and go through the engine's later steps, with the rows of the
+loans recomputed from their inputs, in one pass (``_continue``). Without it, every loan that can change is
+recomputed by ``engine.run`` (``_recompute``). Either way the result is a full run's, which
+``tests/delinquency/test_incremental.py`` and ``test_incremental_carry.py`` check. Set-based: the selection is SQL in
+DuckDB, subsets and the snapshot's patch vectorised (numpy over loan_ids, never a loop over loans).
 """
 
 from __future__ import annotations
@@ -139,8 +144,8 @@ def run_incremental(inputs: EngineInputs, business_date: date, catalog: Catalog,
     < D) and ``changed``: the loan_ids whose settlements or schedule changed since P's run (payments,
     reversals, waivers, backdated or not). Same outputs as ``engine.run`` on the same inputs. With ``carry``,
     what P's run kept (``EngineOutputs.carry``), the loans that can change only by the days passed are continued
-    from it instead of recomputed, and the outputs carry D's for the next date. ``on_phase`` is called with each
-    phase's name when it is done (profiling)."""
+    from it instead of recomputed, and the outputs carry D's for the next date (that path runs in one pass, not in
+    ``chunk_loans`` chunks). ``on_phase`` is called with each phase's name when it is done (profiling)."""
     done = on_phase or (lambda _: None)
     engine.check_business_date(business_date, today)
     previous = inputs.previous
