@@ -25,11 +25,12 @@ from arrears.delinquency.model import (
     SETTLEMENTS,
     SNAPSHOT,
     TRANSITIONS,
+    Carry,
     EngineInputs,
     EngineOutputs,
     conform,
 )
-from arrears.delinquency.sql import catalogue
+from arrears.delinquency.sql import carry, catalogue
 from arrears.errors import InvalidInput
 from arrears.products.catalog import Catalog
 
@@ -107,13 +108,15 @@ def _select_chunk(db: duckdb.DuckDBPyConnection, lo: int | None, hi: int | None)
 
 def run(inputs: EngineInputs, business_date: date, catalog: Catalog, *,
         con: duckdb.DuckDBPyConnection | None = None, today: date | None = None,
-        chunk_loans: int = CHUNK_LOANS, on_step: Callable[[str], None] | None = None) -> EngineOutputs:
+        chunk_loans: int = CHUNK_LOANS, on_step: Callable[[str], None] | None = None,
+        keep: bool = False) -> EngineOutputs:
     """The EOD run for ``business_date`` (docs/eod.md); ``today``, if given, refuses a business date after it.
 
     Loans are taken in loan_id ranges of about ``chunk_loans`` (every output is per loan, so the ranges'
     outputs simply follow each other): memory stays bounded by the chunk, not the portfolio. On a connection
     of the caller's the run's temp tables and views are dropped afterwards; without one it uses its own
-    in-memory DuckDB. ``on_step`` is called with each step's name when it is done (profiling)."""
+    in-memory DuckDB. ``on_step`` is called with each step's name when it is done (profiling). With ``keep`` the
+    outputs carry what the next date's incremental run continues from (``model.Carry``, ``sql/carry.py``)."""
     check_business_date(business_date, today)
     own = con is None
     db = duckdb.connect() if own else con
@@ -130,6 +133,7 @@ def run(inputs: EngineInputs, business_date: date, catalog: Catalog, *,
             db.register(name, table)
         steps = sql.steps(business_date, catalog.restructuring, catalogue.top_dpd(catalog))
         parts: list[dict[str, pa.Table]] = []
+        kept: list[dict[str, pa.Table]] = []
         for lo, hi in chunk_bounds(db, chunk_loans):
             _select_chunk(db, lo, hi)
             created += [("VIEW", name) for name in INPUT_SCHEMAS]
@@ -142,7 +146,17 @@ def run(inputs: EngineInputs, business_date: date, catalog: Catalog, *,
                 raise missing_due_dates(missing[0][0])
             parts.append(decode_outputs({name: db.sql(query).to_arrow_table() for name, query in sql.OUTPUTS.items()},
                                         catalog))
-        return EngineOutputs(**{name: pa.concat_tables([part[name] for part in parts]) for name in OUTPUT_SCHEMAS})
+            if keep:
+                created.append(("TABLE", "kept_di_rows"))
+                db.execute(carry.keep_di_rows())
+                kept.append({name: db.sql(query).to_arrow_table() for name, query in carry.keep_sql(sql.date_literal(business_date)).items()})
+        kept_run = None
+        if keep:
+            kept_run = Carry(business_date, **{name: pa.concat_tables([k[name] for k in kept]) for name in ("pre", "di")},
+                             params=db.sql("SELECT * FROM eod_params").to_arrow_table(),
+                             due=db.sql("SELECT * FROM eod_due").to_arrow_table())
+        return EngineOutputs(**{name: pa.concat_tables([part[name] for part in parts]) for name in OUTPUT_SCHEMAS},
+                             carry=kept_run)
     finally:
         if own:
             db.close()

@@ -4,11 +4,16 @@ Between the previous run's date P and D, a loan's result can change only if some
 it was overdue, had a penalty or was in restructuring observation on P (dpd and penalties grow by the day);
 an instalment it still owes fell due or passed its grace in (P, D]; a settlement, reversal or schedule
 change reached it since P's run (the caller's ``changed``, plus any settlement seen one by one dated after
-P); it has a settlement seen one by one under a capped product (the cap's room grows by the day); it was
-not in P's snapshot (new, or rejected on P); or due_dates lacks one of its due dates. Those loans run
-through the engine; every other loan's row of P is carried over with D as its date — the result a full run
-would give, which ``tests/delinquency/test_incremental.py`` checks over several dates. Set-based: the
-selection is SQL in DuckDB, the carried rows one join.
+P); it is under a capped product (the cap's room grows by the day); it was not in P's snapshot (new, or
+rejected on P); or due_dates lacks one of its due dates. Every other loan's row of P is carried over with D as
+its date.
+
+With what P's run kept (``model.Carry``, ``sql/carry.py``), a loan that can change only by the days passed is
+*continued*: its kept eod_di rows get D's date columns and go through the engine's later steps, with the rows of the
+loans recomputed from their inputs, in one pass (``_continue``). Without it, every loan that can change is
+recomputed by ``engine.run`` (``_recompute``). Either way the result is a full run's, which
+``tests/delinquency/test_incremental.py`` and ``test_incremental_carry.py`` check. Set-based: the selection is SQL in
+DuckDB, subsets and the snapshot's patch vectorised (numpy over loan_ids, never a loop over loans).
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from arrears.delinquency import engine
-from arrears.delinquency.model import SNAPSHOT, EngineInputs, EngineOutputs, conform
-from arrears.delinquency.sql import date_literal, main
+from arrears.delinquency import engine, sql
+from arrears.delinquency.model import SNAPSHOT, Carry, EngineInputs, EngineOutputs, conform
+from arrears.delinquency.sql import carry as carry_sql
+from arrears.delinquency.sql import catalogue, date_literal, main
 from arrears.products.catalog import Catalog
 
 
@@ -60,42 +68,120 @@ UNION SELECT s.loan_id FROM (SELECT DISTINCT loan_id FROM eod_settlements_all WH
       WHERE q.has_cap"""
 
 
+def _lowest_moved_sql(p: str) -> str:
+    """The earliest due date whose instalments can fall due in (P, D] or leave their grace there, any rule and
+    grace (``_recompute_sql``'s ``moved``)."""
+    return f"""
+WITH params AS (SELECT DISTINCT nbd, g FROM eod_params WHERE known)
+SELECT min(x.due_on) FROM eod_due x, params q
+WHERE x.due_on > {p}
+   OR CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) >= {p}
+   OR (CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) IS NULL"""
+
+
+def _window_sql(p: str, d: str, lo: str) -> str:
+    """The instalments due in [lo, D] that fall due in (P, D] (any, owing or not) or owe (they may leave their
+    grace in (P, D]; judged per product in ``_redo_sql``)."""
+    return f"""
+SELECT i.loan_id, i.due_on, {main.owing('i')} > 0 AS owes FROM eod_instalments_all i
+WHERE i.due_on >= {lo} AND i.due_on <= {d} AND (i.due_on > {p} OR {main.owing('i')} > 0)"""
+
+
+def _redo_sql(p: str, d: str, same_loans: bool) -> str:
+    """The loans the run recomputes from their inputs when it has P's kept rows (``eod_old``: the detail loans it
+    can continue): as ``_recompute_sql`` for what reached a loan or moved its dates, but a loan that can change
+    only by the days passed is recomputed only if it is not in ``eod_old``; and a loan of ``eod_old`` with any
+    instalment falling due in (P, D] is (what is used of the cap counts it). ``same_loans``: the portfolio is P's
+    snapshot's, loan for loan (no new loan to look for). A superset is always safe."""
+    return f"""
+SELECT loan_id FROM eod_loans_all WHERE restructured_on IS NOT NULL
+UNION SELECT loan_id FROM eod_changed
+{"" if same_loans else "UNION SELECT l.loan_id FROM eod_loans_all l ANTI JOIN eod_previous_all v ON v.loan_id = l.loan_id"}
+UNION SELECT c.loan_id FROM carry_pre c ANTI JOIN eod_old o ON o.loan_id = c.loan_id
+UNION SELECT v.loan_id FROM eod_previous_all v ANTI JOIN eod_old o ON o.loan_id = v.loan_id
+      WHERE v.dpd > 0 OR v.penalty_due_fen <> 0 OR v.overdue_penalty_fen <> 0 OR v.in_observation
+UNION SELECT w.loan_id FROM eod_window w SEMI JOIN eod_old o ON o.loan_id = w.loan_id WHERE w.due_on > {p}
+UNION SELECT w.loan_id FROM eod_window w
+      JOIN eod_loans_all l ON l.loan_id = w.loan_id
+      LEFT JOIN eod_params q ON q.product_code = coalesce(l.product_code, '')
+                            AND q.annual_rate = coalesce(l.annual_rate, '')
+      LEFT JOIN eod_due x ON x.due_on = w.due_on
+      WHERE w.owes AND (w.due_on > {p} OR coalesce(
+          CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) >= {p}
+          AND CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) < {d}, TRUE))
+UNION SELECT i.loan_id FROM eod_instalments_all i, (SELECT due_on FROM eod_missing) m WHERE i.due_on = m.due_on
+UNION SELECT s.loan_id FROM eod_settlements_all s WHERE s.value_date > {p} AND s.value_date <= {d}"""
+
+
+def _keep_sql() -> str:
+    """The loans of ``eod_old`` still in the portfolio and not recomputed, ``tail`` when they can change by the
+    days passed (overdue, a penalty, in observation on P, or under a cap: its room grows by the day). The others
+    (dpd 0, no penalty, no cap) keep P's row: no instalment of theirs started to weigh (that is a grace end in
+    (P, D], recomputed), so nothing of theirs moves."""
+    return """
+SELECT o.loan_id, o.pid,
+       v.dpd > 0 OR v.penalty_due_fen <> 0 OR v.overdue_penalty_fen <> 0 OR v.in_observation OR o.has_cap AS tail
+FROM eod_old o
+JOIN eod_previous_all v ON v.loan_id = o.loan_id
+SEMI JOIN eod_loans_all l ON l.loan_id = o.loan_id
+ANTI JOIN eod_redo r ON r.loan_id = o.loan_id"""
+
+
 @dataclass(frozen=True)
 class Incremental:
-    outputs: EngineOutputs
-    recomputed: int  # loans that went through the engine; the others were carried over
+    outputs: EngineOutputs  # with ``carry`` for the next date when the run was given P's (or ran in full)
+    recomputed: int  # loans that went through the engine from their inputs
+    continued: int = 0  # loans whose kept rows of P went through the engine's later steps (``sql/carry.py``)
+
+
+FRONT_END = "eod_di"  # the step whose rows ``sql/carry.py`` keeps; the steps before it read the inputs
 
 
 def run_incremental(inputs: EngineInputs, business_date: date, catalog: Catalog, *, changed: pa.Array,
-                    today: date | None = None, chunk_loans: int = engine.CHUNK_LOANS,
+                    carry: Carry | None = None, today: date | None = None, chunk_loans: int = engine.CHUNK_LOANS,
                     on_phase: Callable[[str], None] | None = None) -> Incremental:
     """The run for ``business_date`` given the previous run's snapshot in ``inputs.previous`` (its date P
     < D) and ``changed``: the loan_ids whose settlements or schedule changed since P's run (payments,
-    reversals, waivers, backdated or not). Same outputs as ``engine.run`` on the same inputs. ``on_phase``
-    is called with each phase's name when it is done (profiling)."""
+    reversals, waivers, backdated or not). Same outputs as ``engine.run`` on the same inputs. With ``carry``,
+    what P's run kept (``EngineOutputs.carry``), the loans that can change only by the days passed are continued
+    from it instead of recomputed, and the outputs carry D's for the next date (that path runs in one pass, not in
+    ``chunk_loans`` chunks). ``on_phase`` is called with each phase's name when it is done (profiling)."""
     done = on_phase or (lambda _: None)
     engine.check_business_date(business_date, today)
     previous = inputs.previous
     if previous.num_rows == 0:
-        return Incremental(engine.run(inputs, business_date, catalog, chunk_loans=chunk_loans),
+        return Incremental(engine.run(inputs, business_date, catalog, chunk_loans=chunk_loans, keep=True),
                            inputs.loans.num_rows)
     p_dates = set(previous.column("business_date").unique().to_pylist())
     if len(p_dates) != 1 or next(iter(p_dates)) >= business_date:
         raise ValueError("the previous snapshot must be of one date before the business date")
-    p, d = date_literal(next(iter(p_dates))), date_literal(business_date)
+    p_date = next(iter(p_dates))
+    p, d = date_literal(p_date), date_literal(business_date)
     con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    tables = engine.input_tables(inputs)
-    for name, table in tables.items():
-        con.register(f"{name}_all", table)
-    con.register("eod_changed", pa.table({"loan_id": pa.array(changed, pa.int64())}))
-    for name, table in engine.catalogue_tables(tables["eod_loans"], catalog).items():
-        con.register(name, table)
-    con.execute("CREATE TEMP VIEW eod_due_dates AS SELECT * FROM eod_due_dates_all")
-    con.execute("CREATE TEMP VIEW eod_instalments AS SELECT * FROM eod_instalments_all")
-    con.execute(f"CREATE TEMP TABLE eod_due AS {main.due_sql(d)}")
-    con.execute(f"CREATE TEMP TABLE eod_missing AS {main.missing_sql(d)}")
-    done("prepare")
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        tables = engine.input_tables(inputs)
+        for name, table in tables.items():
+            con.register(f"{name}_all", table)
+        con.register("eod_changed", pa.table({"loan_id": pa.array(changed, pa.int64())}))
+        for name, table in engine.catalogue_tables(tables["eod_loans"], catalog).items():
+            con.register(name, table)
+        con.execute("CREATE TEMP VIEW eod_due_dates AS SELECT * FROM eod_due_dates_all")
+        con.execute("CREATE TEMP VIEW eod_instalments AS SELECT * FROM eod_instalments_all")
+        con.execute(f"CREATE TEMP TABLE eod_due AS {main.due_sql(d)}")
+        con.execute(f"CREATE TEMP TABLE eod_missing AS {main.missing_sql(d)}")
+        if carry is not None and carry.business_date == p_date and _register_carry(con, carry, p):
+            done("prepare")
+            return _continue(con, tables, business_date, catalog, p, d, carry, done)
+        done("prepare")
+        return _recompute(con, inputs, business_date, catalog, p, d, chunk_loans, done)
+    finally:
+        con.close()
+
+
+def _recompute(con: duckdb.DuckDBPyConnection, inputs: EngineInputs, business_date: date, catalog: Catalog,
+               p: str, d: str, chunk_loans: int, done: Callable[[str], None]) -> Incremental:
+    """Without P's kept rows: every loan that can differ from P goes through the engine."""
     con.execute(f"CREATE TEMP TABLE eod_redo AS {_recompute_sql(p, d)}")
     done("select")
     subset = {name: con.sql(f"SELECT t.* FROM {name}_all t SEMI JOIN eod_redo r ON r.loan_id = t.loan_id"
@@ -106,17 +192,172 @@ def run_incremental(inputs: EngineInputs, business_date: date, catalog: Catalog,
                                 settlements=subset["eod_settlements"], previous=subset["eod_previous"]),
                         business_date, catalog, chunk_loans=chunk_loans)
     done("engine")
-    con.register("redone", redone.snapshot)
+    con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo")
+    snapshot = _merge(con, engine.input_tables(inputs), redone.snapshot, d)
+    done("carry")
+    return Incremental(replace(redone, snapshot=snapshot), subset["eod_loans"].num_rows)
+
+
+def _register_carry(con: duckdb.DuckDBPyConnection, carry: Carry, p: str) -> bool:
+    """Registers P's kept pre, params and due as carry_*; False when they cannot be continued: an effective due
+    date ≤ P moved since (the kept settlement weights were counted from it)."""
+    for name in ("pre", "params", "due"):
+        con.register(f"carry_{name}", getattr(carry, name))
+    (moved,), = con.sql(carry_sql.due_changed_sql(p)).fetchall()
+    return moved == 0
+
+
+def _window(con: duckdb.DuckDBPyConnection, p: str, d: str) -> None:
+    """eod_window: the instalments on the due dates that can move between P and D (``_window_sql``), the
+    earliest such date found first so that the scan of every instalment is a plain filter."""
+    (lo,), = con.sql(_lowest_moved_sql(p)).fetchall()
+    lo_literal = date_literal(lo) if lo is not None else d
+    con.execute(f"CREATE TEMP TABLE eod_window AS {_window_sql(p, d, lo_literal)}")
+
+
+def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], business_date: date, catalog: Catalog,
+              p: str, d: str, carry: Carry, done: Callable[[str], None]) -> Incremental:
+    """With P's kept rows: the loans they cannot stand for go through the engine's first steps from their inputs;
+    their eod_di rows and those of the loans that can change by the days passed (from the kept rows,
+    ``carry_sql.di_sql``) go through the later steps together, once; every other loan keeps P's row."""
+    con.execute(f"CREATE TEMP TABLE carry_pid AS {carry_sql.pid_map_sql()}")
+    con.execute(f"CREATE TEMP TABLE eod_old AS {carry_sql.old_sql()}")
+    _window(con, p, d)
+    same = _same_loans(tables)
+    con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, same is not None)}")
+    con.execute(f"CREATE TEMP TABLE eod_keep AS {_keep_sql()}")
+    done("select")
+    redo = np.sort(con.sql("SELECT loan_id FROM eod_redo").to_arrow_table().column("loan_id").to_numpy())
+    for name in ("eod_loans", "eod_instalments", "eod_settlements"):
+        rows = _rows_of(tables[name], redo)
+        if rows is not None:
+            con.register(f"{name}_sub", rows)
+        else:
+            con.execute(f"CREATE TEMP TABLE {name}_sub AS SELECT t.* FROM {name}_all t "
+                        "SEMI JOIN eod_redo r ON r.loan_id = t.loan_id")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_sub")
+    con.execute("CREATE OR REPLACE TEMP VIEW eod_previous AS SELECT * FROM eod_previous_all")
+    done("subset")
+    steps = sql.steps(business_date, catalog.restructuring, catalogue.top_dpd(catalog))
+    front = next(k for k, step in enumerate(steps) if step.name == FRONT_END)
+    for step in steps[:front]:
+        if step.name != "eod_due":  # made once for the selection, from every due date
+            engine.execute(con, step)
+    con.execute(f"CREATE TEMP VIEW eod_di_new AS {steps[front].sql}")  # over the recomputed loans' eod_pre
+    con.execute(carry_sql.keep_di_rows("eod_di_new"))
+    con.execute("ALTER TABLE eod_pre RENAME TO eod_pre_new")
+    new = {name: con.sql(query).to_arrow_table() for name, query in carry_sql.keep_sql(d, "eod_pre_new").items()}
+    con.register("carry_di", carry.di)
+    # P's kept rows of the loans kept, with today's pid: pre's, and di's of the same as_of
+    con.execute("""CREATE TEMP TABLE kept_pre_raw AS SELECT c.* REPLACE (k.pid AS pid), k.tail
+                   FROM carry_pre c JOIN eod_keep k ON k.loan_id = c.loan_id""")
+    con.execute("""CREATE TEMP VIEW kept_di_raw AS SELECT k.* REPLACE (p.pid AS pid), p.tail
+                   FROM carry_di k JOIN kept_pre_raw p ON p.loan_id = k.loan_id AND p.as_of = k.as_of""")
+    pre_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM eod_pre_new").fetchall()]
+    di_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM kept_di_rows").fetchall()]
+    tail_pre = carry_sql.hugeint_view("pre", pre_columns, "kept_pre_raw WHERE tail")
+    con.execute(f"CREATE TEMP TABLE eod_pre AS SELECT * FROM eod_pre_new UNION ALL {tail_pre}")
+    tail_di = carry_sql.hugeint_view("di", [c for c in di_columns if c not in carry_sql.DATED], "kept_di_raw WHERE tail")
+    con.execute(f"""CREATE TEMP VIEW eod_di AS
+        SELECT * FROM kept_di_rows UNION ALL SELECT {", ".join(di_columns)} FROM ({carry_sql.di_sql(d, f"({tail_di})")}) t""")
+    con.execute("CREATE OR REPLACE TEMP VIEW eod_loans AS SELECT * FROM eod_loans_all")
+    done("front")
+    for step in steps[front + 1:]:  # eod_di is made above
+        engine.execute(con, step)
+    missing = con.sql(sql.MISSING_DUE_DATES).fetchall()
+    if missing:
+        raise engine.missing_due_dates(missing[0][0])
+    redone = engine.decode_outputs({name: con.sql(query).to_arrow_table() for name, query in sql.OUTPUTS.items()},
+                                   catalog)
+    done("engine")
+    next_carry = Carry(business_date, pre=pa.concat_tables([
+        con.sql("SELECT * EXCLUDE (tail) FROM kept_pre_raw").to_arrow_table(), new["pre"]]),
+        di=_next_di(con, carry.di, new["di"]),
+        params=con.sql("SELECT * FROM eod_params").to_arrow_table(), due=con.sql("SELECT * FROM eod_due").to_arrow_table())
+    done("keep")
+    con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL "
+                "SELECT loan_id FROM eod_keep WHERE tail")
+    snapshot = _merge(con, tables, redone["snapshot"], d, same)
+    done("carry")
+    (recomputed,), = con.sql("SELECT count(*) FROM eod_loans_sub").fetchall()
+    (continued,), = con.sql("SELECT count(*) FROM eod_keep WHERE tail").fetchall()
+    return Incremental(EngineOutputs(snapshot=snapshot, penalties=redone["penalties"],
+                                     transitions=redone["transitions"], rejected=redone["rejected"],
+                                     carry=next_carry), recomputed, continued)
+
+
+def _same_loans(tables: dict[str, pa.Table]) -> np.ndarray | None:
+    """The loan_ids when the portfolio is P's snapshot's, loan for loan in the same (increasing) order; else None."""
+    previous, loans = tables["eod_previous"], tables["eod_loans"]
+    if previous.num_rows != loans.num_rows or loans.column("loan_id").null_count:
+        return None
+    before = previous.column("loan_id").to_numpy()
+    same = np.array_equal(before, loans.column("loan_id").to_numpy()) and bool(np.all(before[1:] > before[:-1]))
+    return before if same else None
+
+
+def _next_di(con: duckdb.DuckDBPyConnection, kept: pa.Table, new: pa.Table) -> pa.Table:
+    """The di rows kept for the next date: P's, with the recomputed loans' added (no copy); the rows no pre row
+    names any more (recomputed or gone loans) dropped once they are a third of the whole."""
+    (live,), = con.sql(f"SELECT count(*) FROM ({carry_sql.compact_sql()}) t").fetchall()
+    if 2 * (kept.num_rows - live) > live:
+        kept = con.sql(carry_sql.compact_sql()).to_arrow_table()
+    return pa.concat_tables([kept, new])
+
+
+def _rows_of(table: pa.Table, ids: np.ndarray) -> pa.Table | None:
+    """The rows of ``table`` whose loan_id is in the sorted ``ids``, found by binary search when ``table`` is
+    ordered by loan_id (as the inputs usually are: a semi-join would read every column of every instalment), taken
+    batch by batch (a take over the whole chunked table would first join its chunks); None when it is not."""
+    column = table.column("loan_id")
+    if column.null_count:
+        return None
+    loan_ids = column.to_numpy()
+    if not bool(np.all(loan_ids[1:] >= loan_ids[:-1])):
+        return None
+    starts, stops = np.searchsorted(loan_ids, ids, "left"), np.searchsorted(loan_ids, ids, "right")
+    lengths = stops - starts
+    rows = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    batches = table.to_batches()
+    ends = np.cumsum([batch.num_rows for batch in batches])
+    cuts = np.searchsorted(rows, np.concatenate([[0], ends]))
+    taken = [batch.take(pa.array(rows[cuts[k]:cuts[k + 1]] - (ends[k] - batch.num_rows)))
+             for k, batch in enumerate(batches) if cuts[k + 1] > cuts[k]]  # a loop over batches, not loans
+    return pa.Table.from_batches(taken, schema=table.schema)
+
+
+def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: pa.Table, d: str,
+           same: np.ndarray | None = None) -> pa.Table:
+    """The snapshot: P's rows of the loans still in the portfolio and not recomputed, with D as their date, and the
+    recomputed rows, by loan_id. When the portfolio is P's, loan for loan in P's order (``same``), and no loan was
+    rejected, that is P's snapshot with the recomputed rows put in their places (found by binary search: both are
+    ordered by loan_id) — no sort of the whole snapshot."""
+    if same is not None and redone.num_rows:
+        (recomputed,), = con.sql("SELECT count(*) FROM eod_redone").fetchall()
+        ids = redone.column("loan_id").to_numpy()
+        at = np.searchsorted(same, ids)
+        if recomputed == redone.num_rows and np.array_equal(same[np.minimum(at, len(same) - 1)], ids):
+            mask = np.zeros(len(same), dtype=bool)
+            mask[at] = True
+            return _patched(tables["eod_previous"], redone, pa.array(mask), d)
+    con.register("redone", redone)
     columns = ", ".join(f"v.{c}" if c != "business_date" else f"{d} AS business_date" for c in SNAPSHOT.names)
     snapshot = con.sql(f"""
         SELECT * FROM (
             SELECT {columns} FROM eod_previous_all v
             SEMI JOIN eod_loans_all l ON l.loan_id = v.loan_id
-            ANTI JOIN eod_redo r ON r.loan_id = v.loan_id
+            ANTI JOIN eod_redone r ON r.loan_id = v.loan_id
             UNION ALL
             SELECT * FROM redone) t
         ORDER BY loan_id""").to_arrow_table()
-    con.close()
-    snapshot = conform(snapshot, SNAPSHOT)
-    done("carry")
-    return Incremental(replace(redone, snapshot=snapshot), subset["eod_loans"].num_rows)
+    return conform(snapshot, SNAPSHOT)
+
+
+def _patched(previous: pa.Table, redone: pa.Table, mask: pa.Array, d: str) -> pa.Table:
+    """``previous`` with the rows where ``mask`` is set replaced by ``redone``'s, in order, and every date D."""
+    day = pa.array(np.full(previous.num_rows, np.datetime64(d.split("'")[1], "D")), pa.date32())
+    columns = [day if f.name == "business_date" else
+               pc.replace_with_mask(previous.column(f.name).combine_chunks(), mask,
+                                    redone.column(f.name).combine_chunks())
+               for f in SNAPSHOT]
+    return pa.table(columns, schema=SNAPSHOT)

@@ -7,6 +7,7 @@ Both implementations — the columnar engine and the per-loan reference — take
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pyarrow as pa
 
@@ -67,11 +68,24 @@ class EngineInputs:
 
 
 @dataclass(frozen=True)
+class Carry:
+    """What a run of ``business_date`` keeps for the next date's incremental run (``sql/carry.py``): the engine's
+    date-free rows of its detail loans (``pre``: eod_pre's; ``di``: eod_di's but their date columns) and the
+    catalogue rows they are numbered by (``params``: pids; ``due``: the E of every due date ≤ business_date)."""
+    business_date: date
+    pre: pa.Table
+    di: pa.Table
+    params: pa.Table
+    due: pa.Table
+
+
+@dataclass(frozen=True)
 class EngineOutputs:
     snapshot: pa.Table
     penalties: pa.Table
     transitions: pa.Table
     rejected: pa.Table
+    carry: Carry | None = None  # only when asked for (``engine.run(keep=True)``, ``run_incremental``)
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -90,10 +90,11 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
     into the outbox and settlement certificates issued in the same transaction; without it (tests, the demo
     build) the messages stay staged for ``arrears strategy run``.
 
-    When the last complete date before ``business_date`` has its snapshot and watermark, the run is incremental
-    (``incremental.run_incremental``: the loans changed since that run's watermark, and those that can move by
-    the days passed, go through the engine; the rest are carried over): the same results as a full run, which
-    it falls back to otherwise (a first run, a lost snapshot, ``incremental=False`` or a given ``engine``)."""
+    When the last complete date before ``business_date`` has its snapshot, watermark and kept rows (``Carry``), the
+    run is incremental (``incremental.run_incremental``: the loans changed since that run's watermark, or whose
+    dates moved, go through the engine; those that can move only by the days passed are continued from the kept
+    rows; the rest are carried over): the same results as a full run, which it falls back to otherwise (a first
+    run, a lost snapshot or kept rows, ``incremental=False`` or a given ``engine``)."""
     if business_date > today:
         raise InvalidInput(f"business date {business_date} is in the future (today is {today})",
                            field="date", rule="eod.date_not_future")
@@ -123,12 +124,17 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
     due = build_due_dates(pc.unique(instalments.column("due_on")).to_pylist(), business_date, calendar)
     lap("read_ms")
     inputs = EngineInputs(loans, instalments, settlements, due, previous)
-    if changed is not None and previous.num_rows:
-        result = run_incremental(inputs, business_date, cat, changed=changed)
+    carry = store.read_carry(done[-1]) if changed is not None and previous.num_rows else None
+    if carry is not None:
+        result = run_incremental(inputs, business_date, cat, changed=changed, carry=carry)
         outputs, mode, recomputed = result.outputs, "incremental", result.recomputed
+    elif chosen is None:  # ours, in full: keeps what the next date continues from
+        outputs, mode, recomputed = engine(inputs, business_date, cat, keep=True), "full", loans.num_rows
     else:
         outputs, mode, recomputed = engine(inputs, business_date, cat), "full", loans.num_rows
     lap("engine_ms")
+    if outputs.carry is not None:
+        store.write_carry(outputs.carry)
     store.write(business_date, outputs.snapshot)
     _pause("after_snapshot")
     summary = _summary(business_date, outputs)
@@ -159,7 +165,7 @@ def dates_to_run(factory: sessionmaker[Session], through: date) -> list[date]:
     return [done[-1] + timedelta(days=n) for n in range(1, (through - done[-1]).days + 1)]
 
 
-def _count(table, column: str) -> dict[str, int]:  # noqa: ANN001
+def _count(table, column: str) -> dict[str, int]:
     counts = pc.value_counts(table.column(column)).to_pylist() if table.num_rows else []
     return {str(c["values"]): int(c["counts"]) for c in sorted(counts, key=lambda c: str(c["values"]))}
 

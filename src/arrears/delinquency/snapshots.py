@@ -1,7 +1,8 @@
 """Daily snapshots as Parquet, one partition per business date: ``<root>/business_date=YYYY-MM-DD/``.
 
 A partition is written to a temporary file and moved into place atomically, so a reader never sees
-half a file. Which partitions count is decided by the database (``eod_runs`` rows marked complete):
+half a file. Beside the snapshot, ``carry_*.parquet``: what the run kept for the next date's incremental run
+(``model.Carry``); a run that finds none for the previous date recomputes every loan that can change. Which partitions count is decided by the database (``eod_runs`` rows marked complete):
 a run killed after writing its file but before committing leaves a partition nobody trusts, and the
 next run of that date overwrites it.
 """
@@ -17,9 +18,19 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from arrears.delinquency.model import SNAPSHOT, conform
+from arrears.delinquency.model import SNAPSHOT, Carry, conform
 
 ROW_GROUP = 100_000  # sorted by loan_id: row-group statistics let a one-loan query skip the rest
+CARRY_PARTS = ("pre", "di", "params", "due")
+
+
+def _write_atomically(table: pa.Table, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(f".tmp-{os.getpid()}")
+    pq.write_table(table, temporary, row_group_size=ROW_GROUP, compression="zstd")
+    with open(temporary, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(temporary, target)
 
 
 class SnapshotStore:
@@ -31,13 +42,25 @@ class SnapshotStore:
 
     def write(self, business_date: date, snapshot: pa.Table) -> Path:
         target = self.path(business_date)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_suffix(f".tmp-{os.getpid()}")
-        pq.write_table(conform(snapshot, SNAPSHOT), temporary, row_group_size=ROW_GROUP, compression="zstd")
-        with open(temporary, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
+        _write_atomically(conform(snapshot, SNAPSHOT), target)
         return target
+
+    def carry_path(self, business_date: date, part: str) -> Path:
+        return self.path(business_date).with_name(f"carry_{part}.parquet")
+
+    def write_carry(self, carry: Carry) -> None:
+        """The run's kept rows, beside its snapshot; the date's stale ones removed first, so that a run killed
+        half-way leaves no mixture (``read_carry`` then finds none)."""
+        for part in CARRY_PARTS:
+            self.carry_path(carry.business_date, part).unlink(missing_ok=True)
+        for part in CARRY_PARTS:
+            _write_atomically(getattr(carry, part), self.carry_path(carry.business_date, part))
+
+    def read_carry(self, business_date: date) -> Carry | None:
+        paths = {part: self.carry_path(business_date, part) for part in CARRY_PARTS}
+        if not all(path.exists() for path in paths.values()):
+            return None
+        return Carry(business_date, **{part: pq.read_table(path) for part, path in paths.items()})
 
     def read(self, business_date: date) -> pa.Table:
         path = self.path(business_date)

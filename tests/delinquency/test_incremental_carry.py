@@ -1,0 +1,307 @@
+"""The incremental run's continuation (docs/eod.md, Incremental run; ``sql/carry.py``): a loan that can change only
+by the days passed goes through the engine's later steps from the rows P's run kept, not from its inputs — and the
+outputs are exactly a full run's, to the fen and the day, with the loans it must recompute recomputed: a payment or
+reversal reaching an overdue loan, an instalment falling due or leaving its grace, a capped loan, a loan changed
+since P, new and rejected loans, kept rows of another date, a moved holiday (E), a product's parameters changed."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import Decimal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from portfolios import CATALOG, LAST_DAY, generate_portfolio, small_portfolios
+
+from arrears.delinquency import engine
+from arrears.delinquency.incremental import run_incremental
+from arrears.delinquency.model import Carry
+from arrears.delinquency.snapshots import CARRY_PARTS, SnapshotStore
+from arrears.delinquency.sql import carry as carry_sql
+from arrears.delinquency.sql import date_literal
+from arrears.products.catalog import Catalog
+
+TABLES = ("snapshot", "penalties", "transitions", "rejected")
+
+
+def same_as_full(inputs, d, catalog, result) -> None:
+    full = engine.run(inputs, d, catalog, keep=True)
+    for name in TABLES:
+        ours, theirs = getattr(result.outputs, name), getattr(full, name)
+        assert ours.equals(theirs), (name, d, [(a, b) for a, b in zip(ours.to_pylist(), theirs.to_pylist())
+                                               if a != b][:2])
+
+
+def no_payments_after(history: pa.Table, day: date) -> pa.Table:
+    return history.filter(pc.less_equal(history["value_date"], pa.scalar(day, pa.date32())))
+
+
+# Quiet days: nothing reaches any loan after P, so every overdue loan is continued (a closed form of the days
+# passed), over gaps of 1–9 days from any date (instalments falling due and leaving grace in between are
+# recomputed, the rest continued): equal to a full run, and the continued loans are most of the overdue ones.
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32), st.integers(40, 140), st.dates(date(2024, 4, 1), LAST_DAY - timedelta(days=40)),
+       st.lists(st.integers(1, 9), min_size=1, max_size=4))
+def test_continued_quiet_loans_equal_a_full_run(seed, n, first, gaps):
+    p = generate_portfolio(seed, n, first, broken=3, previous="none")
+    quiet = replace(p, history=no_payments_after(p.history, first))
+    run = engine.run(quiet.on(first), first, p.catalog, keep=True)
+    previous, kept, day = run.snapshot, run.carry, first
+    for gap in gaps:
+        day += timedelta(days=gap)
+        inputs = quiet.on(day, previous=previous)
+        result = run_incremental(inputs, day, p.catalog, changed=pa.array([], pa.int64()), carry=kept)
+        same_as_full(inputs, day, p.catalog, result)
+        previous, kept = result.outputs.snapshot, result.outputs.carry
+        assert kept is not None and kept.business_date == day
+
+
+def tight_caps(rate: str) -> Catalog:
+    """The catalogue with every product capped at ``rate`` a year (total cost): the room is small, the cap bites
+    and gives way day by day (the room grows with D, the penalties with the days overdue)."""
+    products = {}
+    for code, product in CATALOG.products.items():
+        penalty = product.penalty
+        products[code] = product.model_copy(update={"penalty": penalty.model_copy(update={
+            "caps": penalty.caps.model_copy(update={"total_cost_annual": Decimal(rate)})})})
+    return dataclasses.replace(CATALOG, products=products)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32), st.integers(40, 120), st.dates(date(2024, 4, 1), LAST_DAY - timedelta(days=40)),
+       st.sampled_from(["0.05", "0.10", "0.20", "0.30"]), st.lists(st.integers(1, 9), min_size=1, max_size=3))
+def test_continued_loans_under_a_biting_cap_equal_a_full_run(seed, n, first, rate, gaps):
+    p = replace(generate_portfolio(seed, n, first, broken=2, previous="none"), catalog=tight_caps(rate))
+    quiet = replace(p, history=no_payments_after(p.history, first))
+    run = engine.run(quiet.on(first), first, p.catalog, keep=True)
+    previous, kept, day = run.snapshot, run.carry, first
+    for gap in gaps:
+        day += timedelta(days=gap)
+        inputs = quiet.on(day, previous=previous)
+        result = run_incremental(inputs, day, p.catalog, changed=pa.array([], pa.int64()), carry=kept)
+        same_as_full(inputs, day, p.catalog, result)
+        previous, kept = result.outputs.snapshot, result.outputs.carry
+
+
+# Any small portfolio (every choice a hypothesis draw, so a failure shrinks), payments arriving as they are dated:
+# the changed loans are exactly those paid in (P, D].
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(small_portfolios(), st.lists(st.integers(1, 5), min_size=2, max_size=3))
+def test_continuation_on_small_portfolios(portfolio, gaps):
+    first = portfolio.business_date
+    run = engine.run(portfolio.on(first), first, portfolio.catalog, keep=True)
+    previous, kept, day = run.snapshot, run.carry, first
+    for gap in gaps:
+        nxt = day + timedelta(days=gap)
+        if nxt > LAST_DAY:
+            break
+        dates = portfolio.history["value_date"]
+        paid = portfolio.history.filter(pc.and_(pc.greater(dates, pa.scalar(day, pa.date32())),
+                                                pc.less_equal(dates, pa.scalar(nxt, pa.date32()))))
+        inputs = portfolio.on(nxt, previous=previous)
+        result = run_incremental(inputs, nxt, portfolio.catalog, changed=pc.unique(paid["loan_id"]), carry=kept)
+        same_as_full(inputs, nxt, portfolio.catalog, result)
+        previous, kept, day = result.outputs.snapshot, result.outputs.carry, nxt
+
+
+def _overdue_setup(seed: int = 5, n: int = 150, first: date = date(2025, 6, 30)):
+    p = generate_portfolio(seed, n, first, broken=4, previous="none")
+    quiet = replace(p, history=no_payments_after(p.history, first))
+    run = engine.run(quiet.on(first), first, p.catalog, keep=True)
+    return p, quiet, run, first
+
+
+def test_the_overdue_loans_are_continued_not_recomputed():
+    p, quiet, run, first = _overdue_setup()
+    d = first + timedelta(days=1)
+    inputs = quiet.on(d, previous=run.snapshot)
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()), carry=run.carry)
+    same_as_full(inputs, d, p.catalog, result)
+    overdue = pc.sum(pc.greater(run.snapshot["dpd"], 0)).as_py()
+    assert overdue > 10 and result.continued >= overdue // 2, (overdue, result.continued, result.recomputed)
+    assert result.recomputed < p.inputs.loans.num_rows // 2
+
+
+def test_a_payment_reaching_an_overdue_loan_is_recomputed_from_its_inputs():
+    """A backdated principal payment on a continued loan (value date before P): only ``changed`` says so."""
+    p, quiet, run, first = _overdue_setup()
+    d = first + timedelta(days=1)
+    snap = run.snapshot
+    loan = snap.filter(pc.greater(snap["dpd"], 0))["loan_id"][0].as_py()
+    ins = quiet.on(first).instalments
+    owing = ins.filter(pc.and_(pc.equal(ins["loan_id"], loan),
+                               pc.greater(ins["principal_due_fen"], ins["principal_settled_fen"])))
+    seq = owing.sort_by("seq")["seq"][0].as_py()
+    late = pa.table({"loan_id": [loan], "seq": [seq], "component": ["principal"], "amount_fen": [100],
+                     "value_date": [first - timedelta(days=1)]}).cast(p.history.schema)
+    paid = replace(quiet, history=pa.concat_tables([quiet.history, late]))
+    inputs = paid.on(d, previous=snap)
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([loan], pa.int64()), carry=run.carry)
+    same_as_full(inputs, d, p.catalog, result)
+    row = result.outputs.snapshot.filter(pc.equal(result.outputs.snapshot["loan_id"], loan)).to_pylist()[0]
+    before = snap.filter(pc.equal(snap["loan_id"], loan)).to_pylist()[0]
+    assert row["overdue_principal_fen"] == before["overdue_principal_fen"] - 100
+
+
+def test_kept_rows_of_another_date_are_not_used():
+    p, quiet, run, first = _overdue_setup()
+    d1, d2 = first + timedelta(days=1), first + timedelta(days=2)
+    one = run_incremental(quiet.on(d1, previous=run.snapshot), d1, p.catalog, changed=pa.array([], pa.int64()),
+                          carry=run.carry)
+    inputs = quiet.on(d2, previous=one.outputs.snapshot)
+    stale = run_incremental(inputs, d2, p.catalog, changed=pa.array([], pa.int64()), carry=run.carry)  # P's, not d1's
+    assert stale.continued == 0 and stale.outputs.carry is None
+    same_as_full(inputs, d2, p.catalog, stale)
+
+
+def test_a_moved_effective_due_date_recomputes_every_loan():
+    """The kept late-settlement weights count days from E: if the holiday table moved an E ≤ P since, the kept
+    rows are not used."""
+    p, quiet, run, first = _overdue_setup()
+    d = first + timedelta(days=1)
+    due = run.carry.due
+    moved = due.set_column(due.schema.get_field_index("e_none"), "e_none",
+                           pc.add(due["e_none"], pa.scalar(timedelta(days=1))))
+    carry = replace(run.carry, due=moved)
+    inputs = quiet.on(d, previous=run.snapshot)
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()), carry=carry)
+    assert result.continued == 0
+    same_as_full(inputs, d, p.catalog, result)
+
+
+def test_a_product_whose_parameters_changed_is_recomputed():
+    """A kept pid stands for its (product, rate) only while every parameter is the same: a changed one (here the
+    penalty ratio, as if the catalogue's markup had been edited) sends its loans through the engine's first steps."""
+    p, quiet, run, first = _overdue_setup()
+    d = first + timedelta(days=1)
+    params = run.carry.params
+    changed_params = params.set_column(params.schema.get_field_index("pen_num"), "pen_num",
+                                       pa.array([str(int(x) + 1) for x in params["pen_num"].to_pylist()]))
+    inputs = quiet.on(d, previous=run.snapshot)
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()),
+                             carry=replace(run.carry, params=changed_params))
+    assert result.continued == 0
+    same_as_full(inputs, d, p.catalog, result)
+
+
+def test_a_loan_with_sums_beyond_bigint_is_kept_wide_and_recomputed():
+    p, quiet, run, first = _overdue_setup()
+    d = first + timedelta(days=1)
+    pre = run.carry.pre
+    overdue = pc.is_in(pre["loan_id"], value_set=run.snapshot.filter(pc.greater(run.snapshot["dpd"], 0))["loan_id"])
+    wide = pre.set_column(pre.schema.get_field_index("wide"), "wide", overdue)
+    inputs = quiet.on(d, previous=run.snapshot)
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()),
+                             carry=replace(run.carry, pre=wide))
+    assert result.continued < pc.sum(overdue).as_py()
+    same_as_full(inputs, d, p.catalog, result)
+
+
+def test_new_removed_and_rejected_loans_take_the_general_merge():
+    """A new loan (not in P's snapshot), a loan gone from the portfolio and a loan rejected on D: the snapshot is
+    not P's loan for loan, so it is merged by loan_id rather than patched in place."""
+    p, quiet, run, first = _overdue_setup()
+    d = first + timedelta(days=1)
+    inputs = quiet.on(d, previous=run.snapshot)
+    ids = inputs.loans["loan_id"]
+    gone, new = ids[3].as_py(), ids[5].as_py()
+    keep_rows = pc.not_equal(inputs.loans["loan_id"], gone)
+    previous = run.snapshot.filter(pc.not_equal(run.snapshot["loan_id"], new))
+    inputs = replace(inputs, loans=inputs.loans.filter(keep_rows),
+                     instalments=inputs.instalments.filter(pc.not_equal(inputs.instalments["loan_id"], gone)),
+                     settlements=inputs.settlements.filter(pc.not_equal(inputs.settlements["loan_id"], gone)),
+                     previous=previous)
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()), carry=run.carry)
+    same_as_full(inputs, d, p.catalog, result)
+    assert result.outputs.snapshot.num_rows == inputs.loans.num_rows - result.outputs.rejected.num_rows
+
+
+def live(kept: Carry) -> dict[str, pa.Table]:
+    """The kept rows that count: pre's, and di's with their loan's pre row's as_of; without as_of (the date each
+    was computed), ordered."""
+    con = duckdb.connect()
+    con.register("pre", kept.pre)
+    con.register("di", kept.di)
+    return {"pre": con.sql("SELECT * EXCLUDE (as_of) FROM pre ORDER BY loan_id").to_arrow_table(),
+            "di": con.sql("SELECT d.* EXCLUDE (as_of) FROM di d SEMI JOIN pre p ON p.loan_id = d.loan_id "
+                          "AND p.as_of = d.as_of ORDER BY loan_id, seq").to_arrow_table()}
+
+
+def test_the_kept_rows_are_a_full_runs():
+    """What incremental runs keep for the next date is, loan for loan, what a full run of that date keeps."""
+    p, quiet, run, first = _overdue_setup()
+    previous, kept = run.snapshot, run.carry
+    for step in (1, 1, 30, 1):  # the third: many loans recomputed, the dropped rows compacted away
+        d = first + timedelta(days=step)
+        inputs = quiet.on(d, previous=previous)
+        result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()), carry=kept)
+        full = engine.run(inputs, d, p.catalog, keep=True).carry
+        ours, theirs = live(result.outputs.carry), live(full)
+        for name in ("pre", "di"):
+            assert ours[name].equals(theirs[name]), name
+        previous, kept, first = result.outputs.snapshot, result.outputs.carry, d
+
+
+# The one SQL of the continuation that is not the engine's own: eod_di's date columns from the kept rows
+# (``carry.di_sql``, the expressions of ``detail.di_sql``). On any portfolio and date, the engine's eod_di with its
+# date columns dropped and computed again by ``di_sql`` is the engine's eod_di, row for row, type for type; and
+# for a loan nothing reached, the rows kept on P give D's eod_di.
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32), st.integers(20, 120), st.dates(date(2024, 3, 1), LAST_DAY - timedelta(days=30)),
+       st.integers(0, 30))
+def test_the_date_columns_are_the_engines(seed, n, d, days):
+    p = generate_portfolio(seed, n, d, broken=2, previous="none")
+    later = d + timedelta(days=days)
+    quiet = replace(p, history=no_payments_after(p.history, d))
+    kept_on_p = engine.run(quiet.on(d), d, p.catalog, keep=True).carry
+    con = duckdb.connect()
+    seen: dict[str, pa.Table] = {}
+
+    def at_unc(step: str) -> None:
+        if step != "eod_unc":
+            return
+        columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM eod_di").fetchall()]
+        kept = ", ".join(c for c in columns if c not in carry_sql.DATED)
+        again = carry_sql.di_sql(date_literal(later), f"(SELECT {kept} FROM eod_di)")
+        order = "ORDER BY loan_id, seq"
+        seen["engine"] = con.sql(f"SELECT * FROM eod_di {order}").to_arrow_table()
+        seen["again"] = con.sql(f"SELECT {', '.join(columns)} FROM ({again}) t {order}").to_arrow_table()
+        con.register("kept_on_p", kept_on_p.di)
+        view = carry_sql.hugeint_view("di", [c for c in columns if c not in carry_sql.DATED], "kept_on_p")
+        seen["from_p"] = con.sql(f"SELECT {', '.join(columns)} FROM ({carry_sql.di_sql(date_literal(later), f'({view})')}) t "
+                                 f"SEMI JOIN eod_di x ON x.loan_id = t.loan_id AND x.seq = t.seq {order}").to_arrow_table()
+
+    engine.run(quiet.on(later), later, p.catalog, con=con, on_step=at_unc)
+    assert seen["again"].equals(seen["engine"])
+    # every kept row of P is a row of D's eod_di for the loans whose rows did not change (a quiet portfolio: all but
+    # those with an instalment falling due in (P, D] and the restructured, which the run recomputes)
+    engine_rows = {(r["loan_id"], r["seq"]): r for r in seen["engine"].to_pylist()}
+    moved = {r["loan_id"] for r in quiet.on(later).instalments.to_pylist() if d < r["due_on"] <= later}
+    moved |= {r["loan_id"] for r in p.inputs.loans.to_pylist() if r["restructured_on"] is not None}  # recomputed
+    for row in seen["from_p"].to_pylist():
+        if row["loan_id"] not in moved and row["pid"] == engine_rows[(row["loan_id"], row["seq"])]["pid"]:
+            assert row == engine_rows[(row["loan_id"], row["seq"])], row
+
+
+def test_the_store_keeps_the_carry_beside_the_snapshot(tmp_path):
+    """Written and read back as it was; a date without all of it (lost, or a run killed while writing it) has none,
+    and the service then runs that date's successor in full."""
+    p, quiet, run, first = _overdue_setup(n=40)
+    store = SnapshotStore(tmp_path)
+    store.write(first, run.snapshot)
+    store.write_carry(run.carry)
+    back = store.read_carry(first)
+    assert back is not None and back.business_date == first
+    for part in CARRY_PARTS:
+        assert getattr(back, part).equals(getattr(run.carry, part)), part
+    d = first + timedelta(days=1)
+    inputs = quiet.on(d, previous=store.read(first))
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()), carry=back)
+    same_as_full(inputs, d, p.catalog, result)
+    store.carry_path(first, "di").unlink()
+    assert store.read_carry(first) is None
