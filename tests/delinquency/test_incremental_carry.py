@@ -49,6 +49,13 @@ def no_payments_after(history: pa.Table, day: date) -> pa.Table:
        st.lists(st.integers(1, 9), min_size=1, max_size=4))
 def test_continued_quiet_loans_equal_a_full_run(seed, n, first, gaps):
     p = generate_portfolio(seed, n, first, broken=3, previous="none")
+    for day, kept in continue_quietly(p, first, gaps):
+        assert kept is not None and kept.business_date == day
+
+
+def continue_quietly(p, first, gaps):
+    """A full run on ``first`` keeping its rows, then the next dates after ``gaps`` continued from them, nobody
+    paying after ``first``: each date's outputs equal a full run's; yields (date, the rows that date kept)."""
     quiet = replace(p, history=no_payments_after(p.history, first))
     run = engine.run(quiet.on(first), first, p.catalog, keep=True)
     previous, kept, day = run.snapshot, run.carry, first
@@ -58,7 +65,7 @@ def test_continued_quiet_loans_equal_a_full_run(seed, n, first, gaps):
         result = run_incremental(inputs, day, p.catalog, changed=pa.array([], pa.int64()), carry=kept)
         same_as_full(inputs, day, p.catalog, result)
         previous, kept = result.outputs.snapshot, result.outputs.carry
-        assert kept is not None and kept.business_date == day
+        yield day, kept
 
 
 def tight_caps(rate: str) -> Catalog:
@@ -77,15 +84,7 @@ def tight_caps(rate: str) -> Catalog:
        st.sampled_from(["0.05", "0.10", "0.20", "0.30"]), st.lists(st.integers(1, 9), min_size=1, max_size=3))
 def test_continued_loans_under_a_biting_cap_equal_a_full_run(seed, n, first, rate, gaps):
     p = replace(generate_portfolio(seed, n, first, broken=2, previous="none"), catalog=tight_caps(rate))
-    quiet = replace(p, history=no_payments_after(p.history, first))
-    run = engine.run(quiet.on(first), first, p.catalog, keep=True)
-    previous, kept, day = run.snapshot, run.carry, first
-    for gap in gaps:
-        day += timedelta(days=gap)
-        inputs = quiet.on(day, previous=previous)
-        result = run_incremental(inputs, day, p.catalog, changed=pa.array([], pa.int64()), carry=kept)
-        same_as_full(inputs, day, p.catalog, result)
-        previous, kept = result.outputs.snapshot, result.outputs.carry
+    list(continue_quietly(p, first, gaps))
 
 
 # Any small portfolio (every choice a hypothesis draw, so a failure shrinks), payments arriving as they are dated:

@@ -37,6 +37,14 @@ def _checked(case, template: str, channel: str, language: str) -> dict[str, str]
     return errors
 
 
+def _invalid(request: Request, session, me, case, cipher, today, values: dict[str, str]) -> Response | None:  # noqa: ANN001
+    """The form again with its errors next to the fields (400), or None when the choices are valid."""
+    errors = _checked(case, values["template"], values["channel"], values["language"])
+    if not errors:
+        return None
+    return _page(request, session, me, case, cipher, today, status=400, errors={FORM: errors}, values={FORM: values})
+
+
 @router.get("/cases/{case_id}/letter", response_class=HTMLResponse)
 def preview(case_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today,
             template: str = "", channel: str = "", language: str = "") -> Response:
@@ -44,10 +52,9 @@ def preview(case_id: int, request: Request, session: SessionDep, cipher: CipherD
     if isinstance(case, Response):
         return case
     values = {"template": template, "channel": channel, "language": language}
-    errors = _checked(case, template, channel, language)
-    if errors:
-        return _page(request, session, me, case, cipher, today, status=400, errors={FORM: errors},
-                     values={FORM: values})
+    invalid = _invalid(request, session, me, case, cipher, today, values)
+    if invalid is not None:
+        return invalid
     try:
         rendered = letters.preview_letter(session, cipher=cipher, case_id=case.id, template=template,
                                           channel=channel, language=language or None,
@@ -67,10 +74,9 @@ def send(case_id: int, request: Request, session: SessionDep, cipher: CipherDep,
     if isinstance(case, Response):
         return case
     values = {"template": template, "channel": channel, "language": language}
-    errors = _checked(case, template, channel, language)
-    if errors:
-        return _page(request, session, me, case, cipher, today, status=400, errors={FORM: errors},
-                     values={FORM: values})
+    invalid = _invalid(request, session, me, case, cipher, today, values)
+    if invalid is not None:
+        return invalid
     try:
         with savepoint(session):
             result = letters.send_letter(session, cipher=cipher, case_id=case.id, template=template,
