@@ -81,6 +81,10 @@ def test_the_wired_incremental_run_stores_what_a_full_run_stores(db, tmp_path):
         assert {k: v for k, v in incremental.items() if k != "snapshot"} == {k: v for k, v in full.items()
                                                                           if k != "snapshot"}
     assert carried > 0  # loans really were carried over, not recomputed
+    # What the next date reads only the changes to (the bulk path, PostgreSQL): the newest two dates' alone.
+    kept = sorted(p.parent.name for p in (tmp_path / "snapshots").glob("*/inputs_instalments.arrow"))
+    assert kept == (["business_date=2024-03-13", "business_date=2024-04-05"] if db.engine.dialect.name == "postgresql"
+                    else [])
     snapshot = store.read(date(2024, 4, 5)).to_pydict()
     dpd = dict(zip(snapshot["loan_id"], snapshot["dpd"]))
     assert dpd[never] == 64 and dpd[ontime] == 0 and dpd[reversed_] == 64 and dpd[two] == 35

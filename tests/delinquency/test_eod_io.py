@@ -92,3 +92,62 @@ def test_bulk_read_takes_allocations_not_flagged_and_those_before_disbursement(d
     if day >= date(2024, 2, 10):  # the early allocation and the unknown component are read one by one
         assert {"bonus"} <= set(plain[2].column("component").to_pylist())
         assert date(2023, 12, 1) in plain[2].column("value_date").to_pylist()
+
+
+def test_the_next_date_reads_only_the_changed_loans_and_equals_a_full_read(db, monkeypatch):
+    """After the run of P, a payment (value date D), a reversal, a payment booked earlier with a value date between
+    the two dates, a new loan, a closed loan and one reopened (no journal entry: it is read because P did not read
+    it): reading D from P's rows and the loans changed since P's watermark
+    gives exactly a full read of D. On PostgreSQL (the bulk path) the rows of a loan nothing reached are P's: an
+    unchanged loan whose kept rows are marked shows the mark."""
+    from arrears.delinquency.watermark import changed_since, journal_watermark
+
+    monkeypatch.setattr(io, "FRESH_SHARE", 1)  # never fall back to a full read: six loans, most of them changed
+    p, d = date(2024, 3, 5), date(2024, 3, 6)
+    with db.session() as s:
+        b = add_borrower(s)
+        loans = [add_loan(s, b, f"L{k}") for k in range(1, 7)]
+        s.commit()
+        for key, loan, amount, when in (("a", loans[0], 50_000, date(2024, 2, 20)), ("b", loans[1], 102_500, date(2024, 1, 31)),
+                                        ("c", loans[2], 102_500, date(2024, 2, 1)), ("d", loans[3], 80_000, date(2024, 2, 25)),
+                                        ("e", loans[4], 102_500, date(2024, 2, 1))):
+            post_payment(s, loan_id=loan.id, amount_fen=amount, received_on=when, idempotency_key=key, actor="t",
+                         today=p)
+        post_payment(s, loan_id=loans[1].id, amount_fen=30_000, received_on=d, idempotency_key="later", actor="t",
+                     today=date(2024, 3, 9))  # booked before P's run (a catch-up, days late), value date D
+        s.commit()
+        s.execute(text("UPDATE loans SET status = 'closed' WHERE id = :l"), {"l": loans[5].id})
+        s.commit()
+        mark = journal_watermark(s)
+        s.commit()
+        read_p = io.read_inputs(s, p)
+        untouched = loans[3].id
+        marked = read_p[1].set_column(  # a mark on the unchanged loan's kept rows: its rows on D must be these
+            read_p[1].schema.get_field_index("fee_settled_fen"), "fee_settled_fen",
+            pa.array([7 if i == untouched else 0 for i in read_p[1].column("loan_id").to_pylist()], pa.int64()))
+        kept = {"loan_ids": read_p[0].select(["loan_id"]), "instalments": marked, "settlements": read_p[2]}
+        post_payment(s, loan_id=loans[0].id, amount_fen=40_000, received_on=d, idempotency_key="f", actor="t", today=d)
+        reverse_payment(s, payment_id=s.scalar(text("SELECT id FROM payments WHERE idempotency_key = 'c'")),
+                        reason="bounced", actor="t", today=d)
+        new = add_loan(s, b, "L7")
+        s.execute(text("UPDATE loans SET status = 'closed' WHERE id = :l"), {"l": loans[4].id})
+        s.execute(text("UPDATE loans SET status = 'active' WHERE id = :l"), {"l": loans[5].id})
+        s.commit()
+        changed = changed_since(s, mark, p, d)
+        incremental = io.read_inputs(s, d, kept=io.KeptInputs(**kept, changed=changed))
+        full = io.read_inputs(s, d)
+        bulk = io.reads_changed_only(s)
+    assert {loans[0].id, loans[1].id, loans[2].id} <= set(changed.to_pylist())
+    assert untouched not in changed.to_pylist() and loans[5].id not in changed.to_pylist()
+    assert loans[5].id in full[0].column("loan_id").to_pylist() and loans[5].id not in read_p[0].column("loan_id").to_pylist()
+    assert new.id in full[0].column("loan_id").to_pylist() and loans[4].id not in full[0].column("loan_id").to_pylist()
+    if not bulk:  # SQLite (and PostgreSQL without the driver) read everything: kept is not used
+        _same(incremental, (_sorted(full[0], ["loan_id"]), _sorted(full[1], ["loan_id", "seq"]), full[2]))
+        return
+    fees = {(i, f) for i, f in zip(incremental[1].column("loan_id").to_pylist(),
+                                   incremental[1].column("fee_settled_fen").to_pylist())}
+    assert (untouched, 7) in fees and all(f == 0 for i, f in fees if i != untouched)
+    unmarked = incremental[1].set_column(incremental[1].schema.get_field_index("fee_settled_fen"), "fee_settled_fen",
+                                         pa.array([0] * incremental[1].num_rows, pa.int64()))
+    _same((incremental[0], unmarked, incremental[2]),
+          (_sorted(full[0], ["loan_id"]), _sorted(full[1], ["loan_id", "seq"]), full[2]))

@@ -1,7 +1,9 @@
 """The end-of-day database round trip on PostgreSQL: the generated portfolio is loaded (COPY) into a fresh
 schema (COPY BINARY through ADBC with the secondary indexes and keys built after), then one run is timed as
 the service does it — read the inputs (``io.read_inputs``: COPY BINARY into Arrow), run the engine, write the snapshot partition and the results (``store.write_results``: COPY and
-UPDATE … FROM) — and the schema is dropped."""
+UPDATE … FROM) — and the schema is dropped. Before the next day's run 1 % of the loans pay (journal entry,
+allocation, instalment total), and that run reads, as the service does, only the loans changed since the first
+run's watermark beside what the first run read (``io.KeptInputs``); a full read, untimed, checks it."""
 
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ from arrears.db.engine import make_engine, make_session_factory, unit_of_work
 from arrears.db.models import metadata
 from arrears.delinquency import engine
 from arrears.delinquency.due_dates import build_due_dates
-from arrears.delinquency.io import read_inputs
+from arrears.delinquency.io import KeptInputs, read_inputs
 from arrears.delinquency.model import EngineInputs
+from arrears.delinquency.watermark import changed_since, journal_watermark
 from arrears.delinquency.snapshots import SnapshotStore
 from arrears.delinquency.store import write_results
 from arrears.calendar import default_calendar
@@ -108,6 +111,9 @@ def _load(con: duckdb.DuckDBPyConnection, db, dsn: str, schema: str, now: dateti
         c.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
         for ddl in restore:
             c.execute(text(ddl))
+        for table in LOADED:  # the ids were given: the sequences go on after them
+            c.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                           f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
     with db.connect() as c:  # as autovacuum would leave them: hint bits set, visibility map, statistics
         c = c.execution_options(isolation_level="AUTOCOMMIT")
         for table in LOADED:
@@ -134,12 +140,14 @@ def pg_round_trip(con: duckdb.DuckDBPyConnection, url: str, business_date: date,
         _load(con, db, dsn, schema, datetime.now(timezone.utc))
         figures["pg_load_s"] = round(time.perf_counter() - start, 3)
         with tempfile.TemporaryDirectory(prefix="arrears-eod-bench-") as tmp:
-            store, previous = SnapshotStore(Path(tmp)), EngineInputs.empty_previous()
+            store, previous, before = SnapshotStore(Path(tmp)), EngineInputs.empty_previous(), None
             # The first run (every state and penalty new), then the next calendar day against it (the daily
-            # case: each state rewritten, the penalties of the overdue instalments grown by a day).
+            # case: 1 % of the loans paid, each state rewritten, the penalties of the overdue instalments grown).
             for prefix, day in (("pg", business_date), ("pg_next", business_date + timedelta(days=1))):
+                if before is not None:
+                    figures["pg_next_paying_loans"] = _day_payments(factory, day)
                 say(f"round trip {day}: read, engine, write …")
-                previous = _round_trip(factory, store, day, previous, cat, figures, prefix)
+                previous, before = _round_trip(factory, store, day, previous, before, cat, figures, prefix)
     finally:
         db.dispose()
         with admin.begin() as c:
@@ -148,27 +156,69 @@ def pg_round_trip(con: duckdb.DuckDBPyConnection, url: str, business_date: date,
     return figures
 
 
-def _round_trip(factory, store: SnapshotStore, day: date, previous, cat: Catalog, figures: dict,  # noqa: ANN001
+def _day_payments(factory, day: date) -> int:  # noqa: ANN001
+    """1 % of the loans pay the interest still owed on their first instalment that owes some, value date ``day``:
+    an entry in the journal, an allocation, the instalment's total — what the next run must read again."""
+    with unit_of_work(factory) as session:
+        return session.execute(text("""
+            WITH target AS (
+                SELECT DISTINCT ON (i.loan_id) i.id, i.loan_id, i.borrower_id, i.due_on,
+                       i.interest_due_fen - i.interest_paid_fen AS amount_fen
+                FROM instalments i WHERE i.loan_id % 100 = 7 AND i.interest_paid_fen < i.interest_due_fen
+                ORDER BY i.loan_id, i.seq),
+            e AS (INSERT INTO journal_entries (loan_id, borrower_id, kind, business_date, memo, created_at)
+                  SELECT loan_id, borrower_id, 'payment', :d, 'bench payment', now() FROM target
+                  RETURNING id, loan_id),
+            a AS (INSERT INTO payment_allocations (source, entry_id, loan_id, instalment_id, component, amount_fen,
+                                                   value_date, one_by_one)
+                  SELECT 'payment', e.id, t.loan_id, t.id, 'interest', t.amount_fen, :d, :d > t.due_on
+                  FROM target t JOIN e USING (loan_id))
+            UPDATE instalments i SET interest_paid_fen = i.interest_due_fen FROM target t WHERE i.id = t.id"""),
+            {"d": day}).rowcount
+
+
+def _sorted(tables) -> list[pa.Table]:  # noqa: ANN001
+    keys = (["loan_id"], ["loan_id", "seq"], ["loan_id", "seq", "value_date", "component", "amount_fen"])
+    return [t.sort_by([(k, "ascending") for k in key]) for t, key in zip(tables, keys)]
+
+
+def _round_trip(factory, store: SnapshotStore, day: date, previous, before, cat: Catalog, figures: dict,  # noqa: ANN001
                 prefix: str):  # noqa: ANN202
-    """One run as the service does it (read, engine, snapshot file, write, commit), timed by step."""
+    """One run as the service does it (watermark, read — only what changed when the previous run is ``before`` —,
+    engine, snapshot file, kept inputs, write, commit), timed by step. Returns the snapshot and (date, watermark)."""
     start = time.perf_counter()
     with unit_of_work(factory) as session:
-        loans, instalments, settlements = read_inputs(session, day)
+        mark = journal_watermark(session)
+    with unit_of_work(factory) as session:
+        kept = None
+        if before is not None:
+            p_day, p_mark = before
+            kept = KeptInputs(**store.read_inputs(p_day), changed=changed_since(session, p_mark, p_day, day))
+            figures[f"{prefix}_changed_loans"] = len(kept.changed)
+        loans, instalments, settlements = read_inputs(session, day, kept=kept)
     due = build_due_dates(pc.unique(instalments.column("due_on")).to_pylist(), day, default_calendar())
-    read = time.perf_counter()
+    read_s = time.perf_counter() - start
+    if kept is not None:  # untimed: the read of only what changed is a full read
+        with unit_of_work(factory) as session:
+            full = read_inputs(session, day)
+        figures[f"{prefix}_read_equals_full"] = all(
+            a.equals(b) for a, b in zip(_sorted((loans, instalments, settlements)), _sorted(full)))
+        del full
+    start = time.perf_counter()
     outputs = engine.run(EngineInputs(loans, instalments, settlements, due, previous), day, cat)
-    del loans, instalments, settlements
-    ran = time.perf_counter()
+    engine_s, start = time.perf_counter() - start, time.perf_counter()
     store.write(day, outputs.snapshot)
+    store.write_inputs(day, {"loan_ids": loans.select(["loan_id"]), "instalments": instalments,
+                             "settlements": settlements}, keep=before[0] if before else None)
+    del loans, instalments, settlements
     laps: dict = {}
     with unit_of_work(factory) as session:
         written = write_results(session, day, outputs, started_at=datetime.now(timezone.utc), summary={}, laps=laps)
         before_commit = time.perf_counter()
     end = time.perf_counter()
-    figures.update({f"{prefix}_read_s": round(read - start, 3), f"{prefix}_engine_s": round(ran - read, 3),
-                    f"{prefix}_write_s": round(end - ran, 3), f"{prefix}_round_trip_s": round(end - start, 3),
+    write_s = end - start
+    figures.update({f"{prefix}_read_s": round(read_s, 3), f"{prefix}_engine_s": round(engine_s, 3),
+                    f"{prefix}_write_s": round(write_s, 3), f"{prefix}_round_trip_s": round(read_s + engine_s + write_s, 3),
                     f"{prefix}_penalty_changes": written["penalty_changes"],
                     f"{prefix}_write_steps_ms": {**laps, "commit_ms": round((end - before_commit) * 1000)}})
-    return outputs.snapshot
-
-
+    return outputs.snapshot, (day, mark)

@@ -27,7 +27,7 @@ from arrears.db.base import utcnow
 from arrears.db.engine import unit_of_work
 from arrears.delinquency.due_dates import build_due_dates
 from arrears.delinquency.incremental import run_incremental
-from arrears.delinquency.io import read_inputs
+from arrears.delinquency.io import KeptInputs, read_inputs, reads_changed_only
 from arrears.delinquency.model import EngineInputs, EngineOutputs
 from arrears.delinquency.snapshots import SnapshotStore
 from arrears.delinquency.store import completed_dates, write_results
@@ -119,7 +119,10 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
         done = [d for d in completed_dates(session) if d < business_date]
         since = stored_watermark(session, done[-1]) if done and incremental and chosen is None else None
         changed = changed_since(session, since, done[-1], business_date) if since is not None else None
-        loans, instalments, settlements = read_inputs(session, business_date)
+        keeps = reads_changed_only(session)
+        kept = store.read_inputs(done[-1]) if keeps and changed is not None else None
+        loans, instalments, settlements = read_inputs(
+            session, business_date, kept=KeptInputs(**kept, changed=changed) if kept else None)
     previous = store.read(done[-1]) if done else EngineInputs.empty_previous()
     due = build_due_dates(pc.unique(instalments.column("due_on")).to_pylist(), business_date, calendar)
     lap("read_ms")
@@ -136,6 +139,9 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
     if outputs.carry is not None:
         store.write_carry(outputs.carry)
     store.write(business_date, outputs.snapshot)
+    if keeps:  # what the next date reads only the changes to
+        store.write_inputs(business_date, {"loan_ids": loans.select(["loan_id"]), "instalments": instalments,
+                                           "settlements": settlements}, keep=done[-1] if done else None)
     _pause("after_snapshot")
     summary = _summary(business_date, outputs)
     summary.amounts["credit_applied_fen"] = credit.applied_fen

@@ -2,7 +2,10 @@
 
 A partition is written to a temporary file and moved into place atomically, so a reader never sees
 half a file. Beside the snapshot, ``carry_*.parquet``: what the run kept for the next date's incremental run
-(``model.Carry``); a run that finds none for the previous date recomputes every loan that can change. Which partitions count is decided by the database (``eod_runs`` rows marked complete):
+(``model.Carry``); a run that finds none for the previous date recomputes every loan that can change. And
+``inputs_*.arrow``: the instalments and settlements the run read (``io.KeptInputs``), from which the next date reads
+only what changed; Arrow IPC with LZ4 (15M instalment rows: 0.4 s to write, 0.3 s to read, 145 MB), and only the
+newest two dates' are kept. Which partitions count is decided by the database (``eod_runs`` rows marked complete):
 a run killed after writing its file but before committing leaves a partition nobody trusts, and the
 next run of that date overwrites it.
 """
@@ -16,18 +19,23 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from arrears.delinquency.model import SNAPSHOT, Carry, conform
 
 ROW_GROUP = 100_000  # sorted by loan_id: row-group statistics let a one-loan query skip the rest
 CARRY_PARTS = ("pre", "di", "params", "due")
+INPUT_PARTS = ("loan_ids", "instalments", "settlements")
 
 
 def _write_atomically(table: pa.Table, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(f".tmp-{os.getpid()}")
-    pq.write_table(table, temporary, row_group_size=ROW_GROUP, compression="zstd")
+    if target.suffix == ".arrow":
+        feather.write_feather(table, temporary, compression="lz4")
+    else:
+        pq.write_table(table, temporary, row_group_size=ROW_GROUP, compression="zstd")
     with open(temporary, "rb") as f:
         os.fsync(f.fileno())
     os.replace(temporary, target)
@@ -61,6 +69,26 @@ class SnapshotStore:
         if not all(path.exists() for path in paths.values()):
             return None
         return Carry(business_date, **{part: pq.read_table(path) for part, path in paths.items()})
+
+    def inputs_path(self, business_date: date, part: str) -> Path:
+        return self.path(business_date).with_name(f"inputs_{part}.arrow")
+
+    def write_inputs(self, business_date: date, tables: dict[str, pa.Table], *, keep: date | None = None) -> None:
+        """What the run of ``business_date`` read (``INPUT_PARTS``), beside its snapshot; every other date's
+        removed but ``keep``'s (the date the run read from: its own run may yet fail to commit)."""
+        for part in INPUT_PARTS:
+            self.inputs_path(business_date, part).unlink(missing_ok=True)
+        for part in INPUT_PARTS:
+            _write_atomically(tables[part], self.inputs_path(business_date, part))
+        for stale in self.root.glob("business_date=*/inputs_*.arrow"):
+            if stale.parent.name not in {f"business_date={d.isoformat()}" for d in (business_date, keep) if d}:
+                stale.unlink(missing_ok=True)
+
+    def read_inputs(self, business_date: date) -> dict[str, pa.Table] | None:
+        paths = {part: self.inputs_path(business_date, part) for part in INPUT_PARTS}
+        if not all(path.exists() for path in paths.values()):
+            return None
+        return {part: feather.read_table(path) for part, path in paths.items()}
 
     def read(self, business_date: date) -> pa.Table:
         path = self.path(business_date)

@@ -1,0 +1,15 @@
+"""The end-of-day benchmark on a small portfolio: its figures are computed, not printed blind. The PostgreSQL round
+trip's next day reads only the loans that paid since the first run, and that read equals a full one."""
+
+from arrears.bench.eod import run_eod_bench
+from conftest import PG_URL
+
+
+def test_the_round_trip_next_day_reads_what_changed_and_equals_a_full_read():
+    figures = run_eod_bench(2_000, sample=40, incremental=True, database_url=PG_URL)
+    assert figures["loans"] == 2_000 and figures["incremental_equals_full"] is True
+    assert figures["pg_next_paying_loans"] > 0
+    # every loan that paid is read again, and (the bench's portfolio books nothing else) no other
+    assert figures["pg_next_changed_loans"] == figures["pg_next_paying_loans"]
+    assert figures["pg_next_read_equals_full"] is True
+    assert figures["pg_penalty_changes"] > 0 and figures["pg_round_trip_s"] > 0
