@@ -123,6 +123,7 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
         kept = store.read_inputs(done[-1]) if keeps and changed is not None else None
         loans, instalments, settlements = read_inputs(
             session, business_date, kept=KeptInputs(**kept, changed=changed) if kept else None)
+        del kept  # as large as the instalments read: not held through the engine's run
     previous = store.read(done[-1]) if done else EngineInputs.empty_previous()
     due = build_due_dates(pc.unique(instalments.column("due_on")).to_pylist(), business_date, calendar)
     lap("read_ms")
