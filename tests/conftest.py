@@ -71,5 +71,11 @@ def db(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:  # noqa:
 
 
 @pytest.fixture
+def pg_url() -> str:
+    """The PostgreSQL server's URL, for a test whose code makes (and drops) its own schema: a benchmark."""
+    return PG_URL
+
+
+@pytest.fixture
 def secret_key() -> bytes:
     return bytes(range(32))

@@ -2,11 +2,10 @@
 trip's next day reads only the loans that paid since the first run, and that read equals a full one."""
 
 from arrears.bench.eod import run_eod_bench
-from conftest import PG_URL
 
 
-def test_the_round_trip_next_day_reads_what_changed_and_equals_a_full_read():
-    figures = run_eod_bench(2_000, sample=40, incremental=True, database_url=PG_URL)
+def test_the_round_trip_next_day_reads_what_changed_and_equals_a_full_read(pg_url):
+    figures = run_eod_bench(2_000, sample=40, incremental=True, database_url=pg_url)
     assert figures["loans"] == 2_000 and figures["incremental_equals_full"] is True
     assert figures["pg_next_paying_loans"] > 0
     # every loan that paid is read again, and (the bench's portfolio books nothing else) no other
