@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
+from itertools import pairwise
 
 import duckdb
 import numpy as np
@@ -307,22 +308,25 @@ def _next_di(con: duckdb.DuckDBPyConnection, kept: pa.Table, new: pa.Table) -> p
 
 def _rows_of(table: pa.Table, ids: np.ndarray) -> pa.Table | None:
     """The rows of ``table`` whose loan_id is in the sorted ``ids``, found by binary search when ``table`` is
-    ordered by loan_id (as the inputs usually are: a semi-join would read every column of every instalment), taken
-    batch by batch (a take over the whole chunked table would first join its chunks); None when it is not."""
-    column = table.column("loan_id")
-    if column.null_count:
+    ordered by loan_id (as the inputs usually are: a semi-join would read every column of every instalment), batch by
+    batch over each batch's own loan_ids (no copy of the column: joining its chunks cost 0.25 s at 15M rows) and
+    the ids within its range; None when it is not ordered."""
+    batches = [batch for batch in table.to_batches() if batch.num_rows]
+    keys = [batch.column("loan_id") for batch in batches]
+    if any(key.null_count for key in keys):
         return None
-    loan_ids = column.to_numpy()
-    if not bool(np.all(loan_ids[1:] >= loan_ids[:-1])):
+    keys = [key.to_numpy() for key in keys]  # views, not copies
+    if not all(bool(np.all(key[1:] >= key[:-1])) for key in keys) or any(
+            later[0] < earlier[-1] for earlier, later in pairwise(keys)):
         return None
-    starts, stops = np.searchsorted(loan_ids, ids, "left"), np.searchsorted(loan_ids, ids, "right")
-    lengths = stops - starts
-    rows = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    batches = table.to_batches()
-    ends = np.cumsum([batch.num_rows for batch in batches])
-    cuts = np.searchsorted(rows, np.concatenate([[0], ends]))
-    taken = [batch.take(pa.array(rows[cuts[k]:cuts[k + 1]] - (ends[k] - batch.num_rows)))
-             for k, batch in enumerate(batches) if cuts[k + 1] > cuts[k]]  # a loop over batches, not loans
+    taken = []
+    for batch, key in zip(batches, keys):  # a loop over batches, not loans
+        mine = ids[np.searchsorted(ids, key[0], "left"):np.searchsorted(ids, key[-1], "right")]
+        starts, stops = np.searchsorted(key, mine, "left"), np.searchsorted(key, mine, "right")
+        lengths = stops - starts
+        if lengths.sum():
+            taken.append(batch.take(pa.array(
+                np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths))))
     return pa.Table.from_batches(taken, schema=table.schema)
 
 
