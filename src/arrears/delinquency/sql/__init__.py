@@ -60,7 +60,7 @@ def steps(business_date: date, rules: RestructuringRules, top: int) -> list[Step
         Step("eod_ds", detail.ds_sql(d)),
         Step("eod_di", detail.di_sql(d), view=True),
         Step("eod_unc", detail.unc_sql(d)),
-        Step("eod_rdi", detail.rdi_sql()),
+        Step("eod_rdi", detail.rdi_sql(d)),
         Step("eod_dl", detail.dl_sql()),
         Step("eod_room", detail.room_sql(d), view=True),
         Step("eod_over", detail.over_sql()),

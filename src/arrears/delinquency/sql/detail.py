@@ -89,12 +89,13 @@ FROM (
 GROUP BY s.loan_id, s.seq"""
 
 
-def di_sql(d: str) -> str:
+def di_sql(d: str, only: str = "") -> str:
     """Per instalment of a detail loan (a view: ``eod_unc`` keeps what the rest needs): ``eod_dsel`` and, as
     a fully settled one (due and settled amounts 0: it owes nothing, its late chunks come from ``eod_ds``),
     each instalment only a settlement seen one by one names; E, past-due, the loan's parameters and the
     penalty's bases — the principal and interest weights W (late settled chunks, plus the unsettled rest if
-    past due) and the card's unpaid minimum."""
+    past due) and the card's unpaid minimum. ``only``: a query of the loan_ids to keep, applied before the join."""
+    dsel, ds = (f"(SELECT * FROM {t} WHERE loan_id IN ({only}))" if only else t for t in ("eod_dsel", "eod_ds"))
     late_days = f"date_diff('day', i.eff, {d})"
     amounts = ("pd", "id_", "fd", "cd", "sp", "si", "sf", "sc", "spen")
     return f"""
@@ -114,7 +115,7 @@ FROM (
             SELECT coalesce(i.loan_id, s.loan_id) AS loan_id, coalesce(i.seq, s.seq) AS seq,
                    coalesce(i.due_on, s.due_on) AS due_on, {", ".join(f"coalesce(i.{a}, 0) AS {a}" for a in amounts)},
                    s.wsp, s.wsi, s.pi_after_grace, s.pi_after_due
-            FROM eod_dsel i FULL JOIN eod_ds s ON s.loan_id = i.loan_id AND s.seq = i.seq
+            FROM {dsel} i FULL JOIN {ds} s ON s.loan_id = i.loan_id AND s.seq = i.seq
         ) u
         JOIN eod_pre p ON p.loan_id = u.loan_id AND p.needs_detail
         JOIN eod_prm q ON q.pid = p.pid
@@ -123,10 +124,11 @@ FROM (
 ) i"""
 
 
-def rdi_sql() -> str:
-    """The detail instalments of restructured loans (all of theirs, see ``dsel_sql``), for ``restructured.py``."""
-    return """
-SELECT * FROM eod_di WHERE restructured_on IS NOT NULL"""
+def rdi_sql(d: str) -> str:
+    """The detail instalments of restructured loans (all of theirs, see ``dsel_sql``), for ``restructured.py``:
+    ``eod_di``'s rows of those loans, the loans chosen first (filtering the view's output computed it all: 34 ms at
+    1M loans with none restructured, 14 ms this way)."""
+    return di_sql(d, only="SELECT loan_id FROM eod_pre WHERE needs_detail AND restructured_on IS NOT NULL")
 
 
 def unc_sql(d: str) -> str:
