@@ -37,31 +37,38 @@ def _checked(case, template: str, channel: str, language: str) -> dict[str, str]
     return errors
 
 
-def _invalid(request: Request, session, me, case, cipher, today, values: dict[str, str]) -> Response | None:  # noqa: ANN001
-    """The form again with its errors next to the fields (400), or None when the choices are valid."""
+def _opened(request: Request, session, case_id: int, cipher, today, values: dict[str, str]):  # noqa: ANN001, ANN202
+    """(me, case, answer): ``answer`` is the page to return at once — the case not visible, or the form again with
+    its errors next to the fields (400) — or None when the choices are valid."""
+    me, case = _visible(request, session, case_id, Permission.cases_work)
+    if isinstance(case, Response):
+        return me, case, case
     errors = _checked(case, values["template"], values["channel"], values["language"])
     if not errors:
-        return None
-    return _page(request, session, me, case, cipher, today, status=400, errors={FORM: errors}, values={FORM: values})
+        return me, case, None
+    return me, case, _page(request, session, me, case, cipher, today, status=400, errors={FORM: errors},
+                           values={FORM: values})
+
+
+def _failed(request: Request, session, me, case, cipher, today, exc: Problem, values: dict[str, str]) -> Response:  # noqa: ANN001
+    """The form again with the use case's refusal (409 for a conflict, else 400)."""
+    return _page(request, session, me, case, cipher, today, status=409 if exc.status == 409 else 400,
+                 **_problem(FORM, exc, values))
 
 
 @router.get("/cases/{case_id}/letter", response_class=HTMLResponse)
 def preview(case_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today,
             template: str = "", channel: str = "", language: str = "") -> Response:
-    me, case = _visible(request, session, case_id, Permission.cases_work)
-    if isinstance(case, Response):
-        return case
     values = {"template": template, "channel": channel, "language": language}
-    invalid = _invalid(request, session, me, case, cipher, today, values)
-    if invalid is not None:
-        return invalid
+    me, case, answer = _opened(request, session, case_id, cipher, today, values)
+    if answer is not None:
+        return answer
     try:
         rendered = letters.preview_letter(session, cipher=cipher, case_id=case.id, template=template,
                                           channel=channel, language=language or None,
                                           unmasked=me.sees_pii_of(case.borrower_id))
     except Problem as exc:
-        return _page(request, session, me, case, cipher, today, status=409 if exc.status == 409 else 400,
-                     **_problem(FORM, exc, values))
+        return _failed(request, session, me, case, cipher, today, exc, values)
     values["language"] = rendered.language
     return _page(request, session, me, case, cipher, today, letter_preview=rendered, values={FORM: values})
 
@@ -70,21 +77,17 @@ def preview(case_id: int, request: Request, session: SessionDep, cipher: CipherD
 def send(case_id: int, request: Request, session: SessionDep, cipher: CipherDep, today: Today,
          template: Annotated[str, Form()] = "", channel: Annotated[str, Form()] = "",
          language: Annotated[str, Form()] = "") -> Response:
-    me, case = _visible(request, session, case_id, Permission.cases_work)
-    if isinstance(case, Response):
-        return case
     values = {"template": template, "channel": channel, "language": language}
-    invalid = _invalid(request, session, me, case, cipher, today, values)
-    if invalid is not None:
-        return invalid
+    me, case, answer = _opened(request, session, case_id, cipher, today, values)
+    if answer is not None:
+        return answer
     try:
         with savepoint(session):
             result = letters.send_letter(session, cipher=cipher, case_id=case.id, template=template,
                                          channel=channel, language=language or None, at=case_pages.now(), actor=me.actor,
                                          agent_user_id=me.user_id)
     except Problem as exc:
-        return _page(request, session, me, case, cipher, today, status=409 if exc.status == 409 else 400,
-                     **_problem(FORM, exc, values))
+        return _failed(request, session, me, case, cipher, today, exc, values)
     if not result.decision.allowed:  # logged as refused (committed with the request), shown with its rule
         return _page(request, session, me, case, cipher, today, status=409, refusal=result.decision,
                      refused_form=FORM, values={FORM: values})
