@@ -209,8 +209,7 @@ def _round_trip(factory, store: SnapshotStore, day: date, previous, before, cat:
     outputs = engine.run(EngineInputs(loans, instalments, settlements, due, previous), day, cat)
     engine_s, start = time.perf_counter() - start, time.perf_counter()
     store.write(day, outputs.snapshot)
-    store.write_inputs(day, {"loan_ids": loans.select(["loan_id"]), "instalments": instalments,
-                             "settlements": settlements}, keep=before[0] if before else None)
+    store.write_inputs(day, loans, instalments, settlements, keep=before[0] if before else None)
     del loans, instalments, settlements
     laps: dict = {}
     with unit_of_work(factory) as session:

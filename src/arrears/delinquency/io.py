@@ -203,7 +203,7 @@ def _read_changed(session: Session, business_date: date, kept: KeptInputs) -> tu
     fresh = ids.filter(pc.or_(pc.is_in(ids, value_set=pa.array(kept.changed, pa.int64())),
                               pc.invert(pc.is_in(ids, value_set=known))))
     if len(fresh) > len(ids) // FRESH_SHARE:  # most of the portfolio: one plain scan beats the look-ups
-        return _pg_inputs(session, business_date)
+        return _pg_inputs(session, business_date, loans=loans)
     _, instalments, settlements = _pg_inputs(session, business_date, only=fresh.to_numpy(), loans=loans)
     gone = known.filter(pc.invert(pc.is_in(known, value_set=ids)))  # no longer active
     con = duckdb.connect()  # an anti-join on both cores: Arrow's filter copies 15M rows on one (3 × the time)

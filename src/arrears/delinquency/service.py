@@ -141,8 +141,7 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
         store.write_carry(outputs.carry)
     store.write(business_date, outputs.snapshot)
     if keeps:  # what the next date reads only the changes to
-        store.write_inputs(business_date, {"loan_ids": loans.select(["loan_id"]), "instalments": instalments,
-                                           "settlements": settlements}, keep=done[-1] if done else None)
+        store.write_inputs(business_date, loans, instalments, settlements, keep=done[-1] if done else None)
     _pause("after_snapshot")
     summary = _summary(business_date, outputs)
     summary.amounts["credit_applied_fen"] = credit.applied_fen

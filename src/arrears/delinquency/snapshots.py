@@ -73,15 +73,18 @@ class SnapshotStore:
     def inputs_path(self, business_date: date, part: str) -> Path:
         return self.path(business_date).with_name(f"inputs_{part}.arrow")
 
-    def write_inputs(self, business_date: date, tables: dict[str, pa.Table], *, keep: date | None = None) -> None:
-        """What the run of ``business_date`` read (``INPUT_PARTS``), beside its snapshot; every other date's
-        removed but ``keep``'s (the date the run read from: its own run may yet fail to commit)."""
+    def write_inputs(self, business_date: date, loans: pa.Table, instalments: pa.Table, settlements: pa.Table, *,
+                     keep: date | None = None) -> None:
+        """What the run of ``business_date`` read (``INPUT_PARTS``: of the loans, their ids), beside its snapshot;
+        every other date's removed but ``keep``'s (the date the run read from: its own run may yet fail to commit)."""
+        tables = {"loan_ids": loans.select(["loan_id"]), "instalments": instalments, "settlements": settlements}
         for part in INPUT_PARTS:
             self.inputs_path(business_date, part).unlink(missing_ok=True)
         for part in INPUT_PARTS:
             _write_atomically(tables[part], self.inputs_path(business_date, part))
+        wanted = {self.path(d).parent for d in (business_date, keep) if d is not None}
         for stale in self.root.glob("business_date=*/inputs_*.arrow"):
-            if stale.parent.name not in {f"business_date={d.isoformat()}" for d in (business_date, keep) if d}:
+            if stale.parent not in wanted:
                 stale.unlink(missing_ok=True)
 
     def read_inputs(self, business_date: date) -> dict[str, pa.Table] | None:
