@@ -39,6 +39,46 @@ def insert_arrow(session: Session, table_name: str, data: pa.Table) -> int:
     return data.num_rows
 
 
+DEFER_INDEXES_ROWS = 100_000  # below this, an index insert per row costs less than a second: not worth the lock
+
+
+def insert_arrow_into_empty(session: Session, table_name: str, data: pa.Table, *,
+                            defer_from: int = DEFER_INDEXES_ROWS) -> int:
+    """``insert_arrow``; on PostgreSQL, when ``table_name`` is empty (a first run) and ``data`` has at least
+    ``defer_from`` rows, with the table's secondary indexes dropped for the load and built after it, in the caller's
+    transaction: one sort each instead of an index insert per row (1M loan states: 7.0 → 4.4 s). Dropping them
+    locks the table (ACCESS EXCLUSIVE) until commit: readers wait for a first load, which has nothing to show them
+    before it. The primary key and constraints stay."""
+    if session.connection().dialect.name != "postgresql" or data.num_rows < defer_from or not _empty(
+            session, table_name):
+        return insert_arrow(session, table_name, data)
+    session.execute(text(f"LOCK TABLE {table_name} IN ACCESS EXCLUSIVE MODE"))
+    if not _empty(session, table_name):  # a row committed between the look and the lock
+        return insert_arrow(session, table_name, data)
+    indexes = secondary_indexes(session.connection(), (table_name,))
+    for name, _ in indexes:
+        session.execute(text(f'DROP INDEX "{name}"'))
+    count = insert_arrow(session, table_name, data)
+    for _, definition in indexes:
+        session.execute(text(definition))
+    return count
+
+
+def _empty(session: Session, table_name: str) -> bool:
+    return not session.execute(text(f"SELECT EXISTS (SELECT 1 FROM {table_name})")).scalar_one()
+
+
+def secondary_indexes(connection, tables: tuple[str, ...]) -> list[tuple[str, str]]:  # noqa: ANN001
+    """PostgreSQL: (name, CREATE INDEX statement) of each index of ``tables`` in the current schema that backs no
+    constraint (primary keys and unique constraints keep theirs)."""
+    names = ", ".join(f"'{t}'" for t in tables)
+    return [(name, definition) for name, definition in connection.execute(text(f"""
+        SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema()
+          AND i.tablename IN ({names}) AND NOT EXISTS (
+              SELECT 1 FROM pg_constraint co WHERE co.conname = i.indexname)
+        ORDER BY i.indexname""")).all()]
+
+
 def _pg_copyable(data: pa.Table) -> pa.Table:
     """CSV COPY wants bytea as \\x-hex text and booleans as t/f."""
     for i, field in enumerate(data.schema):

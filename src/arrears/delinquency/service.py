@@ -1,8 +1,8 @@
 """Running end of day: one business date, or every missed date up to one (catch-up), in order.
 
-A run reads its inputs in one transaction, computes off-line (the engine), writes the day's snapshot
-partition atomically, then commits all database results in one transaction. Killed at any point,
-the last committed date stays readable and complete; running that date again finishes the work and
+A run reads its inputs in one transaction, computes off-line (the engine), then writes all database results in
+one transaction and meanwhile the day's snapshot partition (atomically), committing once both are done. Killed at
+any point, the last committed date stays readable and complete; running that date again finishes the work and
 gives the same result (penalties are posted as deltas against what is stored).
 """
 
@@ -12,6 +12,7 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -137,18 +138,18 @@ def run_date(factory: sessionmaker[Session], store: SnapshotStore, business_date
     else:
         outputs, mode, recomputed = engine(inputs, business_date, cat), "full", loans.num_rows
     lap("engine_ms")
-    if outputs.carry is not None:
-        store.write_carry(outputs.carry)
-    store.write(business_date, outputs.snapshot)
-    if keeps:  # what the next date reads only the changes to
-        store.write_inputs(business_date, loans, instalments, settlements, keep=done[-1] if done else None)
-    _pause("after_snapshot")
     summary = _summary(business_date, outputs)
     summary.amounts["credit_applied_fen"] = credit.applied_fen
     summary.watermark, summary.mode, summary.recomputed = watermark, mode, recomputed
-    with unit_of_work(factory) as session:
+    read = (loans, instalments, settlements) if keeps else None  # what the next date reads only the changes to
+    with ThreadPoolExecutor(max_workers=1) as files, unit_of_work(factory) as session:
+        # The files (snapshot, kept rows and inputs) are written while the database takes the results, and are
+        # complete before anything reads them and before the commit that makes the date count.
+        written_files = files.submit(store.write_run, business_date, outputs, read, keep=done[-1] if done else None)
         written = write_results(session, business_date, outputs, started_at=started,
                                 summary={k: v for k, v in summary.__dict__.items() if k != "business_date"})
+        written_files.result()
+        _pause("after_snapshot")
         # Cases follow the day's transitions in the same transaction: all of the run lands, or none of it.
         summary.cases = sync_cases_after_eod(session, business_date)
         summary.agreements = agreements_after_eod(session, business_date, cipher=cipher)  # before the strategy

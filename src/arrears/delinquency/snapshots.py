@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-from arrears.delinquency.model import SNAPSHOT, Carry, conform
+from arrears.delinquency.model import SNAPSHOT, Carry, EngineOutputs, conform
 
 ROW_GROUP = 100_000  # sorted by loan_id: row-group statistics let a one-loan query skip the rest
 CARRY_PARTS = ("pre", "di", "params", "due")
@@ -86,6 +86,17 @@ class SnapshotStore:
         for stale in self.root.glob("business_date=*/inputs_*.arrow"):
             if stale.parent not in wanted:
                 stale.unlink(missing_ok=True)
+
+    def write_run(self, business_date: date, outputs: EngineOutputs,
+                  read: tuple[pa.Table, pa.Table, pa.Table] | None = None, *, keep: date | None = None) -> None:
+        """Everything a run leaves beside the database: its kept rows (if it kept any), its snapshot, and, given
+        ``read`` (the loans, instalments and settlements it read), its inputs (``write_inputs``). The callers run it
+        on a thread while the database takes the results: it is the client's work, that the server's."""
+        if outputs.carry is not None:
+            self.write_carry(outputs.carry)
+        self.write(business_date, outputs.snapshot)
+        if read is not None:
+            self.write_inputs(business_date, *read, keep=keep)
 
     def read_inputs(self, business_date: date) -> dict[str, pa.Table] | None:
         paths = {part: self.inputs_path(business_date, part) for part in INPUT_PARTS}

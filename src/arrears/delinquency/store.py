@@ -17,7 +17,14 @@ from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
 
 from arrears.db.base import UTCDateTime, as_date, utcnow
-from arrears.db.bulk import adbc_available, insert_arrow, read_arrow_parallel, temp_table, update_from_arrow
+from arrears.db.bulk import (
+    adbc_available,
+    insert_arrow,
+    insert_arrow_into_empty,
+    read_arrow_parallel,
+    temp_table,
+    update_from_arrow,
+)
 from arrears.delinquency.io import STORED_PENALTIES, STORED_PENALTIES_SQL, stored_penalties
 from arrears.delinquency.model import EngineOutputs, conform
 from arrears.ledger.model import Account, EntryKind
@@ -86,13 +93,13 @@ def write_results(session: Session, business_date: date, outputs: EngineOutputs,
         _rewrite_changed_state(session, business_date, state, stored_state)
     else:
         session.execute(text("DELETE FROM loan_delinquency"))
-        insert_arrow(session, "loan_delinquency", state)
+        insert_arrow_into_empty(session, "loan_delinquency", state)  # a first run: indexes built after the load
     lap("state_ms")
     session.execute(text("DELETE FROM delinquency_transitions WHERE business_date = :d"), {"d": business_date})
     con = duckdb.connect()
     con.register("t", outputs.transitions)
     con.register("s", outputs.snapshot.select(["loan_id", "borrower_id"]))
-    insert_arrow(session, "delinquency_transitions", con.sql(
+    insert_arrow_into_empty(session, "delinquency_transitions", con.sql(
         "SELECT t.business_date, t.loan_id, s.borrower_id, t.kind, t.from_value, t.to_value "
         "FROM t JOIN s USING (loan_id) ORDER BY t.loan_id, t.kind").to_arrow_table())
     lap("transitions_ms")
