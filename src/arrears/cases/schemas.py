@@ -4,7 +4,7 @@ may see personal data; the borrower block is masked as the loan API masks it."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel

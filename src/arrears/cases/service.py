@@ -9,9 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 
-import duckdb
-import pyarrow as pa
-from sqlalchemy import Date, bindparam, text
+from sqlalchemy import Date, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 

@@ -22,7 +22,7 @@ from arrears.credit.policy import credit_policy
 from arrears.credit.records import (CLOSURES_SCHEMA, CORRECTIONS_SCHEMA, DISPUTED_SCHEMA, EVENTS_SCHEMA,
                                     LOANS_SCHEMA, Inputs, build_records)
 from arrears.credit.status import add_months, window
-from arrears.delinquency.model import SNAPSHOT, conform
+from arrears.delinquency.model import conform
 
 REPORT = date(2026, 10, 1)
 

@@ -19,7 +19,7 @@ from arrears.money import round_fen
 from arrears.negotiation.affordability import Assessment
 from arrears.negotiation.completion import CompletionModel
 from arrears.negotiation.config import Policy, policy
-from arrears.negotiation.limits import Violation, max_periods, max_rate, required_authority, term_violations
+from arrears.negotiation.limits import Violation, max_periods, max_rate, term_violations
 from arrears.negotiation.options import Option, evaluate, generate_options
 from arrears.negotiation.plan import COMPONENTS, Amounts
 from arrears.negotiation.terms import DebtContext, Terms, build_plan

@@ -61,7 +61,7 @@ def attach_given_schedules(con: duckdb.DuckDBPyConnection, path: Path, skip_inva
     con.register("sched_bad_rows", pa.table({ROW: pa.array(sorted(bad), pa.int64())}))
     con.execute(f"""CREATE TABLE schedule_bad_loans AS SELECT DISTINCT key AS loan_no FROM sched
                     WHERE {ROW} IN (SELECT {ROW} FROM sched_bad_rows)""")
-    return con.sql(f"""SELECT key AS loan_no, seq_n AS seq, due AS due_on, p_fen AS principal_fen,
+    return con.sql("""SELECT key AS loan_no, seq_n AS seq, due AS due_on, p_fen AS principal_fen,
                          i_fen AS interest_fen, f_fen AS fee_fen FROM sched
                        WHERE key NOT IN (SELECT loan_no FROM schedule_bad_loans)""").to_arrow_table()
 

@@ -5,8 +5,6 @@ Revises: 24a4745f775d
 Create Date: 2026-11-23 16:21:21.392132
 """
 from alembic import op
-import sqlalchemy as sa
-import arrears.db.base
 from arrears.db.append_only import APPEND_ONLY, postgresql_ddl, sqlite_ddl
 
 
