@@ -123,3 +123,25 @@ def test_a_future_business_date_is_refused(book):
     with pytest.raises(InvalidInput) as exc:
         _run(book, TODAY + timedelta(days=1))
     assert exc.value.rule == "eod.date_not_future"
+
+
+def test_a_run_whose_files_fail_commits_nothing(book, monkeypatch):
+    """The files are written beside the database write; the date counts only once both are done, so a failed
+    file write (a full disk) leaves the database as before and the date can be run again."""
+    day = date(2024, 3, 10)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SnapshotStore, "write_run", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        _run(book, day)
+    with book["db"].session() as s:
+        assert s.scalar(select(func.count()).select_from(EodRun)) == 0
+        assert s.scalar(select(func.count()).select_from(LoanDelinquency)) == 0
+        assert s.scalar(select(func.count()).select_from(JournalEntry).where(JournalEntry.kind == "penalty")) == 0
+        assert s.scalar(select(func.sum(Instalment.penalty_due_fen))) == 0
+    monkeypatch.undo()
+    _run(book, day)
+    assert _state(book, book["late"]).dpd == 38
+    assert book["store"].read(day).num_rows == 2
