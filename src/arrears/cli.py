@@ -244,7 +244,14 @@ def import_payments_cmd(file: Path, data_dir: DataDir = None, database_url: DbUr
 def eod(business: BusinessDate = None,
         through: Annotated[str | None, typer.Option("--through", help="Catch up every missed date up to this one, "
                                                                        "in order.")] = None,
-        data_dir: DataDir = None, database_url: DbUrl = None) -> None:
+        data_dir: DataDir = None, database_url: DbUrl = None,
+        engine: Annotated[str, typer.Option(help="duckdb (this machine), or spark: the same SQL on a Spark cluster "
+                                                 "(docs/eod.md, Running on Spark).")] = "duckdb",
+        spark_master: Annotated[str | None, typer.Option(help="The cluster's master URL (default "
+                                                              "ARREARS_SPARK_MASTER, else local).")] = None,
+        spark_dir: Annotated[Path | None, typer.Option(help="A directory this machine and the executors share, for "
+                                                            "each date's inputs and outputs (default "
+                                                            "DATA_DIR/spark).")] = None) -> None:
     """End of day: days past due, penalties, buckets, classification and transitions for every loan."""
     from rich.progress import BarColumn, MofNCompleteColumn
 
@@ -254,19 +261,31 @@ def eod(business: BusinessDate = None,
 
     if business and through:
         raise ValueError("give --date or --through, not both")
+    if engine not in ("duckdb", "spark"):
+        raise ValueError(f"--engine must be duckdb or spark, not {engine!r}")
     settings = _settings(data_dir, database_url)
     factory = _factory(settings)
+    chosen = None
+    if engine == "spark":  # a full run of each date on the cluster (the incremental run is DuckDB's)
+        from arrears.delinquency.spark import SparkEngine, spark_session
+
+        chosen = SparkEngine(spark_dir or settings.data_dir / "spark", spark_session(spark_master))
     today = business_date()
     target = _date(through or business)
     dates = dates_to_run(factory, target) if through else [target]
     store = SnapshotStore(settings.data_dir / "snapshots")
-    with exclusive(settings.data_dir), Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err) as progress:
-        task = progress.add_task("end of day", total=len(dates))
-        for day in dates:
-            progress.update(task, description=f"end of day {day}")
-            summary = run_date(factory, store, day, today=today, cipher=PersonalDataCipher(settings.secret_key))
-            progress.advance(task)
+    try:
+        with exclusive(settings.data_dir), Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                                     MofNCompleteColumn(), TimeElapsedColumn(), console=err) as progress:
+            task = progress.add_task("end of day", total=len(dates))
+            for day in dates:
+                progress.update(task, description=f"end of day {day}")
+                summary = run_date(factory, store, day, today=today, cipher=PersonalDataCipher(settings.secret_key),
+                                   engine=chosen)
+                progress.advance(task)
+    finally:
+        if chosen is not None:  # the cluster's executors are let go at once
+            chosen.spark.stop()
     _print_summary(summary)
 
 

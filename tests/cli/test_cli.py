@@ -144,3 +144,20 @@ def test_write_off_and_transfer_from_the_command_line(demo_dir, tmp_path):
     assert runner.invoke(app, ["ledger", "check", "--data-dir", str(data)]).exit_code == 0
     nobody = runner.invoke(app, ["writeoff", "propose", "--as", "nobody", *where])
     assert nobody.exit_code == 1 and "nobody" in nobody.output
+
+
+def test_end_of_day_on_spark_from_the_command_line(demo_dir, tmp_path):
+    """`arrears eod --engine spark` (a local session here; tests/delinquency/test_spark_cluster.py runs a cluster):
+    the demo's date again gives what DuckDB gave — no penalty to post — and the session is let go afterwards."""
+    from pyspark.sql import SparkSession
+
+    data = _copy(demo_dir, tmp_path)
+    wrong = runner.invoke(app, ["eod", "--date", "2026-11-20", "--engine", "gpu", "--data-dir", str(data)])
+    assert wrong.exit_code == 1 and "--engine must be duckdb or spark" in wrong.output
+    result = runner.invoke(app, ["eod", "--date", "2026-11-20", "--engine", "spark", "--spark-master", "local[1]",
+                                 "--spark-dir", str(tmp_path / "spark"), "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "300 loans" in result.output and "0 instalments, 0.00 yuan" in result.output
+    assert sorted(p.name for p in (tmp_path / "spark" / "2026-11-20" / "out").iterdir()) == [
+        "penalties", "rejected", "snapshot", "transitions"]
+    assert SparkSession.getActiveSession() is None

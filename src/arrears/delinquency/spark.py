@@ -62,16 +62,21 @@ def write_inputs(inputs: EngineInputs, directory: Path, catalog: Catalog) -> Non
                                             encoding="utf-8")
 
 
-def spark_session() -> SparkSession:
-    """A small local session: two cores, no UI, few shuffle partitions."""
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+def spark_session(master: str | None = None) -> SparkSession:
+    """A session on ``master`` (a cluster's URL: ``spark://host:7077``, ``yarn``, ``k8s://…``; default
+    ``ARREARS_SPARK_MASTER``, else a small local session: two cores, few shuffle partitions). Everything else about
+    a cluster (executors, memory, the driver's address the executors call back) comes from Spark's own
+    configuration (``SPARK_CONF_DIR/spark-defaults.conf``), as for any Spark application."""
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master("local[2]").appName("arrears-eod")
-            .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", "2")
-            .config("spark.sql.adaptive.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
-            .getOrCreate())
+    master = master or os.environ.get("ARREARS_SPARK_MASTER") or "local[2]"
+    builder = (SparkSession.builder.master(master).appName("arrears-eod")
+               .config("spark.ui.showConsoleProgress", "false"))
+    if master.startswith("local"):  # one machine: a portfolio small enough not to need more
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = (builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+                   .config("spark.sql.adaptive.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1"))
+    return builder.getOrCreate()
 
 
 def _catalogue(directory: Path) -> dict[str, pa.Table]:
@@ -85,8 +90,8 @@ def run_spark(inputs_dir: Path, business_date: date, catalog: Catalog, output_di
     """The EOD run for ``business_date`` on Spark over the files ``write_inputs`` wrote to ``inputs_dir``."""
     engine.check_business_date(business_date, today)
     session = spark or spark_session()
-    for name, file in INPUT_FILES.items():
-        session.read.parquet(str(inputs_dir / f"{file}.parquet")).createOrReplaceTempView(name)
+    for name, file in INPUT_FILES.items():  # a file: URI, whatever the cluster's default file system is
+        session.read.parquet((inputs_dir / f"{file}.parquet").resolve().as_uri()).createOrReplaceTempView(name)
     for name, table in _catalogue(inputs_dir).items():
         session.createDataFrame(table).createOrReplaceTempView(name)
     for step in sql.steps(business_date, catalog.restructuring, catalogue.top_dpd(catalog)):
@@ -102,6 +107,23 @@ def run_spark(inputs_dir: Path, business_date: date, catalog: Catalog, output_di
     raw = {}
     for name, query in sql.OUTPUTS.items():
         target = output_dir / name
-        session.sql(to_spark(query)).coalesce(1).write.mode("overwrite").parquet(str(target))
+        session.sql(to_spark(query)).coalesce(1).write.mode("overwrite").parquet(target.resolve().as_uri())
         raw[name] = pq.read_table(target)
     return EngineOutputs(**engine.decode_outputs(raw, catalog))
+
+
+class SparkEngine:
+    """The engine ``service.run_date`` takes (``arrears eod --engine spark``): each date's inputs written as Parquet
+    under ``work_dir/<date>/in``, the run on ``spark`` (``spark_session()`` if not given), its outputs under
+    ``work_dir/<date>/out``. On a cluster ``work_dir`` must be one directory for this process and the executors (a
+    shared file system); no Python runs on the executors, only the SQL."""
+
+    def __init__(self, work_dir: Path, spark: SparkSession | None = None) -> None:
+        self.work_dir, self.spark = Path(work_dir), spark
+
+    def __call__(self, inputs: EngineInputs, business_date: date, catalog: Catalog) -> EngineOutputs:
+        if self.spark is None:
+            self.spark = spark_session()
+        run_dir = self.work_dir / business_date.isoformat()
+        write_inputs(inputs, run_dir / "in", catalog)
+        return run_spark(run_dir / "in", business_date, catalog, run_dir / "out", spark=self.spark)
