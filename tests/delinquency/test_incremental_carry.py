@@ -23,7 +23,7 @@ from arrears.delinquency.incremental import run_incremental
 from arrears.delinquency.model import Carry
 from arrears.delinquency.snapshots import CARRY_PARTS, SnapshotStore
 from arrears.delinquency.sql import carry as carry_sql
-from arrears.delinquency.sql import date_literal
+from arrears.delinquency.sql import date_literal, detail
 from arrears.products.catalog import Catalog
 
 TABLES = ("snapshot", "penalties", "transitions", "rejected")
@@ -246,10 +246,10 @@ def test_the_kept_rows_are_a_full_runs():
         previous, kept, first = result.outputs.snapshot, result.outputs.carry, d
 
 
-# The one SQL of the continuation that is not the engine's own: eod_di's date columns from the kept rows
-# (``carry.di_sql``, the expressions of ``detail.di_sql``). On any portfolio and date, the engine's eod_di with its
-# date columns dropped and computed again by ``di_sql`` is the engine's eod_di, row for row, type for type; and
-# for a loan nothing reached, the rows kept on P give D's eod_di.
+# The one SQL of the continuation that is not the engine's own: what eod_unc reads, on D, from the kept rows
+# (``carry.di_sql``, the expressions of ``detail.di_sql``). On any portfolio and date, the engine's eod_di kept
+# (``carry.keep_sql``) and given its date columns again by ``di_sql`` is what eod_unc reads of the engine's eod_di
+# (``detail.unc_input_sql``), row for row, type for type; and for a loan nothing reached, the rows kept on P give D's.
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.integers(0, 2**32), st.integers(20, 120), st.dates(date(2024, 3, 1), LAST_DAY - timedelta(days=30)),
        st.integers(0, 30))
@@ -264,27 +264,39 @@ def test_the_date_columns_are_the_engines(seed, n, d, days):
     def at_unc(step: str) -> None:
         if step != "eod_unc":
             return
-        columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM eod_di").fetchall()]
-        kept = ", ".join(c for c in columns if c not in carry_sql.DATED)
-        again = carry_sql.di_sql(date_literal(later), f"(SELECT {kept} FROM eod_di)")
-        order = "ORDER BY loan_id, seq"
-        seen["engine"] = con.sql(f"SELECT * FROM eod_di {order}").to_arrow_table()
-        seen["again"] = con.sql(f"SELECT {', '.join(columns)} FROM ({again}) t {order}").to_arrow_table()
+        columns, order = ", ".join(detail.UNC_INPUT), "ORDER BY loan_id, seq"
+        con.execute(carry_sql.keep_di_rows())
+        kept_today = carry_sql.keep_sql(date_literal(later))["di"]
+        seen["engine"] = con.sql(f"SELECT {columns} FROM ({detail.unc_input_sql()}) t {order}").to_arrow_table()
+        seen["again"] = con.sql(f"SELECT {columns} FROM ({carry_sql.di_sql(date_literal(later), f'({kept_today})')}) t "
+                                f"{order}").to_arrow_table()
         con.register("kept_on_p", kept_on_p.di)
-        view = carry_sql.hugeint_view("di", [c for c in columns if c not in carry_sql.DATED], "kept_on_p")
-        seen["from_p"] = con.sql(f"SELECT {', '.join(columns)} FROM ({carry_sql.di_sql(date_literal(later), f'({view})')}) t "
+        seen["from_p"] = con.sql(f"SELECT {columns} FROM ({carry_sql.di_sql(date_literal(later), 'kept_on_p')}) t "
                                  f"SEMI JOIN eod_di x ON x.loan_id = t.loan_id AND x.seq = t.seq {order}").to_arrow_table()
 
     engine.run(quiet.on(later), later, p.catalog, con=con, on_step=at_unc)
     assert seen["again"].equals(seen["engine"])
-    # every kept row of P is a row of D's eod_di for the loans whose rows did not change (a quiet portfolio: all but
-    # those with an instalment falling due in (P, D] and the restructured, which the run recomputes)
+    # every kept row of P is a row of D's for the loans whose rows did not change (a quiet portfolio: all but those
+    # with an instalment falling due in (P, D] and the restructured, which the run recomputes)
     engine_rows = {(r["loan_id"], r["seq"]): r for r in seen["engine"].to_pylist()}
     moved = {r["loan_id"] for r in quiet.on(later).instalments.to_pylist() if d < r["due_on"] <= later}
     moved |= {r["loan_id"] for r in p.inputs.loans.to_pylist() if r["restructured_on"] is not None}  # recomputed
     for row in seen["from_p"].to_pylist():
         if row["loan_id"] not in moved and row["pid"] == engine_rows[(row["loan_id"], row["seq"])]["pid"]:
             assert row == engine_rows[(row["loan_id"], row["seq"])], row
+
+
+def test_the_kept_rows_of_an_earlier_form_are_not_continued():
+    """Kept rows written by an earlier version (eod_di's columns but the dated ones) are not read as today's: the
+    date is recomputed, and its outputs are a full run's."""
+    p, quiet, run, first = _overdue_setup(n=40)
+    old_form = run.carry.di.rename_columns(["pd" if c == "open_p" else c for c in run.carry.di.column_names])
+    d = first + timedelta(days=1)
+    inputs = quiet.on(d, previous=run.snapshot)
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()),
+                             carry=dataclasses.replace(run.carry, di=old_form))
+    assert result.continued == 0 and result.outputs.carry is None
+    same_as_full(inputs, d, p.catalog, result)
 
 
 def test_the_store_keeps_the_carry_beside_the_snapshot(tmp_path):

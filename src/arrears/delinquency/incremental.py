@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from arrears.delinquency import engine, sql
 from arrears.delinquency.model import SNAPSHOT, Carry, EngineInputs, EngineOutputs, conform
 from arrears.delinquency.sql import carry as carry_sql
-from arrears.delinquency.sql import catalogue, date_literal, main
+from arrears.delinquency.sql import catalogue, date_literal, detail, main
 from arrears.products.catalog import Catalog
 
 
@@ -201,7 +201,10 @@ def _recompute(con: duckdb.DuckDBPyConnection, inputs: EngineInputs, business_da
 
 def _register_carry(con: duckdb.DuckDBPyConnection, carry: Carry, p: str) -> bool:
     """Registers P's kept pre, params and due as carry_*; False when they cannot be continued: an effective due
-    date ≤ P moved since (the kept settlement weights were counted from it)."""
+    date ≤ P moved since (the kept settlement weights were counted from it), or they were kept in another form
+    (by an earlier version)."""
+    if carry.di.column_names != list(carry_sql.KEPT_DI):
+        return False
     for name in ("pre", "params", "due"):
         con.register(f"carry_{name}", getattr(carry, name))
     (moved,), = con.sql(carry_sql.due_changed_sql(p)).fetchall()
@@ -255,16 +258,16 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     con.execute("""CREATE TEMP VIEW kept_di_raw AS SELECT k.* REPLACE (p.pid AS pid), p.tail
                    FROM carry_di k JOIN kept_pre_raw p ON p.loan_id = k.loan_id AND p.as_of = k.as_of""")
     pre_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM eod_pre_new").fetchall()]
-    di_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM kept_di_rows").fetchall()]
     tail_pre = carry_sql.hugeint_view("pre", pre_columns, "kept_pre_raw WHERE tail")
     con.execute(f"CREATE TEMP TABLE eod_pre AS SELECT * FROM eod_pre_new UNION ALL {tail_pre}")
-    tail_di = carry_sql.hugeint_view("di", [c for c in di_columns if c not in carry_sql.DATED], "kept_di_raw WHERE tail")
-    con.execute(f"""CREATE TEMP VIEW eod_di AS
-        SELECT * FROM kept_di_rows UNION ALL SELECT {", ".join(di_columns)} FROM ({carry_sql.di_sql(d, f"({tail_di})")}) t""")
+    con.execute("CREATE TEMP VIEW eod_di AS SELECT * FROM kept_di_rows")  # the recomputed loans' only
+    continued = carry_sql.di_sql(d, "(SELECT * FROM kept_di_raw WHERE tail)")
+    columns = ", ".join(detail.UNC_INPUT)
+    unc_input = f"(SELECT {columns} FROM ({detail.unc_input_sql()}) UNION ALL SELECT {columns} FROM ({continued}))"
     con.execute("CREATE OR REPLACE TEMP VIEW eod_loans AS SELECT * FROM eod_loans_all")
     done("front")
-    for step in steps[front + 1:]:  # eod_di is made above
-        engine.execute(con, step)
+    for step in steps[front + 1:]:  # eod_di is made above; eod_unc takes the continued loans' rows too
+        engine.execute(con, replace(step, sql=detail.unc_sql(d, unc_input)) if step.name == "eod_unc" else step)
     missing = con.sql(sql.MISSING_DUE_DATES).fetchall()
     if missing:
         raise engine.missing_due_dates(missing[0][0])

@@ -2,25 +2,29 @@
 continues from it.
 
 A run keeps, of every *detail* loan (``eod_pre.needs_detail``), the engine's own rows that do not depend on the
-business date as long as nothing reaches the loan: its ``eod_pre`` row and its ``eod_di`` rows without their four
-date columns (``DATED``) — each instalment's amounts, its late-settlement weights Σ a·(v − E) (``eod_ds``), its E,
-its product's grace and penalty kind. On D the date columns are computed again from them (``di_sql``: the same
-expressions as ``detail.di_sql``), and the engine's steps after ``eod_di`` — the penalty and its rounding, the cap,
-dpd, the snapshot row, transitions — run unchanged over those rows and the recomputed loans' rows together.
+business date as long as nothing reaches the loan: its ``eod_pre`` row and, per instalment, the part of its ``eod_di``
+row that the penalty reads and that no date moves (``KEPT_DI``): what it still owes, its late-settlement weights
+Σ a·(v − E) (``eod_ds``), the card's unpaid minimum before its grace, its E, its product's grace, penalty kind and
+pid. On D the date columns are computed again from them (``di_sql``: the same expressions as ``detail.di_sql``),
+and the engine's steps from ``eod_unc`` on — the penalty and its rounding, the cap, dpd, the snapshot row,
+transitions — run unchanged over those rows and the recomputed loans' rows together.
 
 For a loan nothing reached since P (no settlement, reversal or schedule change, no instalment falling due in
 (P, D], no due date without E, its product's parameters and every E ≤ P unchanged) the engine's first steps on D
 would give exactly the kept rows: they read only its loan row, its instalments' due and settled amounts, its
 settlements dated ≤ D (none in (P, D]) and the E of its due dates ≤ D (all ≤ P); the one date they compare —
 the first owing instalment's E + g against the date, for ``needs_detail`` — can only turn a loan detail, not
-back. So its eod_di on D is the kept row with the date columns of D: W(D) = W_settled + unpaid × (D − E), which
-is W(P) + unpaid × (D − P) for an instalment already past due on P.
+back. So what ``eod_unc`` reads of it on D is the kept row with the date columns of D: W(D) = W_settled + unpaid ×
+(D − E), which is W(P) + unpaid × (D − P) for an instalment already past due on P.
 """
 
 from __future__ import annotations
 
 # eod_di's columns that depend on the business date (the others do not, for a loan nothing reached).
 DATED = ("past_due", "w_p", "w_i", "card_base")
+# The kept columns of a detail instalment (``keep_sql``), from which ``di_sql`` gives ``detail.UNC_INPUT`` on D.
+KEPT_DI = ("loan_id", "seq", "spen", "kind", "compound", "pid", "eff", "g", "open_p", "open_i", "open_f",
+           "card_owed", "wsp", "wsi", "as_of")
 # Sums are HUGEINT in the engine; kept as BIGINT (DuckDB reads Arrow's 128-bit decimals several times slower) and
 # cast back when read. A loan with a sum beyond BIGINT is kept ``wide``: never continued, always recomputed.
 WIDE = {"pre": ("outstanding_principal", "owed", "used"), "di": ("wsp", "wsi", "pi_after_grace", "pi_after_due")}
@@ -45,7 +49,11 @@ SELECT p.* REPLACE ({_narrow(WIDE["pre"], "p")}),
        AS wide, {d} AS as_of
 FROM {pre} p WHERE p.needs_detail""",
         "di": f"""
-SELECT x.* EXCLUDE ({', '.join(DATED)}) REPLACE ({_narrow(WIDE['di'], 'x')}), {d} AS as_of FROM kept_di_rows x""",
+SELECT x.loan_id, x.seq, x.spen, x.kind, x.compound, x.pid, x.eff, x.g, x.pd - x.sp AS open_p, x.id_ - x.si AS open_i,
+       (x.fd - x.sf) + (x.cd - x.sc) AS open_f,
+       TRY_CAST(x.pd + x.id_ - (x.sp + x.si - coalesce(x.pi_after_grace, 0)) AS BIGINT) AS card_owed,
+       {_narrow(("wsp", "wsi"), "x")}, {d} AS as_of
+FROM kept_di_rows x""",
     }
 
 
@@ -55,18 +63,19 @@ def keep_di_rows(di: str = "eod_di") -> str:
 
 
 def di_sql(d: str, kept: str) -> str:
-    """eod_di's rows on D from the kept ones (``kept``: eod_di's columns but ``DATED``, in its order): the date
-    columns by ``detail.di_sql``'s expressions, verbatim — E + g against D, and the open principal's and interest's
-    days from E to D added to the kept late-settlement weights. ``tests/delinquency/test_incremental_carry.py``
-    checks these rows against the engine's eod_di, column for column."""
+    """``detail.UNC_INPUT`` on D from the kept rows (``kept``: a query of ``KEPT_DI``): the date columns by
+    ``detail.di_sql``'s expressions — E + g against D, and the open principal's and interest's days from E to D
+    added to the kept late-settlement weights; the card's unpaid minimum once past its grace.
+    ``tests/delinquency/test_incremental_carry.py`` checks these rows against the engine's, column for column."""
     late_days = f"date_diff('day', i.eff, {d})"
     return f"""
-SELECT i.*, coalesce(i.wsp, 0) + CASE WHEN i.past_due AND i.pd - i.sp > 0
-           THEN CAST(i.pd - i.sp AS HUGEINT) * {late_days} ELSE 0 END AS w_p,
-       coalesce(i.wsi, 0) + CASE WHEN i.past_due AND i.id_ - i.si > 0
-           THEN CAST(i.id_ - i.si AS HUGEINT) * {late_days} ELSE 0 END AS w_i,
-       CASE WHEN i.past_due THEN greatest(0, i.pd + i.id_ - (i.sp + i.si - coalesce(i.pi_after_grace, 0)))
-            ELSE 0 END AS card_base
+SELECT i.loan_id, i.seq, i.spen, i.kind, i.compound, i.pid, i.eff, i.past_due,
+       CAST(coalesce(i.wsp, 0) AS HUGEINT) + CASE WHEN i.past_due AND i.open_p > 0
+           THEN CAST(i.open_p AS HUGEINT) * {late_days} ELSE 0 END AS w_p,
+       CAST(coalesce(i.wsi, 0) AS HUGEINT) + CASE WHEN i.past_due AND i.open_i > 0
+           THEN CAST(i.open_i AS HUGEINT) * {late_days} ELSE 0 END AS w_i,
+       CASE WHEN i.past_due THEN greatest(0, CAST(i.card_owed AS HUGEINT)) ELSE 0 END AS card_base,
+       i.open_p, i.open_i, i.open_f
 FROM (SELECT t.*, coalesce(date_diff('day', t.eff, {d}) > t.g, FALSE) AS past_due FROM {kept} t) i"""
 
 

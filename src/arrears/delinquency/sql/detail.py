@@ -131,10 +131,25 @@ def rdi_sql(d: str) -> str:
     return di_sql(d, only="SELECT loan_id FROM eod_pre WHERE needs_detail AND restructured_on IS NOT NULL")
 
 
-def unc_sql(d: str) -> str:
+# What ``unc_sql`` reads of each detail instalment (``unc_input_sql``; ``carry.di_sql`` gives the same for the
+# continued loans from their kept rows): its parameters, the penalty's bases on D and what it still owes.
+UNC_INPUT = ("loan_id", "seq", "spen", "kind", "compound", "pid", "eff", "past_due", "w_p", "w_i", "card_base",
+             "open_p", "open_i", "open_f")
+
+
+def unc_input_sql(di: str = "eod_di") -> str:
+    """``UNC_INPUT`` from eod_di's rows."""
+    return f"""
+SELECT loan_id, seq, spen, kind, compound, pid, eff, past_due, w_p, w_i, card_base,
+       pd - sp AS open_p, id_ - si AS open_i, (fd - sf) + (cd - sc) AS open_f
+FROM {di}"""
+
+
+def unc_sql(d: str, source: str | None = None) -> str:
     """Every detail instalment with its uncapped penalty (docs/eod.md, Penalty): round(W × P / B) on principal
     (+ on interest when compound), or round(fee rate × unpaid); and what dpd and the overdue amounts take from
-    it, so that one grouped pass (``dl_sql``) gives the loan's sums."""
+    it, so that one grouped pass (``dl_sql``) gives the loan's sums. ``source``: a query of ``UNC_INPUT`` (by default
+    eod_di's, ``unc_input_sql``)."""
     rounded = {
         "p": fast_round("a_p", "b_pen", "mode"), "i": fast_round("a_i", "b_pen", "mode"),
         "card": fast_round("a_card", "b_fee", "mode"),
@@ -149,12 +164,12 @@ FROM (
            x.w_i * q.pen_num AS a_i, q.pen_den AS b_pen, {hugeint('x.card_base')} * q.fee_num AS a_card,
            q.fee_den AS b_fee, x.past_due,
            (x.kind = 1 AND (x.w_p <> 0 OR (x.compound AND x.w_i <> 0))) OR (x.kind = 2 AND x.card_base <> 0) AS weighs,
-           CASE WHEN x.past_due AND (x.pd - x.sp) + (x.id_ - x.si) + (x.fd - x.sf) + (x.cd - x.sc) > 0
+           CASE WHEN x.past_due AND x.open_p + x.open_i + x.open_f > 0
                 THEN date_diff('day', x.eff, {d}) END AS late_days,
-           CASE WHEN x.past_due THEN x.pd - x.sp ELSE 0 END AS op,
-           CASE WHEN x.past_due THEN x.id_ - x.si ELSE 0 END AS oi,
-           CASE WHEN x.past_due THEN x.fd - x.sf + x.cd - x.sc ELSE 0 END AS of_
-    FROM eod_di x
+           CASE WHEN x.past_due THEN x.open_p ELSE 0 END AS op,
+           CASE WHEN x.past_due THEN x.open_i ELSE 0 END AS oi,
+           CASE WHEN x.past_due THEN x.open_f ELSE 0 END AS of_
+    FROM ({source or unc_input_sql()}) x
     JOIN eod_prm q ON q.pid = x.pid
 ) y"""
 
