@@ -69,6 +69,19 @@ def add_generated_loan(s, borrower: Borrower, no: str, terms: LoanTerms, product
                     first_due_on=terms.first_due_on, actor=actor)
 
 
+
+def add_late_and_ontime(s, ontime_paid_on: tuple[date, ...], today: date) -> tuple[Loan, Loan]:
+    """Two loans of one borrower on ``schedule()`` (3 instalments due 2024-02-01 … 04-01): ``L1`` unpaid, ``L2``
+    paid 1,025.00 yuan on each of ``ontime_paid_on``."""
+    from arrears.loans.payments import post_payment
+
+    borrower = add_borrower(s)
+    late, ontime = add_loan(s, borrower, "L1"), add_loan(s, borrower, "L2")
+    for seq, day in enumerate(ontime_paid_on, start=1):
+        post_payment(s, loan_id=ontime.id, amount_fen=102_500, received_on=day, idempotency_key=f"ok-{seq}",
+                     actor="t", today=today)
+    return late, ontime
+
 def add_agreement_in_force(s, loan_id: int, on: date, due_on: date, cipher: PersonalDataCipher = CIPHER):
     """A real repayment agreement for the loan's whole debt in one instalment due ``due_on``: prepared, signed
     with the one-time code the outbox holds, countersigned on ``on`` (in force, executed; the case closes)."""

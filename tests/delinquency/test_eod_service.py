@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pyarrow.compute as pc
 import pytest
 from sqlalchemy import func, select
-from support import add_borrower, add_loan
+from support import add_late_and_ontime
 
 from arrears.delinquency.service import dates_to_run, run_date
 from arrears.delinquency.snapshots import SnapshotStore
@@ -24,13 +24,7 @@ TODAY = date(2024, 6, 30)
 @pytest.fixture
 def book(db, tmp_path):
     with db.session() as s:
-        b = add_borrower(s)
-        late = add_loan(s, b, "L1")  # 3 instalments due 2024-02-01 … 04-01, 12% consumer loan
-        ontime = add_loan(s, b, "L2")
-        s.commit()
-        for seq, day in ((1, date(2024, 1, 31)), (2, date(2024, 2, 29)), (3, date(2024, 3, 30))):
-            post_payment(s, loan_id=ontime.id, amount_fen=102_500, received_on=day, idempotency_key=f"ok-{seq}",
-                         actor="t", today=TODAY)
+        late, ontime = add_late_and_ontime(s, (date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 30)), TODAY)
         s.commit()
         return {"db": db, "store": SnapshotStore(tmp_path / "snapshots"), "late": late.id, "ontime": ontime.id}
 

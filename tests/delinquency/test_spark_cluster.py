@@ -15,7 +15,7 @@ from pathlib import Path
 import pyspark
 import pytest
 from sqlalchemy import func, select
-from support import add_borrower, add_loan
+from support import add_late_and_ontime
 
 from arrears.delinquency.service import run_date
 from arrears.delinquency.snapshots import SnapshotStore
@@ -78,13 +78,7 @@ def cluster(tmp_path_factory):
 @pytest.fixture
 def book(db, tmp_path):
     with db.session() as s:
-        b = add_borrower(s)
-        late = add_loan(s, b, "L1")  # 3 instalments due 2024-02-01 … 04-01, 12% consumer loan
-        ontime = add_loan(s, b, "L2")
-        s.commit()
-        for seq, day in ((1, date(2024, 1, 31)), (2, date(2024, 2, 29))):
-            post_payment(s, loan_id=ontime.id, amount_fen=102_500, received_on=day, idempotency_key=f"ok-{seq}",
-                         actor="t", today=TODAY)
+        late, _ = add_late_and_ontime(s, (date(2024, 1, 31), date(2024, 2, 29)), TODAY)
         post_payment(s, loan_id=late.id, amount_fen=40_000, received_on=date(2024, 2, 20), idempotency_key="late-1",
                      actor="t", today=TODAY)  # a late, partial payment: penalty weight on a settled chunk
         s.commit()

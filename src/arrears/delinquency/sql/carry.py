@@ -20,8 +20,6 @@ back. So what ``eod_unc`` reads of it on D is the kept row with the date columns
 
 from __future__ import annotations
 
-# eod_di's columns that depend on the business date (the others do not, for a loan nothing reached).
-DATED = ("past_due", "w_p", "w_i", "card_base")
 # The kept columns of a detail instalment (``keep_sql``), from which ``di_sql`` gives ``detail.UNC_INPUT`` on D.
 KEPT_DI = ("loan_id", "seq", "spen", "kind", "compound", "pid", "eff", "g", "open_p", "open_i", "open_f",
            "card_owed", "wsp", "wsi", "as_of")
