@@ -1,13 +1,16 @@
-"""db.bulk.insert_arrow_into_empty: a load into an empty table builds its secondary indexes after the rows (the
-first end-of-day run's 1M loan states); into a table that has rows, the indexes stay as they are. Either way every
-row lands and the table ends with the same indexes."""
+"""db.bulk.insert_arrow_into_empty: a load into an empty table builds its secondary indexes and its primary key (unless
+a foreign key refers to it) after the rows (the first end-of-day run's 1M loan states); into a table that has rows,
+the indexes stay as they are. Either way every row lands and the table ends with the same indexes; a duplicate key
+fails the load and the table is as before."""
 
 from __future__ import annotations
 
 from datetime import date
 
 import pyarrow as pa
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from arrears.db.bulk import insert_arrow_into_empty, secondary_indexes
 
@@ -44,9 +47,8 @@ def test_a_load_into_an_empty_table_rebuilds_its_secondary_indexes_and_keeps_eve
             assert secondary_indexes(session.connection(), ("loan_delinquency",)) == before
             assert len(before) == 3  # the work queue's two and borrower_id's
             rebuilt = _index_oids(session)
-            secondary = {name for name, _ in before}
-            assert all(rebuilt[name] != oids[name] for name in secondary)  # dropped and built again
-            assert all(rebuilt[name] == oids[name] for name in oids if name not in secondary)  # the primary key
+            assert set(rebuilt) == set(oids)
+            assert all(rebuilt[name] != oids[name] for name in oids)  # dropped and built again, the primary key too
     with db.session() as session:
         assert _loan_ids(session) == list(range(1, 51))
         if db.backend == "postgresql":  # the rebuilt index answers: an index-only look-up by dpd
@@ -64,3 +66,36 @@ def test_a_load_into_a_table_with_rows_or_below_the_threshold_leaves_the_indexes
             assert _index_oids(session) == oids
     with db.session() as session:
         assert _loan_ids(session) == list(range(1, 26))
+
+
+def test_a_duplicate_key_in_a_load_into_an_empty_table_fails_and_leaves_it_as_it_was(db) -> None:  # noqa: ANN001
+    with db.session() as session:
+        oids = _index_oids(session) if db.backend == "postgresql" else None
+    rows = pa.concat_tables([_states(1, 30), _states(7, 1)])  # loan 7 twice
+    with pytest.raises(IntegrityError), db.session() as session, session.begin():
+        insert_arrow_into_empty(session, "loan_delinquency", rows, defer_from=10)
+    with db.session() as session:
+        assert _loan_ids(session) == []
+        if db.backend == "postgresql":
+            assert _index_oids(session) == oids  # the rolled-back drop left every index, the key among them
+        insert_arrow_into_empty(session, "loan_delinquency", _states(1, 30), defer_from=10)
+        with pytest.raises(IntegrityError):  # the primary key is back and enforced
+            session.execute(text("INSERT INTO loan_delinquency SELECT * FROM loan_delinquency WHERE loan_id = 3"))
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # SQLite loads row by row, its keys in place
+def test_a_primary_key_another_table_refers_to_stays_through_the_load(db) -> None:  # noqa: ANN001
+    with db.session() as session, session.begin():
+        session.execute(text("CREATE TABLE parent (id BIGINT PRIMARY KEY, label TEXT)"))
+        session.execute(text("CREATE TABLE child (id BIGINT PRIMARY KEY, parent_id BIGINT REFERENCES parent (id))"))
+        kept = session.execute(text("SELECT CAST('parent_pkey' AS regclass)::oid")).scalar_one()
+        insert_arrow_into_empty(session, "parent", pa.table({"id": [1, 2, 3], "label": ["甲", "乙", None]}),
+                                defer_from=2)
+        assert session.execute(text("SELECT CAST('parent_pkey' AS regclass)::oid")).scalar_one() == kept
+        insert_arrow_into_empty(session, "child", pa.table({"id": [10, 11], "parent_id": [1, 3]}), defer_from=2)
+        with pytest.raises(IntegrityError):  # the child's key was rebuilt and the reference is checked
+            with session.begin_nested():
+                session.execute(text("INSERT INTO child VALUES (12, 99)"))
+    with db.session() as session:
+        assert session.execute(text("SELECT id, label FROM parent ORDER BY id")).all() == [(1, "甲"), (2, "乙"), (3, None)]
+        assert session.execute(text("SELECT id, parent_id FROM child ORDER BY id")).all() == [(10, 1), (11, 3)]

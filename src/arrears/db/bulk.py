@@ -9,6 +9,7 @@ from datetime import date, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from pgpq import ArrowToPostgresBinaryEncoder
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
@@ -23,6 +24,8 @@ def insert_arrow(session: Session, table_name: str, data: pa.Table) -> int:
     connection = session.connection()
     names = ", ".join(data.column_names)
     if connection.dialect.name == "postgresql":
+        if _copy_binary(connection, table_name, data):
+            return data.num_rows
         data = _pg_copyable(data)
         buffer = io.BytesIO()
         pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
@@ -48,7 +51,9 @@ def insert_arrow_into_empty(session: Session, table_name: str, data: pa.Table, *
     ``defer_from`` rows, with the table's secondary indexes dropped for the load and built after it, in the caller's
     transaction: one sort each instead of an index insert per row (1M loan states: 7.0 → 4.4 s). Dropping them
     locks the table (ACCESS EXCLUSIVE) until commit: readers wait for a first load, which has nothing to show them
-    before it. The primary key and constraints stay."""
+    before it. The primary key, unless another table's foreign key refers to it, is dropped too and added again after
+    the load (one sort, and the uniqueness checked then: a duplicate fails the transaction as it would have row by row);
+    other constraints stay."""
     if session.connection().dialect.name != "postgresql" or data.num_rows < defer_from or not _empty(
             session, table_name):
         return insert_arrow(session, table_name, data)
@@ -56,12 +61,27 @@ def insert_arrow_into_empty(session: Session, table_name: str, data: pa.Table, *
     if not _empty(session, table_name):  # a row committed between the look and the lock
         return insert_arrow(session, table_name, data)
     indexes = secondary_indexes(session.connection(), (table_name,))
+    key = _unreferenced_primary_key(session, table_name)
     for name, _ in indexes:
         session.execute(text(f'DROP INDEX "{name}"'))
+    if key:
+        session.execute(text(f'ALTER TABLE {table_name} DROP CONSTRAINT "{key[0]}"'))
     count = insert_arrow(session, table_name, data)
+    if key:
+        session.execute(text(f'ALTER TABLE {table_name} ADD CONSTRAINT "{key[0]}" {key[1]}'))
     for _, definition in indexes:
         session.execute(text(definition))
     return count
+
+
+def _unreferenced_primary_key(session: Session, table_name: str) -> tuple[str, str] | None:
+    """PostgreSQL: (name, definition) of ``table_name``'s primary key when no foreign key refers to the table."""
+    rows = session.execute(text("""
+        SELECT co.conname, pg_get_constraintdef(co.oid) FROM pg_constraint co
+        WHERE co.conrelid = CAST(:t AS regclass) AND co.contype = 'p'
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.confrelid = co.conrelid AND f.contype = 'f')"""),
+        {"t": table_name}).all()
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 def _empty(session: Session, table_name: str) -> bool:
@@ -77,6 +97,44 @@ def secondary_indexes(connection, tables: tuple[str, ...]) -> list[tuple[str, st
           AND i.tablename IN ({names}) AND NOT EXISTS (
               SELECT 1 FROM pg_constraint co WHERE co.conname = i.indexname)
         ORDER BY i.indexname""")).all()]
+
+
+# PostgreSQL column type → the Arrow type COPY BINARY sends for it (pgpq encodes each Arrow type as one PostgreSQL
+# type; varchar takes text's binary form, timestamptz timestamp's). A column of any other type, or a value the cast
+# refuses, sends the whole table as CSV instead: the server then checks it as it always did.
+_BINARY = {"bigint": pa.int64(), "integer": pa.int32(), "smallint": pa.int16(), "date": pa.date32(),
+           "boolean": pa.bool_(), "text": pa.string(), "character varying": pa.string(), "bytea": pa.binary()}
+BINARY_BATCH = 100_000  # rows encoded at a time: the encoded copy of a batch, not of the table, is held
+
+
+def _copy_binary(connection, table_name: str, data: pa.Table) -> bool:  # noqa: ANN001
+    """COPY ``data`` into ``table_name`` in PostgreSQL's binary format; False (nothing sent) when a column's type or
+    value has no exact binary form here. Binary is parsed by the server in a third less time than CSV (1M loan
+    states: 1.09 → 0.72 s) and skips the client's CSV writing."""
+    types = dict(connection.execute(text(
+        "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+        "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"), {"t": table_name}).all())
+    fields = []
+    for field in data.schema:
+        wanted = _BINARY.get(types.get(field.name, ""))
+        if types.get(field.name) == "timestamp with time zone" and pa.types.is_timestamp(field.type) and field.type.tz:
+            wanted = pa.timestamp("us", tz="UTC")  # an instant: naive timestamps keep the session's zone (CSV)
+        if wanted is None:
+            return False
+        fields.append(pa.field(field.name, wanted))
+    try:
+        data = data.cast(pa.schema(fields))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    encoder = ArrowToPostgresBinaryEncoder(data.schema)
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(
+            f"COPY {table_name} ({', '.join(data.column_names)}) FROM STDIN (FORMAT binary)") as copy:
+        copy.write(encoder.write_header())
+        for batch in data.to_batches(max_chunksize=BINARY_BATCH):
+            copy.write(encoder.write_batch(batch))
+        copy.write(encoder.finish())
+    return True
 
 
 def _pg_copyable(data: pa.Table) -> pa.Table:
