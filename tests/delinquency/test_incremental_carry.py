@@ -14,6 +14,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from portfolios import CATALOG, LAST_DAY, generate_portfolio, small_portfolios
@@ -53,15 +54,29 @@ def test_continued_quiet_loans_equal_a_full_run(seed, n, first, gaps):
         assert kept is not None and kept.business_date == day
 
 
-def continue_quietly(p, first, gaps):
+# The same with no rejected loan and the loans in loan_id order: the snapshot is P's patched in place (levels,
+# dpd and amounts replaced where they moved, what fell due added), never merged by loan_id.
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32), st.integers(40, 140), st.dates(date(2024, 4, 1), LAST_DAY - timedelta(days=40)),
+       st.lists(st.integers(1, 9), min_size=2, max_size=4))
+def test_continued_quiet_loans_patched_in_place_equal_a_full_run(seed, n, first, gaps):
+    p = generate_portfolio(seed, n, first, previous="none")
+    for day, kept in continue_quietly(p, first, gaps, ordered=True):
+        assert kept is not None and kept.business_date == day
+
+
+def continue_quietly(p, first, gaps, *, ordered: bool = False):
     """A full run on ``first`` keeping its rows, then the next dates after ``gaps`` continued from them, nobody
-    paying after ``first``: each date's outputs equal a full run's; yields (date, the rows that date kept)."""
+    paying after ``first``: each date's outputs equal a full run's; yields (date, the rows that date kept).
+    ``ordered``: the loans given in loan_id order (with no loan rejected, the snapshot is then patched in place)."""
     quiet = replace(p, history=no_payments_after(p.history, first))
     run = engine.run(quiet.on(first), first, p.catalog, keep=True)
     previous, kept, day = run.snapshot, run.carry, first
     for gap in gaps:
         day += timedelta(days=gap)
         inputs = quiet.on(day, previous=previous)
+        if ordered:
+            inputs = replace(inputs, loans=inputs.loans.sort_by("loan_id"))
         result = run_incremental(inputs, day, p.catalog, changed=pa.array([], pa.int64()), carry=kept)
         same_as_full(inputs, day, p.catalog, result)
         previous, kept = result.outputs.snapshot, result.outputs.carry
@@ -145,6 +160,45 @@ def test_a_payment_reaching_an_overdue_loan_is_recomputed_from_its_inputs():
     row = result.outputs.snapshot.filter(pc.equal(result.outputs.snapshot["loan_id"], loan)).to_pylist()[0]
     before = snap.filter(pc.equal(snap["loan_id"], loan)).to_pylist()[0]
     assert row["overdue_principal_fen"] == before["overdue_principal_fen"] - 100
+
+
+def _falling_due(quiet, run, first: date) -> tuple[date, int, int]:
+    """A date after ``first`` on which a loan plain on ``first`` (dpd 0, no penalty) has an owing instalment fall
+    due, nothing else happening to it: the date, the loan and what that instalment adds to what it owes by then."""
+    plain = run.snapshot.filter(pc.and_(pc.equal(run.snapshot["dpd"], 0), pc.equal(run.snapshot["penalty_due_fen"], 0)))
+    ins = quiet.on(first).instalments
+    ins = ins.filter(pc.and_(pc.is_in(ins["loan_id"], value_set=plain["loan_id"]),
+                             pc.greater(ins["due_on"], pa.scalar(first, pa.date32()))))
+    row = ins.sort_by([("due_on", "ascending"), ("loan_id", "ascending")]).to_pylist()[0]
+    owed = row["interest_due_fen"] + row["fee_due_fen"] + row["cost_due_fen"]
+    return row["due_on"], row["loan_id"], owed
+
+
+@pytest.mark.parametrize("general_merge", [False, True])
+def test_a_plain_loan_with_an_instalment_falling_due_keeps_its_row_and_owes_it(general_merge):
+    """An owing instalment falling due on D, still in grace, of a loan plain on P: not recomputed (``fell_due``),
+    its row is P's with that instalment's interest, fees and costs added to what it owes — equal to a full run,
+    whether the snapshot is patched in place or (a new loan in the portfolio) merged by loan_id."""
+    first = date(2025, 6, 30)
+    p = generate_portfolio(5, 150, first, previous="none")  # no rejected loan: P's snapshot is the portfolio's
+    quiet = replace(p, history=no_payments_after(p.history, first))
+    d, loan, owed = _falling_due(quiet, engine.run(quiet.on(first), first, p.catalog), first)
+    prior = d - timedelta(days=1)
+    run = engine.run(quiet.on(prior), prior, p.catalog, keep=True)
+    inputs = quiet.on(d, previous=run.snapshot)
+    inputs = replace(inputs, loans=inputs.loans.sort_by("loan_id"))  # in P's order: the snapshot is patched in place
+    if general_merge:  # a loan not in P's snapshot: the snapshot is not P's loan for loan
+        other = inputs.loans["loan_id"][-1].as_py()
+        inputs = replace(inputs, previous=run.snapshot.filter(pc.not_equal(run.snapshot["loan_id"], other)))
+    assert general_merge or inputs.previous["loan_id"].equals(inputs.loans["loan_id"])
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()), carry=run.carry)
+    same_as_full(inputs, d, p.catalog, result)
+    assert result.fell_due > 0
+    before = run.snapshot.filter(pc.equal(run.snapshot["loan_id"], loan)).to_pylist()[0]
+    after = result.outputs.snapshot.filter(pc.equal(result.outputs.snapshot["loan_id"], loan)).to_pylist()[0]
+    assert after["total_outstanding_fen"] == before["total_outstanding_fen"] + owed and owed > 0
+    assert {k: v for k, v in after.items() if k not in ("business_date", "total_outstanding_fen")} == {
+        k: v for k, v in before.items() if k not in ("business_date", "total_outstanding_fen")}
 
 
 def test_kept_rows_of_another_date_are_not_used():

@@ -108,6 +108,7 @@ def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, data
             _add(figures, "incremental_cpu_s", CPU["last"])
             _add(figures, "incremental_recomputed_loans", result.recomputed)
             _add(figures, "incremental_continued_loans", result.continued)
+            _add(figures, "incremental_fell_due_loans", result.fell_due)
             full, seconds = _timed(engine.run, follow, nxt, cat)
             _add(figures, "next_date_full_s", seconds)
             same = all(getattr(full, t).equals(getattr(result.outputs, t))

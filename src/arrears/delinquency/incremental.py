@@ -82,10 +82,38 @@ WHERE x.due_on > {p}
 
 def _window_sql(p: str, d: str, lo: str) -> str:
     """The instalments due in [lo, D] that fall due in (P, D] (any, owing or not) or owe (they may leave their
-    grace in (P, D]; judged per product in ``_redo_sql``)."""
+    grace in (P, D]; judged per product in ``_judged_sql``), with what one falling due adds to what is owed by D
+    besides principal (``main.ow_sql``'s sum)."""
     return f"""
-SELECT i.loan_id, i.due_on, {main.owing('i')} > 0 AS owes FROM eod_instalments_all i
+SELECT i.loan_id, i.due_on, {main.owing('i')} > 0 AS owes,
+       (i.interest_due_fen - i.interest_settled_fen) + (i.fee_due_fen - i.fee_settled_fen)
+       + (i.cost_due_fen - i.cost_settled_fen) AS owed
+FROM eod_instalments_all i
 WHERE i.due_on >= {lo} AND i.due_on <= {d} AND (i.due_on > {p} OR {main.owing('i')} > 0)"""
+
+
+def _judged_sql(p: str, d: str) -> str:
+    """The owing instalments of ``eod_window``, each judged by its own product's holiday rule and grace: ``moves``
+    when it passes its grace in (P, D] (P - g <= E < D - g) or falls due in (P, D] already past its grace on D, or
+    its E is unknown; otherwise one falling due in (P, D] is still in grace on D (``moves`` false)."""
+    e = "(CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END)"
+    return f"""
+SELECT w.loan_id, w.due_on, w.owed, coalesce(CASE WHEN w.due_on > {p} THEN CAST({e} + q.g AS DATE) < {d}
+           ELSE CAST({e} + q.g AS DATE) >= {p} AND CAST({e} + q.g AS DATE) < {d} END, TRUE) AS moves
+FROM eod_window w
+JOIN eod_loans_all l ON l.loan_id = w.loan_id
+LEFT JOIN eod_params q ON q.product_code = coalesce(l.product_code, '') AND q.annual_rate = coalesce(l.annual_rate, '')
+LEFT JOIN eod_due x ON x.due_on = w.due_on
+WHERE w.owes"""
+
+
+def _fell_due_sql(p: str) -> str:
+    """The loans only an owing instalment falling due in (P, D], still in grace on D, reached (every other reason
+    to recompute one is in ``eod_redo``): plain on P (a detail loan of P is continued or recomputed) and plain on D,
+    their P row holds but for what is owed by D, which those instalments add to ``total_outstanding``."""
+    return f"""
+SELECT j.loan_id, sum(j.owed) AS owed FROM eod_judged j ANTI JOIN eod_redo r ON r.loan_id = j.loan_id
+WHERE j.due_on > {p} GROUP BY j.loan_id"""
 
 
 def _redo_sql(p: str, d: str, same_loans: bool) -> str:
@@ -102,14 +130,7 @@ UNION SELECT c.loan_id FROM carry_pre c ANTI JOIN eod_old o ON o.loan_id = c.loa
 UNION SELECT v.loan_id FROM eod_previous_all v ANTI JOIN eod_old o ON o.loan_id = v.loan_id
       WHERE v.dpd > 0 OR v.penalty_due_fen <> 0 OR v.overdue_penalty_fen <> 0 OR v.in_observation
 UNION SELECT w.loan_id FROM eod_window w SEMI JOIN eod_old o ON o.loan_id = w.loan_id WHERE w.due_on > {p}
-UNION SELECT w.loan_id FROM eod_window w
-      JOIN eod_loans_all l ON l.loan_id = w.loan_id
-      LEFT JOIN eod_params q ON q.product_code = coalesce(l.product_code, '')
-                            AND q.annual_rate = coalesce(l.annual_rate, '')
-      LEFT JOIN eod_due x ON x.due_on = w.due_on
-      WHERE w.owes AND (w.due_on > {p} OR coalesce(
-          CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) >= {p}
-          AND CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) < {d}, TRUE))
+UNION SELECT loan_id FROM eod_judged WHERE moves
 UNION SELECT i.loan_id FROM eod_instalments_all i, (SELECT due_on FROM eod_missing) m WHERE i.due_on = m.due_on
 UNION SELECT s.loan_id FROM eod_settlements_all s WHERE s.value_date > {p} AND s.value_date <= {d}"""
 
@@ -133,6 +154,7 @@ class Incremental:
     outputs: EngineOutputs  # with ``carry`` for the next date when the run was given P's (or ran in full)
     recomputed: int  # loans that went through the engine from their inputs
     continued: int = 0  # loans whose kept rows of P went through the engine's later steps (``sql/carry.py``)
+    fell_due: int = 0  # plain loans whose P row was kept with what fell due in (P, D] added (``_fell_due_sql``)
 
 
 FRONT_END = "eod_di"  # the step whose rows ``sql/carry.py`` keeps; the steps before it read the inputs
@@ -227,8 +249,10 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     con.execute(f"CREATE TEMP TABLE carry_pid AS {carry_sql.pid_map_sql()}")
     con.execute(f"CREATE TEMP TABLE eod_old AS {carry_sql.old_sql()}")
     _window(con, p, d)
+    con.execute(f"CREATE TEMP TABLE eod_judged AS {_judged_sql(p, d)}")
     same = _same_loans(tables)
     con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, same is not None)}")
+    con.execute(f"CREATE TEMP TABLE eod_fell_due AS {_fell_due_sql(p)}")
     con.execute(f"CREATE TEMP TABLE eod_keep AS {_keep_sql()}")
     done("select")
     redo = np.sort(con.sql("SELECT loan_id FROM eod_redo").to_arrow_table().column("loan_id").to_numpy())
@@ -281,13 +305,14 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     done("keep")
     con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL "
                 "SELECT loan_id FROM eod_keep WHERE tail")
-    snapshot = _merge(con, tables, redone["snapshot"], d, same)
+    fell_due = con.sql("SELECT loan_id, owed FROM eod_fell_due ORDER BY loan_id").to_arrow_table()
+    snapshot = _merge(con, tables, redone["snapshot"], d, same, fell_due)
     done("carry")
     (recomputed,), = con.sql("SELECT count(*) FROM eod_loans_sub").fetchall()
     (continued,), = con.sql("SELECT count(*) FROM eod_keep WHERE tail").fetchall()
     return Incremental(EngineOutputs(snapshot=snapshot, penalties=redone["penalties"],
                                      transitions=redone["transitions"], rejected=redone["rejected"],
-                                     carry=next_carry), recomputed, continued)
+                                     carry=next_carry), recomputed, continued, fell_due.num_rows)
 
 
 def _same_loans(tables: dict[str, pa.Table]) -> np.ndarray | None:
@@ -334,24 +359,33 @@ def _rows_of(table: pa.Table, ids: np.ndarray) -> pa.Table | None:
 
 
 def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: pa.Table, d: str,
-           same: np.ndarray | None = None) -> pa.Table:
+           same: np.ndarray | None = None, fell_due: pa.Table | None = None) -> pa.Table:
     """The snapshot: P's rows of the loans still in the portfolio and not recomputed, with D as their date, and the
-    recomputed rows, by loan_id. When the portfolio is P's, loan for loan in P's order (``same``), and no loan was
-    rejected, that is P's snapshot with the recomputed rows put in their places (found by binary search: both are
-    ordered by loan_id) — no sort of the whole snapshot."""
-    if same is not None and redone.num_rows:
+    recomputed rows, by loan_id; the loans of ``fell_due`` (``loan_id, owed``, by loan_id) with what fell due added
+    to their total outstanding. When the portfolio is P's, loan for loan in P's order (``same``), and no loan was rejected, that
+    is P's snapshot with the recomputed rows put in their places (found by binary search: both are ordered by
+    loan_id) — no sort of the whole snapshot."""
+    if same is not None:
         (recomputed,), = con.sql("SELECT count(*) FROM eod_redone").fetchall()
         ids = redone.column("loan_id").to_numpy()
         at = np.searchsorted(same, ids)
         if recomputed == redone.num_rows and np.array_equal(same[np.minimum(at, len(same) - 1)], ids):
             mask = np.zeros(len(same), dtype=bool)
             mask[at] = True
-            return _patched(tables["eod_previous"], redone, pa.array(mask), d)
+            added = np.zeros(len(same), dtype=np.int64)
+            if fell_due is not None and fell_due.num_rows:
+                added[np.searchsorted(same, fell_due.column("loan_id").to_numpy())] = fell_due.column("owed").to_numpy()
+            return _patched(tables["eod_previous"], redone, mask, added, d)
     con.register("redone", redone)
-    columns = ", ".join(f"v.{c}" if c != "business_date" else f"{d} AS business_date" for c in SNAPSHOT.names)
+    con.register("fell_due", fell_due if fell_due is not None else pa.table({"loan_id": pa.array([], pa.int64()),
+                                                                              "owed": pa.array([], pa.int64())}))
+    columns = ", ".join({"business_date": f"{d} AS business_date",
+                         "total_outstanding_fen": "v.total_outstanding_fen + coalesce(f.owed, 0) AS total_outstanding_fen"
+                         }.get(c, f"v.{c}") for c in SNAPSHOT.names)
     snapshot = con.sql(f"""
         SELECT * FROM (
             SELECT {columns} FROM eod_previous_all v
+            LEFT JOIN fell_due f ON f.loan_id = v.loan_id
             SEMI JOIN eod_loans_all l ON l.loan_id = v.loan_id
             ANTI JOIN eod_redone r ON r.loan_id = v.loan_id
             UNION ALL
@@ -360,11 +394,25 @@ def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: 
     return conform(snapshot, SNAPSHOT)
 
 
-def _patched(previous: pa.Table, redone: pa.Table, mask: pa.Array, d: str) -> pa.Table:
-    """``previous`` with the rows where ``mask`` is set replaced by ``redone``'s, in order, and every date D."""
+def _patched(previous: pa.Table, redone: pa.Table, mask: np.ndarray, added: np.ndarray, d: str) -> pa.Table:
+    """``previous`` with the rows where ``mask`` is set replaced by ``redone``'s, in order, ``added`` added to the
+    total outstanding, and every date D. Fixed-width columns by numpy (a copy and a scatter); a column of text only
+    when a replaced value differs (the product and the levels rarely change), else P's array as it is."""
+    at = np.flatnonzero(mask)
     day = pa.array(np.full(previous.num_rows, np.datetime64(d.split("'")[1], "D")), pa.date32())
-    columns = [day if f.name == "business_date" else
-               pc.replace_with_mask(previous.column(f.name).combine_chunks(), mask,
-                                    redone.column(f.name).combine_chunks())
-               for f in SNAPSHOT]
+    columns = []
+    for field in SNAPSHOT:
+        before, after = previous.column(field.name), redone.column(field.name)
+        if field.name == "business_date":
+            columns.append(day)
+        elif pa.types.is_integer(field.type) and not (before.null_count or after.null_count):
+            values = before.to_numpy().copy()  # a fresh array: P's table is left as it was
+            values[at] = after.to_numpy()
+            if field.name == "total_outstanding_fen":
+                values += added
+            columns.append(pa.array(values, field.type))
+        elif after.equals(before.take(pa.array(at))):
+            columns.append(before)
+        else:
+            columns.append(pc.replace_with_mask(before.combine_chunks(), pa.array(mask), after.combine_chunks()))
     return pa.table(columns, schema=SNAPSHOT)
