@@ -43,6 +43,20 @@ def _timed(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
     return result, time.perf_counter() - start
 
 
+def _best(runs: int, fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    """``fn`` run ``runs`` times on the same inputs (the engine is a pure function of them): its result, the first
+    run's seconds, and the best run's seconds and CPU seconds — the same measure as the floor's, which is the best
+    of three scans. The first run also pays for memory the process touches for the first time."""
+    result, first = _timed(fn, *args, **kwargs)
+    best, cpu = first, CPU["last"]
+    for _ in range(runs - 1):
+        del result
+        result, seconds = _timed(fn, *args, **kwargs)
+        if seconds < best:
+            best, cpu = seconds, CPU["last"]
+    return result, first, best, cpu
+
+
 def floor_seconds(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...] = ENGINE_COLUMNS) -> float:
     """DuckDB scanning ``columns`` of the instalments and grouping them by loan once (one aggregate each):
     the least any engine reading those columns could do. By default the columns the engine reads."""
@@ -57,7 +71,7 @@ def _add(figures: dict, key: str, value) -> None:  # noqa: ANN001
 
 
 def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, database_url: str | None = None,
-                  progress=None) -> dict:  # noqa: ANN001
+                  runs: int = 3, progress=None) -> dict:  # noqa: ANN001
     say = progress.print if progress else (lambda *_: None)
     cat = catalog()
     nxt = BUSINESS_DATE + timedelta(days=1)  # end of day runs every calendar day
@@ -71,9 +85,10 @@ def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, data
             _add(figures, key, value)
         inputs = as_inputs(con, BUSINESS_DATE)
         say("running the engine …")
-        outputs, seconds = _timed(engine.run, inputs, BUSINESS_DATE, cat)
+        outputs, first_s, seconds, cpu = _best(runs, engine.run, inputs, BUSINESS_DATE, cat)
         _add(figures, "engine_s", seconds)
-        _add(figures, "engine_cpu_s", CPU["last"])
+        _add(figures, "engine_first_s", first_s)
+        _add(figures, "engine_cpu_s", cpu)
         _add(figures, "floor_s", min(floor_seconds(con) for _ in range(3)))
         _add(figures, "floor_due_columns_s", min(floor_seconds(con, DUE_COLUMNS) for _ in range(3)))
         _add(figures, "overdue_loans", int(pc.sum(pc.greater(outputs.snapshot.column("dpd"), 0)).as_py() or 0))
@@ -103,9 +118,10 @@ def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, data
             follow = replace(as_inputs(con, nxt), previous=outputs.snapshot)
             changed = changed_on(con, nxt)
             del outputs
-            result, seconds = _timed(run_incremental, follow, nxt, cat, changed=changed, carry=carry)
+            result, first_s, seconds, cpu = _best(runs, run_incremental, follow, nxt, cat, changed=changed, carry=carry)
             _add(figures, "incremental_s", seconds)
-            _add(figures, "incremental_cpu_s", CPU["last"])
+            _add(figures, "incremental_first_s", first_s)
+            _add(figures, "incremental_cpu_s", cpu)
             _add(figures, "incremental_recomputed_loans", result.recomputed)
             _add(figures, "incremental_continued_loans", result.continued)
             _add(figures, "incremental_fell_due_loans", result.fell_due)
@@ -116,12 +132,14 @@ def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, data
             figures["incremental_equals_full"] = figures.get("incremental_equals_full", True) and same
             del follow, full, result, carry
         con.close()
-    for key in ("engine_s", "engine_cpu_s", "floor_s", "floor_due_columns_s", "reference_s", "incremental_s",
-                "incremental_cpu_s", "next_date_full_s", "engine_keep_s", "engine_keep_cpu_s"):
+    for key in ("engine_s", "engine_first_s", "engine_cpu_s", "floor_s", "floor_due_columns_s", "reference_s",
+                "incremental_s", "incremental_first_s", "incremental_cpu_s", "next_date_full_s", "engine_keep_s",
+                "engine_keep_cpu_s"):
         if key in figures:
             figures[key] = round(figures[key], 3)
     figures["engine_over_floor"] = round(figures["engine_s"] / figures["floor_s"], 2)
     figures["reference_over_engine"] = round(figures["reference_s"] / figures["engine_s"], 1)
     figures["ranges"] = -(-n // RANGE_LOANS)
+    figures["runs"] = runs
     figures["peak_rss_bytes"] = peak_rss_bytes()
     return figures
