@@ -130,19 +130,21 @@ UNION SELECT c.loan_id FROM carry_pre c ANTI JOIN eod_old o ON o.loan_id = c.loa
 UNION SELECT v.loan_id FROM eod_previous_all v ANTI JOIN eod_old o ON o.loan_id = v.loan_id
       WHERE v.dpd > 0 OR v.penalty_due_fen <> 0 OR v.overdue_penalty_fen <> 0 OR v.in_observation
 UNION SELECT w.loan_id FROM eod_window w SEMI JOIN eod_old o ON o.loan_id = w.loan_id WHERE w.due_on > {p}
-UNION SELECT loan_id FROM eod_judged WHERE moves
+UNION SELECT j.loan_id FROM eod_judged j ANTI JOIN eod_old o ON o.loan_id = j.loan_id WHERE j.moves
 UNION SELECT i.loan_id FROM eod_instalments_all i, (SELECT due_on FROM eod_missing) m WHERE i.due_on = m.due_on
 UNION SELECT s.loan_id FROM eod_settlements_all s WHERE s.value_date > {p} AND s.value_date <= {d}"""
 
 
 def _keep_sql() -> str:
     """The loans of ``eod_old`` still in the portfolio and not recomputed, ``tail`` when they can change by the
-    days passed (overdue, a penalty, in observation on P, or under a cap: its room grows by the day). The others
-    (dpd 0, no penalty, no cap) keep P's row: no instalment of theirs started to weigh (that is a grace end in
-    (P, D], recomputed), so nothing of theirs moves."""
+    days passed (overdue, a penalty, in observation on P, or under a cap: its room grows by the day) or an
+    instalment of theirs passes its grace in (P, D] (it is in the kept rows, which ``carry.di_sql`` judges on D).
+    The others (dpd 0, no penalty, no cap, no grace ending) keep P's row: no instalment of theirs started to weigh,
+    so nothing of theirs moves."""
     return """
 SELECT o.loan_id, o.pid,
-       v.dpd > 0 OR v.penalty_due_fen <> 0 OR v.overdue_penalty_fen <> 0 OR v.in_observation OR o.has_cap AS tail
+       v.dpd > 0 OR v.penalty_due_fen <> 0 OR v.overdue_penalty_fen <> 0 OR v.in_observation OR o.has_cap
+       OR o.loan_id IN (SELECT loan_id FROM eod_judged WHERE moves) AS tail
 FROM eod_old o
 JOIN eod_previous_all v ON v.loan_id = o.loan_id
 SEMI JOIN eod_loans_all l ON l.loan_id = o.loan_id
