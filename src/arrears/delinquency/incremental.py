@@ -101,7 +101,7 @@ def _judged_sql(p: str, d: str) -> str:
 SELECT w.loan_id, w.due_on, w.owed, coalesce(CASE WHEN w.due_on > {p} THEN CAST({e} + q.g AS DATE) < {d}
            ELSE CAST({e} + q.g AS DATE) >= {p} AND CAST({e} + q.g AS DATE) < {d} END, TRUE) AS moves
 FROM eod_window w
-JOIN eod_loans_all l ON l.loan_id = w.loan_id
+JOIN eod_window_loans l ON l.loan_id = w.loan_id
 LEFT JOIN eod_params q ON q.product_code = coalesce(l.product_code, '') AND q.annual_rate = coalesce(l.annual_rate, '')
 LEFT JOIN eod_due x ON x.due_on = w.due_on
 WHERE w.owes"""
@@ -135,19 +135,19 @@ UNION SELECT i.loan_id FROM eod_instalments_all i, (SELECT due_on FROM eod_missi
 UNION SELECT s.loan_id FROM eod_settlements_all s WHERE s.value_date > {p} AND s.value_date <= {d}"""
 
 
-def _keep_sql() -> str:
+def _keep_sql(same_loans: bool) -> str:
     """The loans of ``eod_old`` still in the portfolio and not recomputed, ``tail`` when they can change by the
     days passed (overdue, a penalty, in observation on P, or under a cap: its room grows by the day) or an
     instalment of theirs passes its grace in (P, D] (it is in the kept rows, which ``carry.di_sql`` judges on D).
     The others (dpd 0, no penalty, no cap, no grace ending) keep P's row: no instalment of theirs started to weigh,
-    so nothing of theirs moves."""
-    return """
+    so nothing of theirs moves. ``same_loans``: every loan of P's snapshot is in the portfolio."""
+    return f"""
 SELECT o.loan_id, o.pid,
        v.dpd > 0 OR v.penalty_due_fen <> 0 OR v.overdue_penalty_fen <> 0 OR v.in_observation OR o.has_cap
        OR o.loan_id IN (SELECT loan_id FROM eod_judged WHERE moves) AS tail
 FROM eod_old o
 JOIN eod_previous_all v ON v.loan_id = o.loan_id
-SEMI JOIN eod_loans_all l ON l.loan_id = o.loan_id
+{"" if same_loans else "SEMI JOIN eod_loans_all l ON l.loan_id = o.loan_id"}
 ANTI JOIN eod_redo r ON r.loan_id = o.loan_id"""
 
 
@@ -235,12 +235,18 @@ def _register_carry(con: duckdb.DuckDBPyConnection, carry: Carry, p: str) -> boo
     return moved == 0
 
 
-def _window(con: duckdb.DuckDBPyConnection, p: str, d: str) -> None:
+def _window(con: duckdb.DuckDBPyConnection, loans: pa.Table, p: str, d: str) -> None:
     """eod_window: the instalments on the due dates that can move between P and D (``_window_sql``), the
     earliest such date found first so that the scan of every instalment is a plain filter."""
     (lo,), = con.sql(_lowest_moved_sql(p)).fetchall()
     lo_literal = date_literal(lo) if lo is not None else d
     con.execute(f"CREATE TEMP TABLE eod_window AS {_window_sql(p, d, lo_literal)}")
+    ids = np.unique(con.sql("SELECT loan_id FROM eod_window").to_arrow_table().column("loan_id").to_numpy())
+    rows = _rows_of(loans, ids)  # a few loans of many: found by binary search, not a join of every loan
+    if rows is not None:
+        con.register("eod_window_loans", rows.select(["loan_id", "product_code", "annual_rate"]))
+    else:
+        con.execute("CREATE TEMP VIEW eod_window_loans AS SELECT * FROM eod_loans_all")
 
 
 def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], business_date: date, catalog: Catalog,
@@ -250,12 +256,12 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     ``carry_sql.di_sql``) go through the later steps together, once; every other loan keeps P's row."""
     con.execute(f"CREATE TEMP TABLE carry_pid AS {carry_sql.pid_map_sql()}")
     con.execute(f"CREATE TEMP TABLE eod_old AS {carry_sql.old_sql()}")
-    _window(con, p, d)
+    _window(con, tables["eod_loans"], p, d)
     con.execute(f"CREATE TEMP TABLE eod_judged AS {_judged_sql(p, d)}")
     same = _same_loans(tables)
     con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, same is not None)}")
     con.execute(f"CREATE TEMP TABLE eod_fell_due AS {_fell_due_sql(p)}")
-    con.execute(f"CREATE TEMP TABLE eod_keep AS {_keep_sql()}")
+    con.execute(f"CREATE TEMP TABLE eod_keep AS {_keep_sql(same is not None)}")
     done("select")
     redo = np.sort(con.sql("SELECT loan_id FROM eod_redo").to_arrow_table().column("loan_id").to_numpy())
     for name in ("eod_loans", "eod_instalments", "eod_settlements"):
