@@ -25,6 +25,7 @@ from arrears.delinquency.model import Carry
 from arrears.delinquency.snapshots import CARRY_PARTS, SnapshotStore
 from arrears.delinquency.sql import carry as carry_sql
 from arrears.delinquency.sql import date_literal, detail
+from arrears.errors import InvalidInput
 from arrears.products.catalog import Catalog
 
 TABLES = ("snapshot", "penalties", "transitions", "rejected")
@@ -199,6 +200,50 @@ def test_a_plain_loan_with_an_instalment_falling_due_keeps_its_row_and_owes_it(g
     assert after["total_outstanding_fen"] == before["total_outstanding_fen"] + owed and owed > 0
     assert {k: v for k, v in after.items() if k not in ("business_date", "total_outstanding_fen")} == {
         k: v for k, v in before.items() if k not in ("business_date", "total_outstanding_fen")}
+
+
+@pytest.mark.parametrize("the_kept_rows", [True, False])
+@pytest.mark.parametrize("prepaid", [False, True])
+def test_a_due_date_in_between_without_its_effective_date_refuses_the_run(the_kept_rows, prepaid):
+    """due_dates lacks a date in (P, D] on which instalments fall due — owing, or all paid ahead (no owing
+    instalment points at the date then): the run is refused as a full run is, with P's kept rows (the window of
+    (P, D] finds the date) or without them (every instalment is looked at)."""
+    first = date(2025, 6, 30)
+    p = generate_portfolio(5, 150, first, previous="none")
+    quiet = replace(p, history=no_payments_after(p.history, first))
+    d, _, _ = _falling_due(quiet, engine.run(quiet.on(first), first, p.catalog), first)
+    prior = d - timedelta(days=1)
+    if prepaid:  # every instalment due on d paid in full the day before P, ahead of its date
+        due = quiet.on(prior).instalments
+        due = due.filter(pc.equal(due["due_on"], pa.scalar(d, pa.date32()))).to_pylist()
+        ahead = [{"loan_id": row["loan_id"], "seq": row["seq"], "component": c, "value_date": prior - timedelta(days=1),
+                  "amount_fen": row[f"{c}_due_fen"] - row[f"{c}_settled_fen"]}
+                 for row in due for c in ("principal", "interest", "fee", "cost")
+                 if row[f"{c}_due_fen"] > row[f"{c}_settled_fen"]]
+        quiet = replace(quiet, history=pa.concat_tables([quiet.history, pa.Table.from_pylist(
+            ahead, schema=quiet.history.schema)]))
+        # and only the loans plain on P: none is recomputed for another reason (a detail loan falling due is)
+        detail_ids = engine.run(quiet.on(prior), prior, p.catalog, keep=True).carry.pre["loan_id"]
+        plain = pc.invert(pc.is_in(quiet.inputs.loans["loan_id"], value_set=detail_ids))
+        ids = quiet.inputs.loans.filter(plain)["loan_id"]
+        quiet = replace(quiet, inputs=replace(
+            quiet.inputs, loans=quiet.inputs.loans.filter(plain),
+            instalments=quiet.inputs.instalments.filter(pc.is_in(quiet.inputs.instalments["loan_id"], value_set=ids))),
+            history=quiet.history.filter(pc.is_in(quiet.history["loan_id"], value_set=ids)))
+        now = quiet.on(d).instalments.filter(pc.equal(quiet.on(d).instalments["due_on"], pa.scalar(d, pa.date32())))
+        assert now.num_rows and all(r[f"{c}_due_fen"] == r[f"{c}_settled_fen"] for r in now.to_pylist()
+                                    for c in ("principal", "interest", "fee", "cost"))
+    run = engine.run(quiet.on(prior), prior, p.catalog, keep=True)
+    inputs = quiet.on(d, previous=run.snapshot)
+    due = inputs.due_dates
+    inputs = replace(inputs, due_dates=due.filter(pc.not_equal(due["due_on"], pa.scalar(d, pa.date32()))))
+    with pytest.raises(InvalidInput) as full:
+        engine.run(inputs, d, p.catalog)
+    with pytest.raises(InvalidInput) as ours:
+        run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()),
+                        carry=run.carry if the_kept_rows else None)
+    assert ours.value.rule == full.value.rule == "due_dates_complete"
+    assert ours.value.detail == full.value.detail
 
 
 def test_kept_rows_of_another_date_are_not_used():

@@ -71,10 +71,11 @@ UNION SELECT s.loan_id FROM (SELECT DISTINCT loan_id FROM eod_settlements_all WH
 
 def _lowest_moved_sql(p: str) -> str:
     """The earliest due date whose instalments can fall due in (P, D] or leave their grace there, any rule and
-    grace (``_recompute_sql``'s ``moved``)."""
+    grace (``_recompute_sql``'s ``moved``); P + 1 at the latest, so that every instalment due in (P, D] is in the
+    window, its due date in ``eod_due`` or not (``_missing_sql``)."""
     return f"""
 WITH params AS (SELECT DISTINCT nbd, g FROM eod_params WHERE known)
-SELECT min(x.due_on) FROM eod_due x, params q
+SELECT least(min(x.due_on), CAST({p} + 1 AS DATE)) FROM eod_due x, params q
 WHERE x.due_on > {p}
    OR CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) >= {p}
    OR (CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) IS NULL"""
@@ -131,8 +132,19 @@ UNION SELECT v.loan_id FROM eod_previous_all v ANTI JOIN eod_old o ON o.loan_id 
       WHERE v.dpd > 0 OR v.penalty_due_fen <> 0 OR v.overdue_penalty_fen <> 0 OR v.in_observation
 UNION SELECT w.loan_id FROM eod_window w SEMI JOIN eod_old o ON o.loan_id = w.loan_id WHERE w.due_on > {p}
 UNION SELECT j.loan_id FROM eod_judged j ANTI JOIN eod_old o ON o.loan_id = j.loan_id WHERE j.moves
-UNION SELECT i.loan_id FROM eod_instalments_all i, (SELECT due_on FROM eod_missing) m WHERE i.due_on = m.due_on
+UNION SELECT w.loan_id FROM eod_window w, (SELECT due_on FROM eod_missing) m WHERE w.due_on = m.due_on
 UNION SELECT s.loan_id FROM eod_settlements_all s WHERE s.value_date > {p} AND s.value_date <= {d}"""
+
+
+def _missing_sql(p: str) -> str:
+    """``main.missing_sql`` with kept rows of P: only a due date in (P, D] can lack its E without the kept rows
+    being set aside (``carry.due_changed_sql`` finds one ≤ P that lost it), and every instalment due then is in
+    ``eod_window`` — no scan of every instalment."""
+    return f"""
+SELECT u.due_on, x.e_none IS NULL AS miss_none, x.e_nbd IS NULL AS miss_nbd
+FROM (SELECT DISTINCT due_on FROM eod_window WHERE due_on > {p}) u
+LEFT JOIN eod_due x ON x.due_on = u.due_on
+WHERE x.e_none IS NULL OR x.e_nbd IS NULL"""
 
 
 def _keep_sql(same_loans: bool) -> str:
@@ -194,10 +206,10 @@ def run_incremental(inputs: EngineInputs, business_date: date, catalog: Catalog,
         con.execute("CREATE TEMP VIEW eod_due_dates AS SELECT * FROM eod_due_dates_all")
         con.execute("CREATE TEMP VIEW eod_instalments AS SELECT * FROM eod_instalments_all")
         con.execute(f"CREATE TEMP TABLE eod_due AS {main.due_sql(d)}")
-        con.execute(f"CREATE TEMP TABLE eod_missing AS {main.missing_sql(d)}")
         if carry is not None and carry.business_date == p_date and _register_carry(con, carry, p):
             done("prepare")
             return _continue(con, tables, business_date, catalog, p, d, carry, done)
+        con.execute(f"CREATE TEMP TABLE eod_missing AS {main.missing_sql(d)}")
         done("prepare")
         return _recompute(con, inputs, business_date, catalog, p, d, chunk_loans, done)
     finally:
@@ -257,6 +269,7 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     con.execute(f"CREATE TEMP TABLE carry_pid AS {carry_sql.pid_map_sql()}")
     con.execute(f"CREATE TEMP TABLE eod_old AS {carry_sql.old_sql()}")
     _window(con, tables["eod_loans"], p, d)
+    con.execute(f"CREATE TEMP TABLE eod_missing AS {_missing_sql(p)}")
     con.execute(f"CREATE TEMP TABLE eod_judged AS {_judged_sql(p, d)}")
     same = _same_loans(tables)
     con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, same is not None)}")
