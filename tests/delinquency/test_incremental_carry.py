@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -244,6 +245,25 @@ def test_a_due_date_in_between_without_its_effective_date_refuses_the_run(the_ke
                         carry=run.carry if the_kept_rows else None)
     assert ours.value.rule == full.value.rule == "due_dates_complete"
     assert ours.value.detail == full.value.detail
+
+
+def test_what_fell_due_added_beyond_bigint_fails_as_the_engine_would():
+    """The patch adds what fell due to P's total outstanding with numpy, whose int64 wraps silently: a sum beyond
+    BIGINT fails the run (DuckDB's checked BIGINT does the same in the engine) instead of turning negative."""
+    from arrears.delinquency.incremental import _patched
+    from arrears.delinquency.model import SNAPSHOT
+
+    top = 2**63 - 1
+    row = {f.name: 0 for f in SNAPSHOT if pa.types.is_integer(f.type)}
+    row.update(business_date=date(2025, 7, 1), product_code="consumer_loan", bucket="M0", tier="mild", m_bucket="M0",
+               classification="normal", in_observation=False, fully_paid=False)
+    previous = pa.Table.from_pylist([{**row, "loan_id": 1}, {**row, "loan_id": 2, "total_outstanding_fen": top - 9}],
+                                    schema=SNAPSHOT)
+    mask, none = np.zeros(2, dtype=bool), previous.slice(0, 0)
+    patched = _patched(previous, none, mask, np.array([5, 9], dtype=np.int64), date_literal(date(2025, 7, 2)))
+    assert patched["total_outstanding_fen"].to_pylist() == [5, top]
+    with pytest.raises(OverflowError):
+        _patched(previous, none, mask, np.array([0, 10], dtype=np.int64), date_literal(date(2025, 7, 2)))
 
 
 def test_kept_rows_of_another_date_are_not_used():

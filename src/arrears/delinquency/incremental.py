@@ -113,7 +113,8 @@ def _fell_due_sql(p: str) -> str:
     to recompute one is in ``eod_redo``): plain on P (a detail loan of P is continued or recomputed) and plain on D,
     their P row holds but for what is owed by D, which those instalments add to ``total_outstanding``."""
     return f"""
-SELECT j.loan_id, sum(j.owed) AS owed FROM eod_judged j ANTI JOIN eod_redo r ON r.loan_id = j.loan_id
+SELECT j.loan_id, CAST(sum(j.owed) AS BIGINT) AS owed
+FROM eod_judged j ANTI JOIN eod_redo r ON r.loan_id = j.loan_id
 WHERE j.due_on > {p} GROUP BY j.loan_id"""
 
 
@@ -383,9 +384,9 @@ def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: 
            same: np.ndarray | None = None, fell_due: pa.Table | None = None) -> pa.Table:
     """The snapshot: P's rows of the loans still in the portfolio and not recomputed, with D as their date, and the
     recomputed rows, by loan_id; the loans of ``fell_due`` (``loan_id, owed``, by loan_id) with what fell due added
-    to their total outstanding. When the portfolio is P's, loan for loan in P's order (``same``), and no loan was rejected, that
-    is P's snapshot with the recomputed rows put in their places (found by binary search: both are ordered by
-    loan_id) — no sort of the whole snapshot."""
+    to their total outstanding. When the portfolio is P's, loan for loan in P's order (``same``), and no loan was
+    rejected, that is P's snapshot with the recomputed rows put in their places (found by binary search: both are
+    ordered by loan_id) — no sort of the whole snapshot."""
     if same is not None:
         (recomputed,), = con.sql("SELECT count(*) FROM eod_redone").fetchall()
         ids = redone.column("loan_id").to_numpy()
@@ -395,14 +396,15 @@ def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: 
             mask[at] = True
             added = np.zeros(len(same), dtype=np.int64)
             if fell_due is not None and fell_due.num_rows:
-                added[np.searchsorted(same, fell_due.column("loan_id").to_numpy())] = fell_due.column("owed").to_numpy()
+                where = np.searchsorted(same, fell_due.column("loan_id").to_numpy())
+                added[where] = fell_due.column("owed").to_numpy()
             return _patched(tables["eod_previous"], redone, mask, added, d)
     con.register("redone", redone)
     con.register("fell_due", fell_due if fell_due is not None else pa.table({"loan_id": pa.array([], pa.int64()),
                                                                               "owed": pa.array([], pa.int64())}))
     columns = ", ".join({"business_date": f"{d} AS business_date",
-                         "total_outstanding_fen": "v.total_outstanding_fen + coalesce(f.owed, 0) AS total_outstanding_fen"
-                         }.get(c, f"v.{c}") for c in SNAPSHOT.names)
+                         "total_outstanding_fen": "v.total_outstanding_fen + coalesce(f.owed, 0) AS "
+                                                  "total_outstanding_fen"}.get(c, f"v.{c}") for c in SNAPSHOT.names)
     snapshot = con.sql(f"""
         SELECT * FROM (
             SELECT {columns} FROM eod_previous_all v
@@ -430,7 +432,10 @@ def _patched(previous: pa.Table, redone: pa.Table, mask: np.ndarray, added: np.n
             values = before.to_numpy().copy()  # a fresh array: P's table is left as it was
             values[at] = after.to_numpy()
             if field.name == "total_outstanding_fen":
-                values += added
+                total = values + added  # int64 wraps silently: checked as the engine's BIGINT arithmetic is
+                if np.any(((values ^ total) & (added ^ total)) < 0):
+                    raise OverflowError("total_outstanding_fen beyond BIGINT after what fell due was added")
+                values = total
             columns.append(pa.array(values, field.type))
         elif after.equals(before.take(pa.array(at))):
             columns.append(before)
