@@ -278,6 +278,7 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     con.execute(f"CREATE TEMP TABLE eod_keep AS {_keep_sql(same is not None)}")
     done("select")
     redo = np.sort(con.sql("SELECT loan_id FROM eod_redo").to_arrow_table().column("loan_id").to_numpy())
+    recomputed = 0
     for name in ("eod_loans", "eod_instalments", "eod_settlements"):
         rows = _rows_of(tables[name], redo)
         if rows is not None:
@@ -286,6 +287,9 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
             con.execute(f"CREATE TEMP TABLE {name}_sub AS SELECT t.* FROM {name}_all t "
                         "SEMI JOIN eod_redo r ON r.loan_id = t.loan_id")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_sub")
+        if name == "eod_loans":
+            (recomputed,), = [(rows.num_rows,)] if rows is not None else con.sql(
+                "SELECT count(*) FROM eod_loans_sub").fetchall()
     con.execute("CREATE OR REPLACE TEMP VIEW eod_previous AS SELECT * FROM eod_previous_all")
     done("subset")
     steps = sql.steps(business_date, catalog.restructuring, catalogue.top_dpd(catalog))
@@ -330,7 +334,6 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     fell_due = con.sql("SELECT loan_id, owed FROM eod_fell_due ORDER BY loan_id").to_arrow_table()
     snapshot = _merge(con, tables, redone["snapshot"], d, same, fell_due)
     done("carry")
-    (recomputed,), = con.sql("SELECT count(*) FROM eod_loans_sub").fetchall()
     (continued,), = con.sql("SELECT count(*) FROM eod_keep WHERE tail").fetchall()
     return Incremental(EngineOutputs(snapshot=snapshot, penalties=redone["penalties"],
                                      transitions=redone["transitions"], rejected=redone["rejected"],
