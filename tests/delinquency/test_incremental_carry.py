@@ -172,7 +172,7 @@ def _falling_due(quiet, run, first: date) -> tuple[date, int, int]:
     ins = ins.filter(pc.and_(pc.is_in(ins["loan_id"], value_set=plain["loan_id"]),
                              pc.greater(ins["due_on"], pa.scalar(first, pa.date32()))))
     row = ins.sort_by([("due_on", "ascending"), ("loan_id", "ascending")]).to_pylist()[0]
-    owed = row["interest_due_fen"] + row["fee_due_fen"] + row["cost_due_fen"]
+    owed = sum(row[f"{c}_due_fen"] - row[f"{c}_settled_fen"] for c in ("interest", "fee", "cost"))
     return row["due_on"], row["loan_id"], owed
 
 
