@@ -259,11 +259,11 @@ def test_what_fell_due_added_beyond_bigint_fails_as_the_engine_would():
                classification="normal", in_observation=False, fully_paid=False)
     previous = pa.Table.from_pylist([{**row, "loan_id": 1}, {**row, "loan_id": 2, "total_outstanding_fen": top - 9}],
                                     schema=SNAPSHOT)
-    mask, none = np.zeros(2, dtype=bool), previous.slice(0, 0)
-    patched = _patched(previous, none, mask, np.array([5, 9], dtype=np.int64), date_literal(date(2025, 7, 2)))
+    nowhere, none = np.array([], dtype=np.int64), previous.slice(0, 0)
+    patched = _patched(previous, none, nowhere, np.array([5, 9], dtype=np.int64), date_literal(date(2025, 7, 2)))
     assert patched["total_outstanding_fen"].to_pylist() == [5, top]
     with pytest.raises(OverflowError):
-        _patched(previous, none, mask, np.array([0, 10], dtype=np.int64), date_literal(date(2025, 7, 2)))
+        _patched(previous, none, nowhere, np.array([0, 10], dtype=np.int64), date_literal(date(2025, 7, 2)))
 
 
 def test_kept_rows_of_another_date_are_not_used():

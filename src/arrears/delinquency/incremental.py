@@ -36,31 +36,15 @@ from arrears.products.catalog import Catalog
 
 
 def _recompute_sql(p: str, d: str) -> str:
-    """loan_ids that can change between P and D (see the module text); a superset is always safe."""
+    """loan_ids that can change between P and D (see the module text); a superset is always safe. The owing
+    instalments that fall due in (P, D] or pass their grace there are ``eod_judged``'s (``_judged_sql``)."""
     return f"""
-WITH params AS (SELECT DISTINCT nbd, g FROM eod_params WHERE known),
-moved AS (  -- due dates whose instalments fall due in (P, D] or stop being in grace there, any rule and grace
-    SELECT x.due_on FROM eod_due x, params q
-    WHERE x.due_on > {p}
-       OR CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) >= {p}
-       OR (CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) IS NULL),
-bounds AS (SELECT min(due_on) AS lo FROM moved),
-owing AS (  -- the owing instalments on those due dates: a narrow scan, then each one judged by its own product
-    SELECT i.loan_id, i.due_on FROM eod_instalments_all i, bounds b
-    WHERE i.due_on >= b.lo AND i.due_on <= {d} AND {main.owing('i')} > 0)
 SELECT loan_id FROM eod_loans_all WHERE restructured_on IS NOT NULL
 UNION SELECT loan_id FROM eod_changed
 UNION SELECT loan_id FROM eod_previous_all
       WHERE dpd > 0 OR penalty_due_fen <> 0 OR overdue_penalty_fen <> 0 OR in_observation
 UNION SELECT l.loan_id FROM eod_loans_all l ANTI JOIN eod_previous_all v ON v.loan_id = l.loan_id
-UNION SELECT o.loan_id FROM owing o  -- falls due in (P, D], or passes its grace there: P - g <= E < D - g
-      JOIN eod_loans_all l ON l.loan_id = o.loan_id
-      LEFT JOIN eod_params q ON q.product_code = coalesce(l.product_code, '')
-                            AND q.annual_rate = coalesce(l.annual_rate, '')
-      LEFT JOIN eod_due x ON x.due_on = o.due_on
-      WHERE o.due_on > {p} OR coalesce(
-          CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) >= {p}
-          AND CAST((CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END) + q.g AS DATE) < {d}, TRUE)
+UNION SELECT loan_id FROM eod_judged WHERE moves OR due_on > {p}
 UNION SELECT i.loan_id FROM eod_instalments_all i, (SELECT due_on FROM eod_missing) m WHERE i.due_on = m.due_on
 UNION SELECT s.loan_id FROM eod_settlements_all s WHERE s.value_date > {p} AND s.value_date <= {d}
 UNION SELECT s.loan_id FROM (SELECT DISTINCT loan_id FROM eod_settlements_all WHERE value_date <= {d}) s
@@ -71,7 +55,7 @@ UNION SELECT s.loan_id FROM (SELECT DISTINCT loan_id FROM eod_settlements_all WH
 
 def _lowest_moved_sql(p: str) -> str:
     """The earliest due date whose instalments can fall due in (P, D] or leave their grace there, any rule and
-    grace (``_recompute_sql``'s ``moved``); P + 1 at the latest, so that every instalment due in (P, D] is in the
+    grace; P + 1 at the latest, so that every instalment due in (P, D] is in the
     window, its due date in ``eod_due`` or not (``_missing_sql``)."""
     return f"""
 WITH params AS (SELECT DISTINCT nbd, g FROM eod_params WHERE known)
@@ -220,6 +204,8 @@ def run_incremental(inputs: EngineInputs, business_date: date, catalog: Catalog,
 def _recompute(con: duckdb.DuckDBPyConnection, inputs: EngineInputs, business_date: date, catalog: Catalog,
                p: str, d: str, chunk_loans: int, done: Callable[[str], None]) -> Incremental:
     """Without P's kept rows: every loan that can differ from P goes through the engine."""
+    _window(con, engine.input_tables(inputs)["eod_loans"], p, d)
+    con.execute(f"CREATE TEMP TABLE eod_judged AS {_judged_sql(p, d)}")
     con.execute(f"CREATE TEMP TABLE eod_redo AS {_recompute_sql(p, d)}")
     done("select")
     subset = {name: con.sql(f"SELECT t.* FROM {name}_all t SEMI JOIN eod_redo r ON r.loan_id = t.loan_id"
@@ -395,13 +381,11 @@ def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: 
         ids = redone.column("loan_id").to_numpy()
         at = np.searchsorted(same, ids)
         if recomputed == redone.num_rows and np.array_equal(same[np.minimum(at, len(same) - 1)], ids):
-            mask = np.zeros(len(same), dtype=bool)
-            mask[at] = True
             added = np.zeros(len(same), dtype=np.int64)
             if fell_due is not None and fell_due.num_rows:
                 where = np.searchsorted(same, fell_due.column("loan_id").to_numpy())
                 added[where] = fell_due.column("owed").to_numpy()
-            return _patched(tables["eod_previous"], redone, mask, added, d)
+            return _patched(tables["eod_previous"], redone, at, added, d)
     con.register("redone", redone)
     con.register("fell_due", fell_due if fell_due is not None else pa.table({"loan_id": pa.array([], pa.int64()),
                                                                               "owed": pa.array([], pa.int64())}))
@@ -420,11 +404,10 @@ def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: 
     return conform(snapshot, SNAPSHOT)
 
 
-def _patched(previous: pa.Table, redone: pa.Table, mask: np.ndarray, added: np.ndarray, d: str) -> pa.Table:
-    """``previous`` with the rows where ``mask`` is set replaced by ``redone``'s, in order, ``added`` added to the
+def _patched(previous: pa.Table, redone: pa.Table, at: np.ndarray, added: np.ndarray, d: str) -> pa.Table:
+    """``previous`` with the rows at the increasing positions ``at`` replaced by ``redone``'s, ``added`` added to the
     total outstanding, and every date D. Fixed-width columns by numpy (a copy and a scatter); a column of text only
     when a replaced value differs (the product and the levels rarely change), else P's array as it is."""
-    at = np.flatnonzero(mask)
     day = pa.array(np.full(previous.num_rows, np.datetime64(d.split("'")[1], "D")), pa.date32())
     columns = []
     for field in SNAPSHOT:
@@ -443,5 +426,7 @@ def _patched(previous: pa.Table, redone: pa.Table, mask: np.ndarray, added: np.n
         elif after.equals(before.take(pa.array(at))):
             columns.append(before)
         else:
+            mask = np.zeros(previous.num_rows, dtype=bool)
+            mask[at] = True
             columns.append(pc.replace_with_mask(before.combine_chunks(), pa.array(mask), after.combine_chunks()))
     return pa.table(columns, schema=SNAPSHOT)
