@@ -155,14 +155,14 @@ def unc_sql(d: str, source: str | None = None) -> str:
         "card": fast_round("a_card", "b_fee", "mode"),
     }
     return f"""
-SELECT loan_id, seq, spen, past_due, late_days, op, oi, of_,
+SELECT loan_id, seq, spen, late_days, op, oi, of_,
        CAST(CASE WHEN NOT weighs THEN 0
                  WHEN kind = 1 THEN ({rounded['p']}) + (CASE WHEN compound THEN {rounded['i']} ELSE 0 END)
                  WHEN kind = 2 THEN {rounded['card']} ELSE 0 END AS BIGINT) AS uncapped
 FROM (
     SELECT x.loan_id, x.seq, x.spen, x.kind, x.compound, q.mode, x.w_p * q.pen_num AS a_p,
            x.w_i * q.pen_num AS a_i, q.pen_den AS b_pen, {hugeint('x.card_base')} * q.fee_num AS a_card,
-           q.fee_den AS b_fee, x.past_due,
+           q.fee_den AS b_fee,
            (x.kind = 1 AND (x.w_p <> 0 OR (x.compound AND x.w_i <> 0))) OR (x.kind = 2 AND x.card_base <> 0) AS weighs,
            CASE WHEN x.past_due AND x.open_p + x.open_i + x.open_f > 0
                 THEN date_diff('day', x.eff, {d}) END AS late_days,
