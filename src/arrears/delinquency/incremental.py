@@ -406,8 +406,8 @@ def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: 
 
 def _patched(previous: pa.Table, redone: pa.Table, at: np.ndarray, added: np.ndarray, d: str) -> pa.Table:
     """``previous`` with the rows at the increasing positions ``at`` replaced by ``redone``'s, ``added`` added to the
-    total outstanding, and every date D. Fixed-width columns by numpy (a copy and a scatter); a column of text only
-    when a replaced value differs (the product and the levels rarely change), else P's array as it is."""
+    total outstanding, and every date D. Fixed-width columns by numpy (a copy and a scatter); a column of text (or
+    booleans) by ``_spliced``: only the values that differ."""
     day = pa.array(np.full(previous.num_rows, np.datetime64(d.split("'")[1], "D")), pa.date32())
     columns = []
     for field in SNAPSHOT:
