@@ -1,6 +1,7 @@
 """The incremental run's subsets of the inputs (``incremental._rows_of``): the rows of the chosen loans, found by
 binary search batch by batch, equal a plain filter whatever the batches; inputs not ordered by loan_id (within a
-batch or across two) are refused, and the run falls back to a semi-join."""
+batch or across two) are refused, and the run falls back to a semi-join. And the snapshot patch's text columns
+(``incremental._spliced``): P's column with the replaced values in place, whatever its chunks."""
 
 import numpy as np
 import pyarrow as pa
@@ -8,7 +9,7 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.delinquency.incremental import _rows_of
+from arrears.delinquency.incremental import _rows_of, _spliced
 
 
 def _table(loan_ids: list[int], cuts: list[int]) -> pa.Table:
@@ -35,3 +36,21 @@ def test_inputs_out_of_order_are_refused():
     assert _rows_of(_table([1, 3, 2, 4], []), ids) is None  # within a batch
     assert _rows_of(_table([1, 3, 5, 2, 4, 6], [3]), ids) is None  # each batch ordered, not the two together
     assert _rows_of(_table([1, 2, 2, 3], [2]), ids).column("row").to_pylist() == [1, 2, 3]  # a loan across two
+
+
+_LEVELS = st.sampled_from(["M0", "M1", "轻微", "严重", None])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_LEVELS, min_size=1, max_size=60), st.lists(st.integers(1, 59), max_size=6), st.data())
+def test_a_text_column_spliced_equals_one_rebuilt_under_a_mask(before, cuts, data):
+    """Replaced values that differ, that are equal and that are null, in a column of P in chunks cut anywhere: the
+    column equals P's with every replaced position set, as ``pc.replace_with_mask`` gives it."""
+    edges = [0, *sorted({c for c in cuts if c < len(before)}), len(before)]
+    column = pa.chunked_array([pa.array(before[lo:hi], pa.string()) for lo, hi in zip(edges, edges[1:])], pa.string())
+    at = np.array(sorted(data.draw(st.sets(st.integers(0, len(before) - 1)))), dtype=np.int64)
+    after = pa.chunked_array([pa.array(data.draw(st.lists(_LEVELS, min_size=len(at), max_size=len(at))), pa.string())])
+    mask = np.zeros(len(before), dtype=bool)
+    mask[at] = True
+    expected = pc.replace_with_mask(column.combine_chunks(), pa.array(mask), after.combine_chunks())
+    assert pa.chunked_array([_spliced(column, after, at)]).combine_chunks().equals(expected)
