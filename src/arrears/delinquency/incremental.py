@@ -415,7 +415,8 @@ def _patched(previous: pa.Table, redone: pa.Table, at: np.ndarray, added: np.nda
         if field.name == "business_date":
             columns.append(day)
         elif pa.types.is_integer(field.type) and not (before.null_count or after.null_count):
-            values = np.concatenate([chunk.to_numpy() for chunk in before.chunks] or [np.empty(0, np.int64)])  # P's is kept
+            # one fresh copy of P's column (P's table is left as it was), then the scatter
+            values = np.concatenate([chunk.to_numpy() for chunk in before.chunks] or [np.empty(0, np.int64)])
             values[at] = after.to_numpy()
             if field.name == "total_outstanding_fen":
                 total = values + added  # int64 wraps silently: checked as the engine's BIGINT arithmetic is
