@@ -16,3 +16,6 @@ def test_the_round_trip_next_day_reads_what_changed_and_equals_a_full_read(pg_ur
     assert figures["runs"] == 3
     assert 0 < figures["engine_s"] <= figures["engine_first_s"]
     assert 0 < figures["incremental_s"] <= figures["incremental_first_s"]
+    # the machine's load beside them, at the start and at the end (a shared machine's figures vary with it)
+    before, after = figures["load_average_1m"]
+    assert before >= 0 and after >= 0

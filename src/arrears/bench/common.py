@@ -1,7 +1,8 @@
-"""What every benchmark shares: a stopwatch and peak memory."""
+"""What every benchmark shares: a stopwatch, peak memory and the machine's load beside the figures."""
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -13,6 +14,11 @@ def peak_rss_bytes() -> int:
     """Peak resident set size of this process (Linux reports KiB, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
+
+
+def load_average_1m() -> float:
+    """The machine's one-minute load average: on a shared 2-core machine a figure means little without it."""
+    return round(os.getloadavg()[0], 2)
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import duckdb
 import pyarrow.compute as pc
 
-from arrears.bench.common import peak_rss_bytes
+from arrears.bench.common import load_average_1m, peak_rss_bytes
 from arrears.bench.portfolio import as_inputs, changed_on, describe, generate, next_day_payments, settle
 from arrears.delinquency import engine, reference
 from arrears.delinquency.incremental import run_incremental
@@ -76,6 +76,7 @@ def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, data
     cat = catalog()
     nxt = BUSINESS_DATE + timedelta(days=1)  # end of day runs every calendar day
     figures: dict = {}
+    load_before = load_average_1m()
     for first in range(1, n + 1, RANGE_LOANS):
         size = min(RANGE_LOANS, n + 1 - first)
         con = duckdb.connect()
@@ -142,4 +143,5 @@ def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, data
     figures["ranges"] = -(-n // RANGE_LOANS)
     figures["runs"] = runs
     figures["peak_rss_bytes"] = peak_rss_bytes()
+    figures["load_average_1m"] = [load_before, load_average_1m()]  # at the start and at the end
     return figures

@@ -6,11 +6,11 @@ ten periods left, with a household statement. Each run generates, values, explai
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import date
 from decimal import Decimal
 
+from arrears.bench.common import load_average_1m
 from arrears.negotiation.affordability import Statement, assess
 from arrears.negotiation.config import policy
 from arrears.negotiation.options import generate_options
@@ -50,4 +50,4 @@ def run_options_bench(runs: int = 200, product_code: str = "inclusive_loan") -> 
 
     return {"options_p95_ms": ms(wall, 95, 100), "options_p50_ms": ms(wall, 50, 100),
             "options_cpu_p95_ms": ms(cpu, 95, 100), "candidates": len(options), "runs": runs,
-            "product": product_code, "load_average_1m": round(os.getloadavg()[0], 2)}
+            "product": product_code, "load_average_1m": load_average_1m()}
