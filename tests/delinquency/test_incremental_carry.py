@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from portfolios import CATALOG, LAST_DAY, generate_portfolio, small_portfolios
 
-from arrears.delinquency import engine
+from arrears.delinquency import continued, engine, incremental
 from arrears.delinquency.incremental import run_incremental
 from arrears.delinquency.model import Carry
 from arrears.delinquency.snapshots import CARRY_PARTS, SnapshotStore
@@ -30,6 +30,13 @@ from arrears.errors import InvalidInput
 from arrears.products.catalog import Catalog
 
 TABLES = ("snapshot", "penalties", "transitions", "rejected")
+
+
+@pytest.fixture
+def compiled(request, monkeypatch):
+    """The continued loans' penalties by the compiled pass (``continued.py``, the default) or by the SQL."""
+    monkeypatch.setattr(incremental, "COMPILED", request.param)
+    return request.param
 
 
 def same_as_full(inputs, d, catalog, result) -> None:
@@ -47,10 +54,11 @@ def no_payments_after(history: pa.Table, day: date) -> pa.Table:
 # Quiet days: nothing reaches any loan after P, so every overdue loan is continued (a closed form of the days
 # passed), over gaps of 1–9 days from any date (instalments falling due and leaving grace in between are
 # recomputed, the rest continued): equal to a full run, and the continued loans are most of the overdue ones.
+@pytest.mark.parametrize("compiled", [True, False], indirect=True)
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.integers(0, 2**32), st.integers(40, 140), st.dates(date(2024, 4, 1), LAST_DAY - timedelta(days=40)),
        st.lists(st.integers(1, 9), min_size=1, max_size=4))
-def test_continued_quiet_loans_equal_a_full_run(seed, n, first, gaps):
+def test_continued_quiet_loans_equal_a_full_run(compiled, seed, n, first, gaps):
     p = generate_portfolio(seed, n, first, broken=3, previous="none")
     for day, kept in continue_quietly(p, first, gaps):
         assert kept is not None and kept.business_date == day
@@ -96,19 +104,21 @@ def tight_caps(rate: str) -> Catalog:
     return dataclasses.replace(CATALOG, products=products)
 
 
+@pytest.mark.parametrize("compiled", [True, False], indirect=True)
 @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.integers(0, 2**32), st.integers(40, 120), st.dates(date(2024, 4, 1), LAST_DAY - timedelta(days=40)),
        st.sampled_from(["0.05", "0.10", "0.20", "0.30"]), st.lists(st.integers(1, 9), min_size=1, max_size=3))
-def test_continued_loans_under_a_biting_cap_equal_a_full_run(seed, n, first, rate, gaps):
+def test_continued_loans_under_a_biting_cap_equal_a_full_run(compiled, seed, n, first, rate, gaps):
     p = replace(generate_portfolio(seed, n, first, broken=2, previous="none"), catalog=tight_caps(rate))
     list(continue_quietly(p, first, gaps))
 
 
 # Any small portfolio (every choice a hypothesis draw, so a failure shrinks), payments arriving as they are dated:
 # the changed loans are exactly those paid in (P, D].
+@pytest.mark.parametrize("compiled", [True, False], indirect=True)
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(small_portfolios(), st.lists(st.integers(1, 5), min_size=2, max_size=3))
-def test_continuation_on_small_portfolios(portfolio, gaps):
+def test_continuation_on_small_portfolios(compiled, portfolio, gaps):
     first = portfolio.business_date
     run = engine.run(portfolio.on(first), first, portfolio.catalog, keep=True)
     previous, kept, day = run.snapshot, run.carry, first
@@ -304,6 +314,27 @@ def test_a_product_whose_parameters_changed_is_recomputed():
     result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()),
                              carry=replace(run.carry, params=changed_params))
     assert result.continued == 0
+    same_as_full(inputs, d, p.catalog, result)
+
+
+def test_a_rate_whose_ratio_is_beyond_int64_is_continued_by_the_sql(monkeypatch):
+    """A rate written with 25 decimals: its penalty ratio does not fit int64, so the compiled pass declines
+    (``continued.evaluate`` gives None) and the continued loans go through the SQL, equal to a full run."""
+    p, quiet, _, first = _overdue_setup()
+    d = first + timedelta(days=1)
+
+    def long_rates(inputs):
+        rates = pc.binary_join_element_wise(inputs.loans["annual_rate"], "0000000000000000000001", "")
+        return replace(inputs, loans=inputs.loans.set_column(inputs.loans.schema.get_field_index("annual_rate"),
+                                                             "annual_rate", rates))
+
+    run = engine.run(long_rates(quiet.on(first)), first, p.catalog, keep=True)
+    answers = []
+    evaluate = continued.evaluate
+    monkeypatch.setattr(continued, "evaluate", lambda *args: answers.append(evaluate(*args)) or answers[-1])
+    inputs = long_rates(quiet.on(d, previous=run.snapshot))
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()), carry=run.carry)
+    assert answers == [None] and result.continued > 10
     same_as_full(inputs, d, p.catalog, result)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrears.delinquency import engine, sql
+from arrears.delinquency import continued, engine, sql
 from arrears.delinquency.model import SNAPSHOT, Carry, EngineInputs, EngineOutputs, conform
 from arrears.delinquency.sql import carry as carry_sql
 from arrears.delinquency.sql import catalogue, date_literal, detail, main
@@ -156,6 +156,8 @@ class Incremental:
     fell_due: int = 0  # plain loans whose P row was kept with what fell due in (P, D] added (``_fell_due_sql``)
 
 
+# The continued loans' penalties and sums by the compiled pass (``continued.py``); False: by the SQL (tests run both).
+COMPILED = True
 FRONT_END = "eod_di"  # the step whose rows ``sql/carry.py`` keeps; the steps before it read the inputs
 
 
@@ -295,15 +297,29 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
                    FROM carry_di k JOIN kept_pre_raw p ON p.loan_id = k.loan_id AND p.as_of = k.as_of""")
     pre_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM eod_pre_new").fetchall()]
     tail_pre = carry_sql.hugeint_view("pre", pre_columns, "kept_pre_raw WHERE tail")
-    con.execute(f"CREATE TEMP TABLE eod_pre AS SELECT * FROM eod_pre_new UNION ALL {tail_pre}")
     con.execute("CREATE TEMP VIEW eod_di AS SELECT * FROM kept_di_rows")  # the recomputed loans' only
-    continued = carry_sql.di_sql(d, "(SELECT * FROM kept_di_raw WHERE tail)")
-    columns = ", ".join(detail.UNC_INPUT)
-    unc_input = f"(SELECT {columns} FROM ({detail.unc_input_sql()}) UNION ALL SELECT {columns} FROM ({continued}))"
     con.execute("CREATE OR REPLACE TEMP VIEW eod_loans AS SELECT * FROM eod_loans_all")
+    compiled = continued.evaluate(con, carry.di, business_date) if COMPILED else None
+    all_pre = f"CREATE OR REPLACE TEMP TABLE eod_pre AS SELECT * FROM eod_pre_new UNION ALL {tail_pre}"
+    # compiled, the steps up to eod_plo take the recomputed loans only, and the state every loan evaluated
+    con.execute("CREATE TEMP VIEW eod_pre AS SELECT * FROM eod_pre_new" if compiled is not None else all_pre)
     done("front")
-    for step in steps[front + 1:]:  # eod_di is made above; eod_unc takes the continued loans' rows too
-        engine.execute(con, replace(step, sql=detail.unc_sql(d, unc_input)) if step.name == "eod_unc" else step)
+    for step in steps[front + 1:]:  # eod_di is made above
+        if step.name == "eod_unc" and compiled is None:  # the continued loans' rows go through the SQL too
+            rows = carry_sql.di_sql(d, "(SELECT * FROM kept_di_raw WHERE tail)")
+            columns = ", ".join(detail.UNC_INPUT)
+            step = replace(step, sql=detail.unc_sql(d, f"(SELECT {columns} FROM ({detail.unc_input_sql()}) "
+                                                       f"UNION ALL SELECT {columns} FROM ({rows}))"))
+        engine.execute(con, step)
+        if step.name == "eod_plo" and compiled is not None:  # the state and outputs read the continued loans' too
+            for name in ("dl", "pen"):
+                con.register(f"continued_{name}", compiled[name])
+            con.execute("DROP VIEW eod_pre")
+            con.execute(all_pre)
+            con.execute("ALTER TABLE eod_dl RENAME TO eod_dl_new")
+            con.execute("CREATE TEMP TABLE eod_dl AS SELECT * FROM eod_dl_new UNION ALL SELECT * FROM continued_dl")
+            con.execute("ALTER VIEW eod_pen RENAME TO eod_pen_new")
+            con.execute("CREATE TEMP VIEW eod_pen AS SELECT * FROM eod_pen_new UNION ALL SELECT * FROM continued_pen")
     missing = con.sql(sql.MISSING_DUE_DATES).fetchall()
     if missing:
         raise engine.missing_due_dates(missing[0][0])
@@ -320,10 +336,10 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
     fell_due = con.sql("SELECT loan_id, owed FROM eod_fell_due ORDER BY loan_id").to_arrow_table()
     snapshot = _merge(con, tables, redone["snapshot"], d, same, fell_due)
     done("carry")
-    (continued,), = con.sql("SELECT count(*) FROM eod_keep WHERE tail").fetchall()
+    (tail,), = con.sql("SELECT count(*) FROM eod_keep WHERE tail").fetchall()
     return Incremental(EngineOutputs(snapshot=snapshot, penalties=redone["penalties"],
                                      transitions=redone["transitions"], rejected=redone["rejected"],
-                                     carry=next_carry), recomputed, continued, fell_due.num_rows)
+                                     carry=next_carry), recomputed, tail, fell_due.num_rows)
 
 
 def _same_loans(tables: dict[str, pa.Table]) -> np.ndarray | None:
