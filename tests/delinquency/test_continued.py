@@ -1,15 +1,17 @@
 """The compiled pass over the continued loans (``continued.py``): its rounding is the engine's (arrears.money's
 modes, either sign), its overflow guard says exactly whether a product fits, and each kept row finds its loan
-whichever way the loans are looked up. That the whole pass equals a full run is
-``test_incremental_carry.py``'s (both paths)."""
+whichever way the loans are looked up; its penalty rows and the SQL's are placed as one sort would. That the whole
+pass equals a full run is ``test_incremental_carry.py``'s (both paths)."""
 
 from decimal import Decimal, localcontext
 
 import numpy as np
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.delinquency.continued import SMALL, _fits_product, _owners, _round
+from arrears.delinquency.continued import SMALL, _fits_product, _owners, _round, merged_penalties
+from arrears.delinquency.model import PENALTIES
 from arrears.loans.schedules_sql import MODE_CODES
 from arrears.money import round_fen
 
@@ -48,3 +50,20 @@ def test_each_row_finds_its_loan_by_either_lookup(loans, rows, spread):
     for loan, t in zip(r_loan, owner):
         found = 0 <= t < len(t_loan) and t_loan[t] == loan
         assert found == (loan in set(t_loan.tolist()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.integers(1, 400), st.tuples(st.booleans(), st.lists(st.integers(1, 60), min_size=1,
+                                                                              max_size=6, unique=True))))
+def test_the_penalties_placed_by_loan_equal_one_sort(loans):
+    # each loan's rows from one side or the other (recomputed or continued), each side ordered by loan_id and seq
+    sides = {True: [], False: []}
+    for loan_id, (recomputed, seqs) in sorted(loans.items()):
+        sides[recomputed] += [(loan_id, seq, loan_id * 100 + seq) for seq in sorted(seqs)]
+    tables = {side: pa.table({"loan_id": pa.array([r[0] for r in rows], pa.int64()),
+                              "seq": pa.array([r[1] for r in rows], pa.int32()),
+                              "penalty_due_fen": pa.array([r[2] for r in rows], pa.int64())}, schema=PENALTIES)
+              for side, rows in sides.items()}
+    merged = merged_penalties(tables[True], tables[False])
+    expected = pa.concat_tables([tables[True], tables[False]]).sort_by([("loan_id", "ascending"), ("seq", "ascending")])
+    assert merged.equals(expected)

@@ -23,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from arrears.delinquency.model import PENALTIES
+
 # Every rounding's a and b stay below this, as detail.SMALL: round_ratio's 2·a + b then fits int64.
 SMALL = 2**61
 EPOCH = date(1970, 1, 1)
@@ -30,8 +32,6 @@ EPOCH = date(1970, 1, 1)
 DL = pa.schema([("loan_id", pa.int64()), ("dpd", pa.int64()), ("overdue_principal", pa.int64()),
                 ("overdue_interest", pa.int64()), ("overdue_fee", pa.int64()), ("total_unc", pa.int64()),
                 ("lowest", pa.int64()), ("pen_due", pa.int64()), ("pen_open", pa.int64())])
-PEN = pa.schema([("loan_id", pa.int64()), ("seq", pa.int32()), ("uncapped", pa.int64()), ("spen", pa.int64()),
-                 ("capped", pa.int64()), ("penalty_due", pa.int64())])
 _ROW_COLUMNS = ("loan_id", "seq", "spen", "kind", "compound", "eff", "g", "open_p", "open_i", "open_f", "card_owed",
                 "wsp", "wsi", "as_of")
 _RATIOS = ("pen_num", "pen_den", "fee_num", "fee_den", "cap_num", "cap_den")
@@ -45,8 +45,10 @@ WHERE k.tail ORDER BY k.loan_id"""
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, business_date: date) -> dict[str, pa.Table] | None:
-    """``{"dl": …, "pen": …}`` for the loans of ``kept_pre_raw WHERE tail`` from their rows of ``kept_di`` (those of
-    their pre row's ``as_of``), or None when an amount may not fit int64 (the caller then runs the SQL)."""
+    """For the loans of ``kept_pre_raw WHERE tail``, from their rows of ``kept_di`` (those of their pre row's
+    ``as_of``): ``dl``, their rows of ``eod_dl`` with the penalty sums after the cap (the state reads those), and
+    ``penalties``, their rows of the penalties output, ordered by loan_id and seq. None when an amount may not fit
+    int64 (the caller then runs the SQL)."""
     tail = con.sql(TAIL_SQL).to_arrow_table()
     params = con.sql("SELECT pid, mode, has_cap, " + ", ".join(_RATIOS) + " FROM eod_params ORDER BY pid"
                      ).to_arrow_table()
@@ -74,11 +76,28 @@ def evaluate(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, business_date: d
     has = loan_rows > 0  # eod_dl has a row per loan with rows (its GROUP BY)
     loan_ids = _ints(tail.column("loan_id"))
     dl = pa.table([pa.array(loan_ids[has])] + [pa.array(per_loan[has, k]) for k in range(8)], schema=DL)
-    mine = row_out[0] >= 0
-    pen = pa.table([pa.array(rows["loan_id"][mine]), pa.array(rows["seq"][mine]), pa.array(row_out[1][mine]),
-                    pa.array(rows["spen"][mine]), pa.array(row_out[2][mine]), pa.array(row_out[3][mine])],
-                   schema=PEN)
-    return {"dl": dl, "pen": pen}
+    order = _penalty_rows(row_out[0], rows["seq"], row_out[3], len(loan_ids))
+    penalties = pa.table([pa.array(rows["loan_id"][order]), pa.array(rows["seq"][order].astype(np.int32)),
+                          pa.array(row_out[3][order])], schema=PENALTIES)
+    return {"dl": dl, "penalties": penalties}
+
+
+def merged_penalties(recomputed: pa.Table, continued: pa.Table) -> pa.Table:
+    """The penalties output from the recomputed loans' (the SQL's) and the continued loans' (``evaluate``'s), each
+    ordered by loan_id and seq and of different loans: placed by binary search, not sorted again (≈ 1M rows)."""
+    if not recomputed.num_rows or not continued.num_rows:
+        return recomputed if continued.num_rows == 0 else continued
+    ids = continued.column("loan_id").to_numpy()
+    at = np.searchsorted(ids, recomputed.column("loan_id").to_numpy()) + np.arange(recomputed.num_rows)
+    rest = np.ones(recomputed.num_rows + continued.num_rows, np.bool_)
+    rest[at] = False
+    columns = []
+    for name in PENALTIES.names:
+        values = np.empty(len(rest), PENALTIES.field(name).type.to_pandas_dtype())
+        values[at] = recomputed.column(name).to_numpy()
+        values[rest] = continued.column(name).to_numpy()
+        columns.append(pa.array(values))
+    return pa.table(columns, schema=PENALTIES)
 
 
 def _ints(column: pa.ChunkedArray) -> np.ndarray:
@@ -150,6 +169,30 @@ def _fits_product(a: int, b: int) -> bool:
 @numba.njit(cache=True)
 def _small(a: int) -> bool:
     return -SMALL < a < SMALL
+
+
+@numba.njit(cache=True)
+def _penalty_rows(owner, seq, due, n_loans):  # noqa: ANN001, ANN202
+    """The rows of the continued loans with a penalty due, ordered by loan (``owner``, the place of the row's loan
+    among the sorted loan_ids) and seq: counted by loan, then each loan's few rows by seq (an insertion sort)."""
+    start = np.zeros(n_loans + 1, np.int64)
+    for r in range(len(owner)):
+        if owner[r] >= 0 and due[r] > 0:
+            start[owner[r] + 1] += 1
+    start = np.cumsum(start)
+    order, fill = np.empty(start[-1], np.int64), start[:-1].copy()
+    for r in range(len(owner)):
+        if owner[r] >= 0 and due[r] > 0:
+            order[fill[owner[r]]] = r
+            fill[owner[r]] += 1
+    for t in range(n_loans):
+        for k in range(start[t] + 1, start[t + 1]):
+            r, j = order[k], k - 1
+            while j >= start[t] and seq[order[j]] > seq[r]:
+                order[j + 1] = order[j]
+                j -= 1
+            order[j + 1] = r
+    return order
 
 
 @numba.njit(cache=True)

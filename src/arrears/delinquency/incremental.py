@@ -311,20 +311,19 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], busin
             step = replace(step, sql=detail.unc_sql(d, f"(SELECT {columns} FROM ({detail.unc_input_sql()}) "
                                                        f"UNION ALL SELECT {columns} FROM ({rows}))"))
         engine.execute(con, step)
-        if step.name == "eod_plo" and compiled is not None:  # the state and outputs read the continued loans' too
-            for name in ("dl", "pen"):
-                con.register(f"continued_{name}", compiled[name])
+        if step.name == "eod_plo" and compiled is not None:  # the state reads the continued loans' sums too
+            con.register("continued_dl", compiled["dl"])
             con.execute("DROP VIEW eod_pre")
             con.execute(all_pre)
             con.execute("ALTER TABLE eod_dl RENAME TO eod_dl_new")
             con.execute("CREATE TEMP TABLE eod_dl AS SELECT * FROM eod_dl_new UNION ALL SELECT * FROM continued_dl")
-            con.execute("ALTER VIEW eod_pen RENAME TO eod_pen_new")
-            con.execute("CREATE TEMP VIEW eod_pen AS SELECT * FROM eod_pen_new UNION ALL SELECT * FROM continued_pen")
     missing = con.sql(sql.MISSING_DUE_DATES).fetchall()
     if missing:
         raise engine.missing_due_dates(missing[0][0])
     redone = engine.decode_outputs({name: con.sql(query).to_arrow_table() for name, query in sql.OUTPUTS.items()},
                                    catalog)
+    if compiled is not None:  # eod_pen has the recomputed loans' rows; a continued loan is never rejected
+        redone["penalties"] = continued.merged_penalties(redone["penalties"], compiled["penalties"])
     done("engine")
     next_carry = Carry(business_date, pre=pa.concat_tables([
         con.sql("SELECT * EXCLUDE (tail) FROM kept_pre_raw").to_arrow_table(), new["pre"]]),
