@@ -4,9 +4,9 @@ A loan continued from its kept rows (``sql/carry.py``) changes only by the days 
 rows still go through the penalty's arithmetic every day: at 1M loans ≈ 1.4M rows, which DuckDB's statements
 (``carry.di_sql``, ``detail.unc_sql``, ``dl_sql``, ``room_sql``, ``over_sql``, ``pen_sql``, ``plo_sql``) read, join
 and store in ≈ 0.35 s. ``evaluate`` computes the same integers in one compiled pass over the kept rows — the rules of
-docs/eod.md (Penalty, Caps, Floor, dpd and the overdue amounts), expression for expression — and hands back the
-rows those statements would give for these loans (``eod_dl``'s per loan, ``eod_pen``'s per instalment), which the
-engine's later steps (the state, levels, transitions, outputs) read with the recomputed loans' own.
+docs/eod.md (Penalty, Caps, Floor, dpd and the overdue amounts), expression for expression — and hands back, for
+these loans, ``eod_dl``'s rows with the penalty sums after the cap (the state, levels and transitions read them with
+the recomputed loans' own) and their rows of the penalties output.
 
 Exact integers in int64: where a product, a sum or a rounding might not fit (the engine's HUGEINT cases, or a ratio
 beyond int64) it returns None and the run takes the SQL path, which ``tests/delinquency/test_incremental_carry.py``
@@ -24,9 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arrears.delinquency.model import PENALTIES
+from arrears.delinquency.sql.detail import SMALL  # a rounding's a and b below it: 2·a + b fits int64
 
-# Every rounding's a and b stay below this, as detail.SMALL: round_ratio's 2·a + b then fits int64.
-SMALL = 2**61
 EPOCH = date(1970, 1, 1)
 
 DL = pa.schema([("loan_id", pa.int64()), ("dpd", pa.int64()), ("overdue_principal", pa.int64()),
@@ -221,7 +220,8 @@ def _owners(t_loan, r_loan):  # noqa: ANN001, ANN202
 def _kernel(d, t_loan, t_as_of, t_pid, t_used, t_principal, t_principal_ok, t_disbursed, t_disbursed_ok,
             r_loan, r_seq, r_spen, r_kind, r_compound, r_eff, r_eff_ok, r_g, r_open_p, r_open_i, r_open_f,
             r_card, r_card_ok, r_wsp, r_wsp_ok, r_wsi, r_wsi_ok, r_as_of,
-            q_mode, q_has_cap, q_pen_num, q_pen_den, q_fee_num, q_fee_den, q_cap_num, q_cap_den):  # noqa: ANN001, ANN202
+            q_mode, q_has_cap, q_pen_num, q_pen_den, q_fee_num, q_fee_den, q_cap_num,
+            q_cap_den):  # noqa: ANN001, ANN202
     """Rows in their stored order (sequential reads); the per-loan sums by the row's loan. Returns ok, each loan's
     row count, the per-loan sums (dpd, op, oi, of, Σ uncapped, lowest, pen_due, pen_open) and per row its loan
     (-1: not a continued loan's), uncapped, capped and penalty_due."""

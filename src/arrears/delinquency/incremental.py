@@ -9,8 +9,9 @@ rejected on P); or due_dates lacks one of its due dates. Every other loan's row 
 its date.
 
 With what P's run kept (``model.Carry``, ``sql/carry.py``), a loan that can change only by the days passed is
-*continued*: its kept eod_di rows get D's date columns and go through the engine's later steps, with the rows of the
-loans recomputed from their inputs, in one pass (``_continue``). Without it, every loan that can change is
+*continued*: its penalties and sums on D come from its kept eod_di rows by one compiled pass (``continued.py``), or,
+where an amount may not fit int64, those rows get D's date columns and go through the engine's later steps with the
+rows of the loans recomputed from their inputs (``_continue``). Without it, every loan that can change is
 recomputed by ``engine.run`` (``_recompute``). Either way the result is a full run's, which
 ``tests/delinquency/test_incremental.py`` and ``test_incremental_carry.py`` check. Set-based: the selection is SQL in
 DuckDB, subsets and the snapshot's patch vectorised (numpy over loan_ids, never a loop over loans).
