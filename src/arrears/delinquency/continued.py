@@ -59,9 +59,10 @@ def evaluate(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, business_date: d
         return None
     rows = {c: _ints(kept_di.column(c)) for c in _ROW_COLUMNS}
     valid = {c: _valid(kept_di.column(c)) for c in ("eff", "card_owed", "wsp", "wsi")}
+    loan_ids = _ints(tail.column("loan_id"))
     out = _kernel(
         np.int32((business_date - EPOCH).days),
-        _ints(tail.column("loan_id")), _ints(tail.column("as_of")), _ints(tail.column("pid")),
+        loan_ids, _ints(tail.column("as_of")), _ints(tail.column("pid")),
         _ints(tail.column("used")), _ints(tail.column("principal_fen")), _valid(tail.column("principal_fen")),
         _ints(tail.column("disbursed_on")), _valid(tail.column("disbursed_on")),
         rows["loan_id"], rows["seq"], rows["spen"], rows["kind"], rows["compound"], rows["eff"], valid["eff"],
@@ -73,11 +74,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, business_date: d
     if not ok:
         return None
     has = loan_rows > 0  # eod_dl has a row per loan with rows (its GROUP BY)
-    loan_ids = _ints(tail.column("loan_id"))
     dl = pa.table([pa.array(loan_ids[has])] + [pa.array(per_loan[has, k]) for k in range(8)], schema=DL)
-    order = _penalty_rows(row_out[0], rows["seq"], row_out[3], len(loan_ids))
+    owner, due = row_out[0], row_out[3]
+    _, order = _by_loan_and_seq(owner, (owner >= 0) & (due > 0), rows["seq"], len(loan_ids))
     penalties = pa.table([pa.array(rows["loan_id"][order]), pa.array(rows["seq"][order].astype(np.int32)),
-                          pa.array(row_out[3][order])], schema=PENALTIES)
+                          pa.array(due[order])], schema=PENALTIES)
     return {"dl": dl, "penalties": penalties}
 
 
@@ -171,17 +172,18 @@ def _small(a: int) -> bool:
 
 
 @numba.njit(cache=True)
-def _penalty_rows(owner, seq, due, n_loans):  # noqa: ANN001, ANN202
-    """The rows of the continued loans with a penalty due, ordered by loan (``owner``, the place of the row's loan
-    among the sorted loan_ids) and seq: counted by loan, then each loan's few rows by seq (an insertion sort)."""
+def _by_loan_and_seq(owner, chosen, seq, n_loans):  # noqa: ANN001, ANN202
+    """The ``chosen`` rows grouped by loan (``owner``, the place of the row's loan among the sorted loan_ids) and
+    ordered by seq within each: counted by loan, then each loan's few rows by seq (an insertion sort). Returns each
+    loan's start in the order (n_loans + 1 of them) and the order."""
     start = np.zeros(n_loans + 1, np.int64)
     for r in range(len(owner)):
-        if owner[r] >= 0 and due[r] > 0:
+        if chosen[r]:
             start[owner[r] + 1] += 1
     start = np.cumsum(start)
     order, fill = np.empty(start[-1], np.int64), start[:-1].copy()
     for r in range(len(owner)):
-        if owner[r] >= 0 and due[r] > 0:
+        if chosen[r]:
             order[fill[owner[r]]] = r
             fill[owner[r]] += 1
     for t in range(n_loans):
@@ -191,7 +193,7 @@ def _penalty_rows(owner, seq, due, n_loans):  # noqa: ANN001, ANN202
                 order[j + 1] = order[j]
                 j -= 1
             order[j + 1] = r
-    return order
+    return start, order
 
 
 @numba.njit(cache=True)
@@ -300,25 +302,13 @@ def _kernel(d, t_loan, t_as_of, t_pid, t_used, t_principal, t_principal_ok, t_di
             over[t] = per_loan[t, 4] > room[t] or per_loan[t, 5] < 0
     capped, due = uncapped.copy(), np.zeros(n_rows, np.int64)
     if over.any():  # the room given out in seq order (pen_sql's window): those loans' rows, sorted by seq
-        size = np.zeros(n_loans + 1, np.int64)
+        chosen = np.zeros(n_rows, np.bool_)
         for r in range(n_rows):
-            if owner[r] >= 0 and over[owner[r]]:
-                size[owner[r] + 1] += 1
-        start = np.cumsum(size)
-        order, fill = np.empty(start[-1], np.int64), start[:-1].copy()
-        for r in range(n_rows):
-            if owner[r] >= 0 and over[owner[r]]:
-                order[fill[owner[r]]] = r
-                fill[owner[r]] += 1
+            chosen[r] = owner[r] >= 0 and over[owner[r]]
+        start, order = _by_loan_and_seq(owner, chosen, r_seq, n_loans)
         for t in range(n_loans):
-            lo, hi, before = start[t], start[t + 1], 0
-            for k in range(lo + 1, hi):  # a few rows a loan: insertion sort
-                r, j = order[k], k - 1
-                while j >= lo and r_seq[order[j]] > r_seq[r]:
-                    order[j + 1] = order[j]
-                    j -= 1
-                order[j + 1] = r
-            for k in range(lo, hi):
+            before = 0
+            for k in range(start[t], start[t + 1]):
                 r = order[k]
                 capped[r] = min(uncapped[r], max(0, room[t] - before))
                 before += uncapped[r]
