@@ -153,6 +153,33 @@ def test_the_overdue_loans_are_continued_not_recomputed():
     assert result.recomputed < p.inputs.loans.num_rows // 2
 
 
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_continued_loans_compare_with_odd_levels_of_p_as_a_full_run_does(shuffled):
+    """P's row of a continued loan with a bucket no scheme knows, another product's bucket, a null or unknown class,
+    a class of another level: the transitions (bucket's direction, class changed, their from values) are a full
+    run's. ``shuffled``: P's snapshot not in loan_id order (its rows are then joined, not found by binary search)."""
+    p, quiet, run, first = _overdue_setup()
+    d = first + timedelta(days=1)
+    snap = run.snapshot
+    overdue = [i for i, dpd in enumerate(snap["dpd"].to_pylist()) if dpd > 0]
+    buckets, classes = snap["bucket"].to_pylist(), snap["classification"].to_pylist()
+    odd_buckets = ["no-such-bucket", "M7", None, "严重"]
+    odd_classes = [None, "no-such-class", "loss", "normal", "关注"]
+    for k, i in enumerate(overdue[:20]):
+        buckets[i] = odd_buckets[k % len(odd_buckets)] or buckets[i]
+        classes[i] = odd_classes[k % len(odd_classes)]
+    odd = snap.set_column(snap.schema.get_field_index("bucket"), "bucket", pa.array(buckets, pa.string()))
+    odd = odd.set_column(odd.schema.get_field_index("classification"), "classification", pa.array(classes, pa.string()))
+    if shuffled:
+        odd = odd.take(pa.array(np.random.default_rng(3).permutation(odd.num_rows)))
+    inputs = quiet.on(d, previous=odd)
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()), carry=run.carry)
+    assert result.continued >= 20
+    same_as_full(inputs, d, p.catalog, result)
+    kinds = set(result.outputs.transitions["kind"].to_pylist())
+    assert {"class_changed", "bucket_down"} <= kinds, kinds
+
+
 def test_a_payment_reaching_an_overdue_loan_is_recomputed_from_its_inputs():
     """A backdated principal payment on a continued loan (value date before P): only ``changed`` says so."""
     p, quiet, run, first = _overdue_setup()

@@ -23,36 +23,44 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from arrears.delinquency import columns, continued_state
 from arrears.delinquency.model import PENALTIES
 from arrears.delinquency.sql.detail import SMALL  # a rounding's a and b below it: 2·a + b fits int64
 
 EPOCH = date(1970, 1, 1)
 
-DL = pa.schema([("loan_id", pa.int64()), ("dpd", pa.int64()), ("overdue_principal", pa.int64()),
-                ("overdue_interest", pa.int64()), ("overdue_fee", pa.int64()), ("total_unc", pa.int64()),
-                ("lowest", pa.int64()), ("pen_due", pa.int64()), ("pen_open", pa.int64())])
 _ROW_COLUMNS = ("loan_id", "seq", "spen", "kind", "compound", "eff", "g", "open_p", "open_i", "open_f", "card_owed",
                 "wsp", "wsi", "as_of")
 _RATIOS = ("pen_num", "pen_den", "fee_num", "fee_den", "cap_num", "cap_den")
 
-# The loans continued (``tail``), with what their cap's room reads: today's pid, the as_of of their kept rows,
-# what is used of the cap, and the loan's principal and disbursement.
+# The loans continued (``tail``), with what the cap's room and their snapshot row read of their kept pre row: today's
+# pid, the as_of of their kept rows, what is used of the cap, their outstanding principal, what is owed, ...
 TAIL_SQL = """
-SELECT k.loan_id, k.pid, k.as_of, k.used, l.principal_fen, l.disbursed_on
-FROM kept_pre_raw k JOIN eod_loans_all l ON l.loan_id = k.loan_id
-WHERE k.tail ORDER BY k.loan_id"""
+SELECT loan_id, pid, as_of, used, borrower_id, prod_no, outstanding_principal, owed, all_settled
+FROM kept_pre_raw WHERE tail ORDER BY loan_id"""
+# ... what they read of other tables, by loan_id: the loan's principal and disbursement (the cap's room), and its row
+# of P, which their transitions compare with (``continued_state``).
+_LOOKED_UP = {"eod_loans": {"principal_fen": "principal_fen", "disbursed_on": "disbursed_on"},
+              "eod_previous": {"dpd": "p_dpd", "bucket": "p_bucket", "classification": "p_classification",
+                               "fully_paid": "p_fully_paid"}}
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, business_date: date) -> dict[str, pa.Table] | None:
+def evaluate(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, tables: dict[str, pa.Table], business_date: date,
+             catalogue: dict[str, pa.Table], top: int) -> dict[str, pa.Table] | None:
     """For the loans of ``kept_pre_raw WHERE tail``, from their rows of ``kept_di`` (those of their pre row's
-    ``as_of``): ``dl``, their rows of ``eod_dl`` with the penalty sums after the cap (the state reads those), and
-    ``penalties``, their rows of the penalties output, ordered by loan_id and seq. None when an amount may not fit
-    int64 (the caller then runs the SQL)."""
+    ``as_of``), their loans and their rows of P's snapshot (``tables``, the inputs): their rows of the snapshot, the penalties and the transitions outputs, each ordered by loan_id (and
+    seq, kind). None when an amount may not fit int64 (the caller then runs the SQL)."""
     tail = con.sql(TAIL_SQL).to_arrow_table()
+    for name, wanted in _LOOKED_UP.items():
+        tail = _looked_up(con, tail, tables[name], f"{name}_all", wanted)
     params = con.sql("SELECT pid, mode, has_cap, " + ", ".join(_RATIOS) + " FROM eod_params ORDER BY pid"
                      ).to_arrow_table()
     ratios = _ratios(params)
-    if ratios is None or any(tail.column(c).null_count for c in ("loan_id", "pid", "as_of", "used")):
+    if ratios is None or any(tail.column(c).null_count for c in ("loan_id", "pid", "as_of", "used", "borrower_id",
+                                                                "prod_no", "outstanding_principal", "owed",
+                                                                "all_settled", "p_dpd", "p_fully_paid")):
+        return None
+    if not all(_all_small(tail.column(c)) for c in ("outstanding_principal", "owed")):  # their sum with the penalty
         return None
     pids = params.column("pid").to_numpy()
     if not np.array_equal(pids, np.arange(len(pids))):  # pids index the parameter arrays
@@ -70,16 +78,20 @@ def evaluate(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, business_date: d
         rows["wsp"], valid["wsp"], rows["wsi"], valid["wsi"], rows["as_of"],
         params.column("mode").to_numpy(), params.column("has_cap").to_numpy(zero_copy_only=False),
         *ratios)
-    ok, loan_rows, per_loan, row_out = out
+    ok, _, per_loan, row_out = out
     if not ok:
         return None
-    has = loan_rows > 0  # eod_dl has a row per loan with rows (its GROUP BY)
-    dl = pa.table([pa.array(loan_ids[has])] + [pa.array(per_loan[has, k]) for k in range(8)], schema=DL)
     owner, due = row_out[0], row_out[3]
     _, order = _by_loan_and_seq(owner, (owner >= 0) & (due > 0), rows["seq"], len(loan_ids))
     penalties = pa.table([pa.array(rows["loan_id"][order]), pa.array(rows["seq"][order].astype(np.int32)),
                           pa.array(due[order])], schema=PENALTIES)
-    return {"dl": dl, "penalties": penalties}
+    snapshot, transitions = continued_state.outputs(tail, per_loan, catalogue, top, business_date)
+    return {"snapshot": snapshot, "penalties": penalties, "transitions": transitions}
+
+
+def _all_small(column: pa.ChunkedArray) -> bool:
+    values = _ints(column)
+    return bool(np.all((values > -SMALL) & (values < SMALL)))
 
 
 def merged_penalties(recomputed: pa.Table, continued: pa.Table) -> pa.Table:
@@ -98,6 +110,41 @@ def merged_penalties(recomputed: pa.Table, continued: pa.Table) -> pa.Table:
         values[rest] = continued.column(name).to_numpy()
         columns.append(pa.array(values))
     return pa.table(columns, schema=PENALTIES)
+
+
+def _looked_up(con: duckdb.DuckDBPyConnection, tail: pa.Table, table: pa.Table, registered: str,
+               wanted: dict[str, str]) -> pa.Table:
+    """``tail`` (ordered by loan_id) with ``wanted`` columns of its loans' rows in ``table`` (as their aliases): found
+    by binary search when ``table`` is ordered by loan_id and has every loan (the inputs and P's snapshot usually
+    are: a join would read every row of it), else by a join of ``registered``, the table registered in ``con``."""
+    ids, loans = _ints(table.column("loan_id")), _ints(tail.column("loan_id"))
+    at = np.searchsorted(ids, loans)
+    if len(ids) and table.column("loan_id").null_count == 0 and columns.ordered(ids) and np.array_equal(
+            ids[np.minimum(at, len(ids) - 1)], loans):
+        taken = pa.array(at)
+        for name, alias in wanted.items():
+            column = table.column(name)
+            tail = tail.append_column(alias, (column.combine_chunks() if column.num_chunks > 1 else column).take(taken))
+        return tail
+    con.register("continued_tail", tail)
+    listed = ", ".join(f"v.{name} AS {alias}" for name, alias in wanted.items())
+    return con.sql(f"SELECT t.*, {listed} FROM continued_tail t LEFT JOIN {registered} v ON v.loan_id = t.loan_id "
+                   "ORDER BY t.loan_id").to_arrow_table()
+
+
+def merged_by_loan(recomputed: pa.Table, continued: pa.Table) -> pa.Table:
+    """Two tables of one schema, each ordered by loan_id (a loan's rows in their order) and of different loans, as
+    one ordered so: each recomputed row placed by binary search among the continued ones, one take."""
+    if not recomputed.num_rows or not continued.num_rows:
+        return recomputed if continued.num_rows == 0 else continued
+    n = recomputed.num_rows
+    at = np.searchsorted(continued.column("loan_id").to_numpy(), recomputed.column("loan_id").to_numpy()) + np.arange(n)
+    index = np.empty(n + continued.num_rows, np.int64)
+    rest = np.ones(len(index), np.bool_)
+    rest[at] = False
+    index[at] = np.arange(n)
+    index[rest] = n + np.arange(continued.num_rows)
+    return pa.concat_tables([recomputed, continued]).take(pa.array(index)).combine_chunks()
 
 
 def _ints(column: pa.ChunkedArray) -> np.ndarray:
