@@ -344,24 +344,29 @@ def test_a_product_whose_parameters_changed_is_recomputed():
     same_as_full(inputs, d, p.catalog, result)
 
 
-def test_a_rate_whose_ratio_is_beyond_int64_is_continued_by_the_sql(monkeypatch):
-    """A rate written with 25 decimals: its penalty ratio does not fit int64, so the compiled pass declines
-    (``continued.evaluate`` gives None) and the continued loans go through the SQL, equal to a full run."""
+@pytest.mark.parametrize("digits, declines", [(25, "prepare"), (13, "compute")])
+def test_amounts_beyond_int64_are_continued_by_the_sql(monkeypatch, digits, declines):
+    """A rate written with 25 decimals: its penalty ratio does not fit int64, so the compiled pass declines before
+    it starts (``continued.prepare`` gives None). With 13 its ratio fits, but the penalty's products do not: the pass
+    declines when done (``continued.compute`` gives None), after the recomputed loans' SQL ran alone, which then
+    runs again with the continued loans. Either way they go through the SQL, equal to a full run."""
     p, quiet, _, first = _overdue_setup()
     d = first + timedelta(days=1)
 
     def long_rates(inputs):
-        rates = pc.binary_join_element_wise(inputs.loans["annual_rate"], "0000000000000000000001", "")
+        rates = pc.binary_join_element_wise(inputs.loans["annual_rate"], "0" * (digits - 5) + "1", "")
         return replace(inputs, loans=inputs.loans.set_column(inputs.loans.schema.get_field_index("annual_rate"),
                                                              "annual_rate", rates))
 
     run = engine.run(long_rates(quiet.on(first)), first, p.catalog, keep=True)
-    answers = []
-    evaluate = continued.evaluate
-    monkeypatch.setattr(continued, "evaluate", lambda *args: answers.append(evaluate(*args)) or answers[-1])
+    answers = {}
+    for name in ("prepare", "compute"):
+        original = getattr(continued, name)
+        monkeypatch.setattr(continued, name, lambda *args, f=original, n=name: answers.setdefault(n, f(*args)))
     inputs = long_rates(quiet.on(d, previous=run.snapshot))
     result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()), carry=run.carry)
-    assert answers == [None] and result.continued > 10
+    assert answers[declines] is None and (declines == "compute") == ("compute" in answers)
+    assert result.continued > 10
     same_as_full(inputs, d, p.catalog, result)
 
 

@@ -36,7 +36,7 @@ def _buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _differing(offsets, data, at, new_offsets, new_data):  # noqa: ANN001, ANN202
     """The replacements whose bytes differ from the value they replace (a day moves the level of a few loans in a
     thousand), and the size in bytes of the result."""
@@ -57,7 +57,7 @@ def _differing(offsets, data, at, new_offsets, new_data):  # noqa: ANN001, ANN20
     return differ[:m], size
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _splice(offsets, data, where, new_offsets, new_data, differ, size):  # noqa: ANN001, ANN202
     """The values at ``where`` replaced by ``differ``'s of the new ones: between two of them the values are one block
     of offsets shifted and one copy of bytes, with no test per value."""
@@ -84,7 +84,7 @@ def _splice(offsets, data, where, new_offsets, new_data, differ, size):  # noqa:
     return out_offsets, out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def ordered(keys) -> bool:  # noqa: ANN001
     """Every value ≥ the one before it: one pass with no branch per value (it vectorises), no temporary array."""
     descents = 0

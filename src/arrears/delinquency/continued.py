@@ -15,6 +15,7 @@ runs too. Those tests compare both paths with full runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -45,11 +46,23 @@ _LOOKED_UP = {"eod_loans": {"principal_fen": "principal_fen", "disbursed_on": "d
                                "fully_paid": "p_fully_paid"}}
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, tables: dict[str, pa.Table], business_date: date,
-             catalogue: dict[str, pa.Table], top: int) -> dict[str, pa.Table] | None:
-    """For the loans of ``kept_pre_raw WHERE tail``, from their rows of ``kept_di`` (those of their pre row's
-    ``as_of``), their loans and their rows of P's snapshot (``tables``, the inputs): their rows of the snapshot, the penalties and the transitions outputs, each ordered by loan_id (and
-    seq, kind). None when an amount may not fit int64 (the caller then runs the SQL)."""
+@dataclass(frozen=True)
+class Prepared:
+    """What the pass reads, taken from the run's connection (``prepare``): the continued loans with what they read
+    of other tables, the parameters and their ratios, the kept rows."""
+    tail: pa.Table
+    params: pa.Table
+    ratios: list[np.ndarray]
+    kept_di: pa.Table
+    catalogue: dict[str, pa.Table]
+    top: int
+
+
+def prepare(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, tables: dict[str, pa.Table],
+            catalogue: dict[str, pa.Table], top: int) -> Prepared | None:
+    """What ``compute`` reads for the loans of ``kept_pre_raw WHERE tail``: their kept pre rows, their loans' and their
+    rows of P's snapshot (``tables``, the inputs), the parameters. None when a ratio or an amount may not fit int64
+    as the pass needs (the caller then runs the SQL)."""
     tail = con.sql(TAIL_SQL).to_arrow_table()
     for name, wanted in _LOOKED_UP.items():
         tail = _looked_up(con, tail, tables[name], f"{name}_all", wanted)
@@ -65,6 +78,15 @@ def evaluate(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, tables: dict[str
     pids = params.column("pid").to_numpy()
     if not np.array_equal(pids, np.arange(len(pids))):  # pids index the parameter arrays
         return None
+    return Prepared(tail, params, ratios, kept_di, catalogue, top)
+
+
+def compute(prepared: Prepared, business_date: date) -> dict[str, pa.Table] | None:
+    """The continued loans' rows of the snapshot, the penalties and the transitions outputs, each ordered by loan_id
+    (and seq, kind), from their kept di rows (those of their pre row's ``as_of``). None when an amount may not fit
+    int64 (the caller then runs the SQL). Reads no connection: the run calls it on a thread of its own, beside the
+    recomputed loans' SQL (the kernels release the GIL)."""
+    tail, kept_di, params = prepared.tail, prepared.kept_di, prepared.params
     rows = {c: _ints(kept_di.column(c)) for c in _ROW_COLUMNS}
     valid = {c: _valid(kept_di.column(c)) for c in ("eff", "card_owed", "wsp", "wsi")}
     loan_ids = _ints(tail.column("loan_id"))
@@ -77,7 +99,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, tables: dict[str
         rows["g"], rows["open_p"], rows["open_i"], rows["open_f"], rows["card_owed"], valid["card_owed"],
         rows["wsp"], valid["wsp"], rows["wsi"], valid["wsi"], rows["as_of"],
         params.column("mode").to_numpy(), params.column("has_cap").to_numpy(zero_copy_only=False),
-        *ratios)
+        *prepared.ratios)
     ok, _, per_loan, row_out = out
     if not ok:
         return None
@@ -85,7 +107,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, tables: dict[str
     _, order = _by_loan_and_seq(owner, (owner >= 0) & (due > 0), rows["seq"], len(loan_ids))
     penalties = pa.table([pa.array(rows["loan_id"][order]), pa.array(rows["seq"][order].astype(np.int32)),
                           pa.array(due[order])], schema=PENALTIES)
-    snapshot, transitions = continued_state.outputs(tail, per_loan, catalogue, top, business_date)
+    snapshot, transitions = continued_state.outputs(tail, per_loan, prepared.catalogue, prepared.top, business_date)
     return {"snapshot": snapshot, "penalties": penalties, "transitions": transitions}
 
 
@@ -95,7 +117,7 @@ def _all_small(column: pa.ChunkedArray) -> bool:
 
 
 def merged_penalties(recomputed: pa.Table, continued: pa.Table) -> pa.Table:
-    """The penalties output from the recomputed loans' (the SQL's) and the continued loans' (``evaluate``'s), each
+    """The penalties output from the recomputed loans' (the SQL's) and the continued loans' (``compute``'s), each
     ordered by loan_id and seq and of different loans: placed by binary search, not sorted again (≈ 1M rows)."""
     if not recomputed.num_rows or not continued.num_rows:
         return recomputed if continued.num_rows == 0 else continued
@@ -178,7 +200,7 @@ def _ratios(params: pa.Table) -> list[np.ndarray] | None:
     return columns
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _round(a: int, b: int, mode: int) -> int:
     """round(a / b) under the product's mode, for any sign of a and b > 0 (``detail.signed_round``)."""
     if a == 0:
@@ -199,7 +221,7 @@ def _round(a: int, b: int, mode: int) -> int:
     return -q if negative else q
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _fits_product(a: int, b: int) -> bool:
     """|a × b| < SMALL: by the operands' bounds where they settle it (a division costs as much as the rest of a row)."""
     if -2**30 < a < 2**30 and -2**30 < b < 2**30:
@@ -213,12 +235,12 @@ def _fits_product(a: int, b: int) -> bool:
     return abs(a) <= (SMALL - 1) // abs(b)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _small(a: int) -> bool:
     return -SMALL < a < SMALL
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _by_loan_and_seq(owner, chosen, seq, n_loans):  # noqa: ANN001, ANN202
     """The ``chosen`` rows grouped by loan (``owner``, the place of the row's loan among the sorted loan_ids) and
     ordered by seq within each: counted by loan, then each loan's few rows by seq (an insertion sort). Returns each
@@ -243,7 +265,7 @@ def _by_loan_and_seq(owner, chosen, seq, n_loans):  # noqa: ANN001, ANN202
     return start, order
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _owners(t_loan, r_loan):  # noqa: ANN001, ANN202
     """Each row's place in the sorted ``t_loan`` (where it would be, if it is not there): by a table over t_loan's
     span when that is not much more than the rows (a range of loans, as usual: one read a row), else by binary search
@@ -265,7 +287,7 @@ def _owners(t_loan, r_loan):  # noqa: ANN001, ANN202
     return owner
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _kernel(d, t_loan, t_as_of, t_pid, t_used, t_principal, t_principal_ok, t_disbursed, t_disbursed_ok,
             r_loan, r_seq, r_spen, r_kind, r_compound, r_eff, r_eff_ok, r_g, r_open_p, r_open_i, r_open_f,
             r_card, r_card_ok, r_wsp, r_wsp_ok, r_wsi, r_wsi_ok, r_as_of,

@@ -21,6 +21,7 @@ DuckDB, subsets and the snapshot's patch vectorised (numpy over loan_ids, never 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
 from itertools import pairwise
@@ -303,28 +304,15 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     con.execute("CREATE TEMP VIEW eod_di AS SELECT * FROM kept_di_rows")  # the recomputed loans' only
     con.execute("CREATE OR REPLACE TEMP VIEW eod_loans AS SELECT * FROM eod_loans_all")
     top = catalogue.top_dpd(catalog)
-    compiled = continued.evaluate(con, carry.di, tables, business_date, catalogue_tables, top) if COMPILED else None
-    # compiled, the steps from eod_unc on take the recomputed loans only, and their rows of P
-    con.execute("CREATE TEMP VIEW eod_pre AS SELECT * FROM eod_pre_new" if compiled is not None else
-                f"CREATE OR REPLACE TEMP TABLE eod_pre AS SELECT * FROM eod_pre_new UNION ALL {tail_pre}")
-    previous = _rows_of(tables["eod_previous"], redo) if compiled is not None else None
-    if previous is not None:
-        con.register("eod_previous", previous)
-    else:
-        con.execute("CREATE OR REPLACE TEMP VIEW eod_previous AS SELECT * FROM eod_previous_all")
-    done("front")
-    for step in steps[front + 1:]:  # eod_di is made above
-        if step.name == "eod_unc" and compiled is None:  # the continued loans' rows go through the SQL too
-            rows = carry_sql.di_sql(d, "(SELECT * FROM kept_di_raw WHERE tail)")
-            columns = ", ".join(detail.UNC_INPUT)
-            step = replace(step, sql=detail.unc_sql(d, f"(SELECT {columns} FROM ({detail.unc_input_sql()}) "
-                                                       f"UNION ALL SELECT {columns} FROM ({rows}))"))
-        engine.execute(con, step)
-    missing = con.sql(sql.MISSING_DUE_DATES).fetchall()
-    if missing:
-        raise engine.missing_due_dates(missing[0][0])
-    redone = engine.decode_outputs({name: con.sql(query).to_arrow_table() for name, query in sql.OUTPUTS.items()},
-                                   catalog)
+    prepared = continued.prepare(con, carry.di, tables, catalogue_tables, top) if COMPILED else None
+    later = (con, tables, steps[front + 1:], d, redo, tail_pre, catalog)
+    with ThreadPoolExecutor(1) as pool:  # the continued loans' pass beside the recomputed loans' SQL
+        pending = pool.submit(continued.compute, prepared, business_date) if prepared is not None else None
+        done("front")
+        redone = _later_steps(*later, alone=pending is not None)
+        compiled = pending.result() if pending is not None else None
+    if pending is not None and compiled is None:  # the pass declined (an amount beyond int64): the SQL for them too
+        redone = _later_steps(*later, alone=False)
     if compiled is not None:  # the SQL's outputs are the recomputed loans'; a continued loan is never rejected
         redone["penalties"] = continued.merged_penalties(redone["penalties"], compiled["penalties"])
         for name in ("snapshot", "transitions"):
@@ -344,6 +332,36 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     return Incremental(EngineOutputs(snapshot=snapshot, penalties=redone["penalties"],
                                      transitions=redone["transitions"], rejected=redone["rejected"],
                                      carry=next_carry), recomputed, tail, fell_due.num_rows)
+
+
+def _later_steps(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], steps: list[sql.Step], d: str,
+                 redo: np.ndarray, tail_pre: str, catalog: Catalog, *, alone: bool) -> dict[str, pa.Table]:
+    """The engine's steps from eod_unc on and its outputs: of the recomputed loans ``alone`` (the continued loans'
+    come from the compiled pass), with their rows of P only; else of the continued loans too, whose rows go through
+    the SQL from their kept rows (``carry_sql.di_sql``)."""
+    if alone:
+        con.execute("CREATE OR REPLACE TEMP VIEW eod_pre AS SELECT * FROM eod_pre_new")
+        previous = _rows_of(tables["eod_previous"], redo)
+        if previous is not None:
+            con.register("eod_previous_sub", previous)
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE eod_pre_all AS SELECT * FROM eod_pre_new UNION ALL {tail_pre}")
+        con.execute("CREATE OR REPLACE TEMP VIEW eod_pre AS SELECT * FROM eod_pre_all")
+        previous = None
+    con.execute("CREATE OR REPLACE TEMP VIEW eod_previous AS SELECT * FROM "
+                + ("eod_previous_sub" if previous is not None else "eod_previous_all"))
+    for step in steps:
+        if step.name == "eod_unc" and not alone:  # the continued loans' rows go through the SQL too
+            rows = carry_sql.di_sql(d, "(SELECT * FROM kept_di_raw WHERE tail)")
+            columns = ", ".join(detail.UNC_INPUT)
+            step = replace(step, sql=detail.unc_sql(d, f"(SELECT {columns} FROM ({detail.unc_input_sql()}) "
+                                                       f"UNION ALL SELECT {columns} FROM ({rows}))"))
+        engine.execute(con, step)
+    missing = con.sql(sql.MISSING_DUE_DATES).fetchall()
+    if missing:
+        raise engine.missing_due_dates(missing[0][0])
+    return engine.decode_outputs({name: con.sql(query).to_arrow_table() for name, query in sql.OUTPUTS.items()},
+                                 catalog)
 
 
 def _same_loans(tables: dict[str, pa.Table]) -> np.ndarray | None:
