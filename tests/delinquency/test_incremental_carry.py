@@ -425,6 +425,11 @@ def test_the_kept_rows_are_a_full_runs():
         ours, theirs = live(result.outputs.carry), live(full)
         for name in ("pre", "di"):
             assert ours[name].equals(theirs[name]), name
+        kept_rows = result.outputs.carry
+        alive = pc.sum(kept_rows.pre["rows"]).as_py()  # the pre rows count the live di rows
+        stale = kept_rows.di.num_rows - alive
+        assert alive == ours["di"].num_rows and 2 * stale <= alive, (alive, stale)
+        assert stale == 0 or step != 30  # compacted
         previous, kept, first = result.outputs.snapshot, result.outputs.carry, d
 
 
@@ -468,15 +473,17 @@ def test_the_date_columns_are_the_engines(seed, n, d, days):
             assert row == engine_rows[(row["loan_id"], row["seq"])], row
 
 
-def test_the_kept_rows_of_an_earlier_form_are_not_continued():
-    """Kept rows written by an earlier version (eod_di's columns but the dated ones) are not read as today's: the
-    date is recomputed, and its outputs are a full run's."""
+@pytest.mark.parametrize("earlier", ["di", "pre"])
+def test_the_kept_rows_of_an_earlier_form_are_not_continued(earlier):
+    """Kept rows written by an earlier version (eod_di's columns but the dated ones; pre rows without the count of
+    their di rows) are not read as today's: the date is recomputed, and its outputs are a full run's."""
     p, quiet, run, first = _overdue_setup(n=40)
-    old_form = run.carry.di.rename_columns(["pd" if c == "open_p" else c for c in run.carry.di.column_names])
+    old_form = {"di": run.carry.di.rename_columns(["pd" if c == "open_p" else c for c in run.carry.di.column_names]),
+                "pre": run.carry.pre.drop_columns(["rows"])}
     d = first + timedelta(days=1)
     inputs = quiet.on(d, previous=run.snapshot)
     result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()),
-                             carry=dataclasses.replace(run.carry, di=old_form))
+                             carry=dataclasses.replace(run.carry, **{earlier: old_form[earlier]}))
     assert result.continued == 0 and result.outputs.carry is None
     same_as_full(inputs, d, p.catalog, result)
 

@@ -15,8 +15,11 @@ runs too. Those tests compare both paths with full runs.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 
 import duckdb
 import numba
@@ -34,11 +37,20 @@ _ROW_COLUMNS = ("loan_id", "seq", "spen", "kind", "compound", "eff", "g", "open_
                 "wsp", "wsi", "as_of")
 _RATIOS = ("pen_num", "pen_den", "fee_num", "fee_den", "cap_num", "cap_den")
 
-# The loans continued (``tail``), with what the cap's room and their snapshot row read of their kept pre row: today's
-# pid, the as_of of their kept rows, what is used of the cap, their outstanding principal, what is owed, ...
-TAIL_SQL = """
+# The loans the pass evaluates: those continued (``tail``) and those recomputed today that it can (``carry.passed_sql``,
+# their kept rows of today), with what the cap's room and their snapshot row read of their pre row: today's pid, the
+# as_of of their kept rows, what is used of the cap, their outstanding principal, what is owed, ...
+def tail_sql(d: str) -> str:
+    return f"""
 SELECT loan_id, pid, as_of, used, borrower_id, prod_no, outstanding_principal, owed, all_settled
-FROM kept_pre_raw WHERE tail ORDER BY loan_id"""
+FROM kept_pre_raw WHERE tail
+UNION ALL
+SELECT p.loan_id, p.pid, {d} AS as_of, CAST(p.used AS BIGINT), p.borrower_id, p.prod_no,
+       CAST(p.outstanding_principal AS BIGINT), CAST(p.owed AS BIGINT), p.all_settled
+FROM eod_pre_new p SEMI JOIN eod_passed s ON s.loan_id = p.loan_id
+ORDER BY loan_id"""
+
+
 # ... what they read of other tables, by loan_id: the loan's principal and disbursement (the cap's room), and its row
 # of P, which their transitions compare with (``continued_state``).
 _LOOKED_UP = {"eod_loans": {"principal_fen": "principal_fen", "disbursed_on": "disbursed_on"},
@@ -59,11 +71,11 @@ class Prepared:
 
 
 def prepare(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, tables: dict[str, pa.Table],
-            catalogue: dict[str, pa.Table], top: int) -> Prepared | None:
-    """What ``compute`` reads for the loans of ``kept_pre_raw WHERE tail``: their kept pre rows, their loans' and their
-    rows of P's snapshot (``tables``, the inputs), the parameters. None when a ratio or an amount may not fit int64
-    as the pass needs (the caller then runs the SQL)."""
-    tail = con.sql(TAIL_SQL).to_arrow_table()
+            catalogue: dict[str, pa.Table], top: int, d: str) -> Prepared | None:
+    """What ``compute`` reads for the loans of ``tail_sql``: their pre rows, their loans' and their rows of P's
+    snapshot (``tables``, the inputs; none for a new loan), the parameters; ``kept_di`` holds their di rows. None when a
+    ratio or an amount may not fit int64 as the pass needs (the caller then runs the SQL)."""
+    tail = con.sql(tail_sql(d)).to_arrow_table()
     for name, wanted in _LOOKED_UP.items():
         tail = _looked_up(con, tail, tables[name], f"{name}_all", wanted)
     params = con.sql("SELECT pid, mode, has_cap, " + ", ".join(_RATIOS) + " FROM eod_params ORDER BY pid"
@@ -71,7 +83,7 @@ def prepare(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, tables: dict[str,
     ratios = _ratios(params)
     if ratios is None or any(tail.column(c).null_count for c in ("loan_id", "pid", "as_of", "used", "borrower_id",
                                                                 "prod_no", "outstanding_principal", "owed",
-                                                                "all_settled", "p_dpd", "p_fully_paid")):
+                                                                "all_settled")):
         return None
     if not all(_all_small(tail.column(c)) for c in ("outstanding_principal", "owed")):  # their sum with the penalty
         return None
@@ -81,14 +93,31 @@ def prepare(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, tables: dict[str,
     return Prepared(tail, params, ratios, kept_di, catalogue, top)
 
 
+# The loans are cut in this many parts, each evaluated on a thread of its own (the kernels release the GIL).
+PARTS = min(4, os.cpu_count() or 1)
+
+
 def compute(prepared: Prepared, business_date: date) -> dict[str, pa.Table] | None:
-    """The continued loans' rows of the snapshot, the penalties and the transitions outputs, each ordered by loan_id
-    (and seq, kind), from their kept di rows (those of their pre row's ``as_of``). None when an amount may not fit
-    int64 (the caller then runs the SQL). Reads no connection: the run calls it on a thread of its own, beside the
-    recomputed loans' SQL (the kernels release the GIL)."""
-    tail, kept_di, params = prepared.tail, prepared.kept_di, prepared.params
+    """The pass's loans' rows of the snapshot, the penalties and the transitions outputs, each ordered by loan_id (and
+    seq, kind), from their kept di rows (those of their pre row's ``as_of``). None when an amount may not fit int64
+    (the caller then runs the SQL). Reads no connection: the run may call it on a thread of its own; it cuts the
+    loans in ``PARTS`` ranges evaluated side by side."""
+    kept_di = prepared.kept_di
     rows = {c: _ints(kept_di.column(c)) for c in _ROW_COLUMNS}
     valid = {c: _valid(kept_di.column(c)) for c in ("eff", "card_owed", "wsp", "wsi")}
+    cuts = np.linspace(0, prepared.tail.num_rows, PARTS + 1).astype(np.int64)
+    parts = [prepared.tail.slice(lo, hi - lo) for lo, hi in pairwise(cuts)]
+    with ThreadPoolExecutor(len(parts)) as pool:
+        done = list(pool.map(lambda tail: _part(prepared, tail, rows, valid, business_date), parts))
+    if any(part is None for part in done):
+        return None
+    return {name: pa.concat_tables([part[name] for part in done]) for name in ("snapshot", "penalties", "transitions")}
+
+
+def _part(prepared: Prepared, tail: pa.Table, rows: dict[str, np.ndarray], valid: dict[str, np.ndarray],
+          business_date: date) -> dict[str, pa.Table] | None:
+    """``compute`` for the loans of ``tail``, a range of them (every kept row is read: the others' are passed over)."""
+    params = prepared.params
     loan_ids = _ints(tail.column("loan_id"))
     out = _kernel(
         np.int32((business_date - EPOCH).days),
@@ -136,22 +165,33 @@ def merged_penalties(recomputed: pa.Table, continued: pa.Table) -> pa.Table:
 
 def _looked_up(con: duckdb.DuckDBPyConnection, tail: pa.Table, table: pa.Table, registered: str,
                wanted: dict[str, str]) -> pa.Table:
-    """``tail`` (ordered by loan_id) with ``wanted`` columns of its loans' rows in ``table`` (as their aliases): found
-    by binary search when ``table`` is ordered by loan_id and has every loan (the inputs and P's snapshot usually
-    are: a join would read every row of it), else by a join of ``registered``, the table registered in ``con``."""
+    """``tail`` (ordered by loan_id) with ``wanted`` columns of its loans' rows in ``table`` (as their aliases; null
+    for a loan without one): found by one merge of the two orders when ``table`` is ordered by loan_id (the inputs
+    and P's snapshot usually are: a join would read every row of it), else by a join of ``registered``, the table
+    registered in ``con``."""
     ids, loans = _ints(table.column("loan_id")), _ints(tail.column("loan_id"))
-    at = np.searchsorted(ids, loans)
-    if len(ids) and table.column("loan_id").null_count == 0 and columns.ordered(ids) and np.array_equal(
-            ids[np.minimum(at, len(ids) - 1)], loans):
-        taken = pa.array(at)
+    if len(ids) and table.column("loan_id").null_count == 0 and columns.ordered(ids):
+        at = np.minimum(_owners(ids, loans), len(ids) - 1)
+        found = ids[at] == loans
         for name, alias in wanted.items():
-            column = table.column(name)
-            tail = tail.append_column(alias, (column.combine_chunks() if column.num_chunks > 1 else column).take(taken))
+            tail = tail.append_column(alias, _taken(table.column(name), at, found))
         return tail
     con.register("continued_tail", tail)
     listed = ", ".join(f"v.{name} AS {alias}" for name, alias in wanted.items())
     return con.sql(f"SELECT t.*, {listed} FROM continued_tail t LEFT JOIN {registered} v ON v.loan_id = t.loan_id "
                    "ORDER BY t.loan_id").to_arrow_table()
+
+
+def _taken(column: pa.ChunkedArray, at: np.ndarray, found: np.ndarray) -> pa.ChunkedArray:
+    """The values of ``column`` at the increasing positions ``at`` (null where not ``found``), chunk by chunk: a take
+    from the chunked column would resolve each position's chunk, and joining the chunks copies every value."""
+    parts, start = [], 0
+    for chunk in column.chunks:  # a loop over chunks, not loans
+        lo, hi = np.searchsorted(at, start), np.searchsorted(at, start + len(chunk))
+        if hi > lo:
+            parts.append(chunk.take(pa.array(at[lo:hi] - start, mask=~found[lo:hi])))
+        start += len(chunk)
+    return pa.chunked_array(parts, column.type)
 
 
 def merged_by_loan(recomputed: pa.Table, continued: pa.Table) -> pa.Table:

@@ -24,7 +24,7 @@ KINDS = ("became_overdue", "bucket_down", "bucket_up", "class_changed", "cured",
 
 def outputs(tail: pa.Table, sums: np.ndarray, catalogue: dict[str, pa.Table], top: int,
             business_date: date) -> tuple[pa.Table, pa.Table]:
-    """The snapshot rows and transitions of the loans of ``tail`` (ordered by loan_id: ``continued.TAIL_SQL``'s
+    """The snapshot rows and transitions of the loans of ``tail`` (ordered by loan_id: ``continued.tail_sql``'s
     columns, with their row of P) given ``sums``, their per-loan sums of the pass (dpd, overdue principal, interest
     and fee, …, penalty due, open penalty: ``continued._kernel``'s ``per_loan``)."""
     names = catalogue["eod_names"].column("name").combine_chunks()
@@ -51,8 +51,8 @@ def outputs(tail: pa.Table, sums: np.ndarray, catalogue: dict[str, pa.Table], to
     ], schema=SNAPSHOT)
     # their row of P (cmp_sql): a level code the product's scheme does not know is its first level for the bucket's
     # direction and a change of class; a null class is the first level
-    p_dpd = tail.column("p_dpd").to_numpy()
-    p_paid = tail.column("p_fully_paid").to_numpy(zero_copy_only=False)
+    p_dpd = pc.fill_null(tail.column("p_dpd"), 0).to_numpy()  # null: no row of P (a new loan), as cmp_sql's coalesce
+    p_paid = pc.fill_null(tail.column("p_fully_paid"), False).to_numpy(zero_copy_only=False)
     p_bucket_no = _numbers(tail.column("p_bucket"), names)
     p_class_no = _numbers(tail.column("p_classification"), names)
     p_bucket_idx = np.maximum(level_idx[0][prod, _column(p_bucket_no)], 0)

@@ -232,7 +232,7 @@ def _register_carry(con: duckdb.DuckDBPyConnection, carry: Carry, p: str) -> boo
     """Registers P's kept pre, params and due as carry_*; False when they cannot be continued: an effective due
     date ≤ P moved since (the kept settlement weights were counted from it), or they were kept in another form
     (by an earlier version)."""
-    if carry.di.column_names != list(carry_sql.KEPT_DI):
+    if carry.di.column_names != list(carry_sql.KEPT_DI) or "rows" not in carry.pre.column_names:
         return False
     for name in ("pre", "params", "due"):
         con.register(f"carry_{name}", getattr(carry, name))
@@ -301,10 +301,12 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
                    FROM carry_di k JOIN kept_pre_raw p ON p.loan_id = k.loan_id AND p.as_of = k.as_of""")
     pre_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM eod_pre_new").fetchall()]
     tail_pre = carry_sql.hugeint_view("pre", pre_columns, "kept_pre_raw WHERE tail")
-    con.execute("CREATE TEMP VIEW eod_di AS SELECT * FROM kept_di_rows")  # the recomputed loans' only
     con.execute("CREATE OR REPLACE TEMP VIEW eod_loans AS SELECT * FROM eod_loans_all")
     top = catalogue.top_dpd(catalog)
-    prepared = continued.prepare(con, carry.di, tables, catalogue_tables, top) if COMPILED else None
+    prepared = None
+    if COMPILED:  # the pass takes the continued loans and the recomputed loans it can (with today's kept rows)
+        con.execute(f"CREATE TEMP TABLE eod_passed AS {carry_sql.passed_sql()}")
+        prepared = continued.prepare(con, pa.concat_tables([carry.di, new["di"]]), tables, catalogue_tables, top, d)
     later = (con, tables, steps[front + 1:], d, redo, tail_pre, catalog)
     with ThreadPoolExecutor(1) as pool:  # the continued loans' pass beside the recomputed loans' SQL
         pending = pool.submit(continued.compute, prepared, business_date) if prepared is not None else None
@@ -336,17 +338,26 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
 
 def _later_steps(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], steps: list[sql.Step], d: str,
                  redo: np.ndarray, tail_pre: str, catalog: Catalog, *, alone: bool) -> dict[str, pa.Table]:
-    """The engine's steps from eod_unc on and its outputs: of the recomputed loans ``alone`` (the continued loans'
-    come from the compiled pass), with their rows of P only; else of the continued loans too, whose rows go through
-    the SQL from their kept rows (``carry_sql.di_sql``)."""
+    """The engine's steps from eod_unc on and its outputs: ``alone``, of the recomputed loans the compiled pass does not
+    take (``eod_passed``: it takes the continued loans and most of the recomputed), with their rows of P only — none
+    to run, usually; else of every recomputed and continued loan, whose rows go through the SQL from their kept rows
+    (``carry_sql.di_sql``)."""
     if alone:
-        con.execute("CREATE OR REPLACE TEMP VIEW eod_pre AS SELECT * FROM eod_pre_new")
+        con.execute("CREATE OR REPLACE TEMP TABLE eod_pre_rest AS SELECT * FROM eod_pre_new p "
+                    "ANTI JOIN eod_passed s ON s.loan_id = p.loan_id")
+        (rest,), = con.sql("SELECT count(*) FROM eod_pre_rest").fetchall()
+        if rest == 0:
+            return {name: schema.empty_table() for name, schema in engine.OUTPUT_SCHEMAS.items()}
+        con.execute("CREATE OR REPLACE TEMP VIEW eod_pre AS SELECT * FROM eod_pre_rest")
+        con.execute("CREATE OR REPLACE TEMP VIEW eod_di AS SELECT * FROM kept_di_rows k "
+                    "ANTI JOIN eod_passed s ON s.loan_id = k.loan_id")
         previous = _rows_of(tables["eod_previous"], redo)
         if previous is not None:
             con.register("eod_previous_sub", previous)
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE eod_pre_all AS SELECT * FROM eod_pre_new UNION ALL {tail_pre}")
         con.execute("CREATE OR REPLACE TEMP VIEW eod_pre AS SELECT * FROM eod_pre_all")
+        con.execute("CREATE OR REPLACE TEMP VIEW eod_di AS SELECT * FROM kept_di_rows")  # the recomputed loans'
         previous = None
     con.execute("CREATE OR REPLACE TEMP VIEW eod_previous AS SELECT * FROM "
                 + ("eod_previous_sub" if previous is not None else "eod_previous_all"))
@@ -377,7 +388,7 @@ def _same_loans(tables: dict[str, pa.Table]) -> np.ndarray | None:
 def _next_di(con: duckdb.DuckDBPyConnection, kept: pa.Table, new: pa.Table) -> pa.Table:
     """The di rows kept for the next date: P's, with the recomputed loans' added (no copy); the rows no pre row
     names any more (recomputed or gone loans) dropped once they are a third of the whole."""
-    (live,), = con.sql(f"SELECT count(*) FROM ({carry_sql.compact_sql()}) t").fetchall()
+    (live,), = con.sql("SELECT coalesce(sum(rows), 0) FROM kept_pre_raw").fetchall()
     if 2 * (kept.num_rows - live) > live:
         kept = con.sql(carry_sql.compact_sql()).to_arrow_table()
     return pa.concat_tables([kept, new])

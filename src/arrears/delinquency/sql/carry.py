@@ -39,13 +39,15 @@ def _wide(columns: tuple[str, ...], alias: str) -> str:
 def keep_sql(d: str, pre: str = "eod_pre") -> dict[str, str]:
     """The kept rows of the detail loans, from ``pre`` (eod_pre's rows) and kept_di_rows (``keep_di_rows``), dated
     ``as_of`` D: a loan's di rows are those with its pre row's ``as_of`` (the kept di rows are only ever added to;
-    a loan recomputed later has newer ones, ``compact_sql`` drops the others now and then)."""
+    a loan recomputed later has newer ones, ``compact_sql`` drops the others now and then), ``rows`` of them (their
+    sum over the kept pre rows is how many of the di rows are live)."""
     return {
         "pre": f"""
 SELECT p.* REPLACE ({_narrow(WIDE["pre"], "p")}),
        {_wide(WIDE["pre"], "p")} OR p.loan_id IN (SELECT x.loan_id FROM kept_di_rows x WHERE {_wide(WIDE["di"], "x")})
-       AS wide, {d} AS as_of
-FROM {pre} p WHERE p.needs_detail""",
+       AS wide, {d} AS as_of, coalesce(n.rows, 0) AS rows
+FROM {pre} p LEFT JOIN (SELECT loan_id, count(*) AS rows FROM kept_di_rows GROUP BY loan_id) n ON n.loan_id = p.loan_id
+WHERE p.needs_detail""",
         "di": f"""
 SELECT x.loan_id, x.seq, x.spen, x.kind, x.compound, x.pid, x.eff, x.g, x.pd - x.sp AS open_p, x.id_ - x.si AS open_i,
        (x.fd - x.sf) + (x.cd - x.sc) AS open_f,
@@ -85,6 +87,18 @@ CONTINUABLE = ("c.known AND c.seq_state = 1 AND c.later_reason IS NULL AND c.res
 # eod_params columns that must be equal for a kept pid to stand for the same parameters today.
 PARAM_COLUMNS = ("known", "prod_no", "g", "nbd", "kind", "compound", "mode", "pen_num", "pen_den", "fee_num",
                  "fee_den", "has_cap", "cap_num", "cap_den")
+
+
+def passed_sql(pre: str = "eod_pre_new") -> str:
+    """The loans of ``pre`` (recomputed today, their rows kept by ``keep_sql``) that the compiled pass can evaluate as
+    it does the continued ones (``continued.py``): evaluated, seqs decided, not restructured, every due date with
+    its E, no sum beyond BIGINT — detail or plain (a plain loan has no di rows: its sums are 0). The others (rejected,
+    restructured, …) go through the engine's later steps."""
+    return f"""
+SELECT p.loan_id FROM {pre} p
+WHERE p.known AND p.seq_state = 1 AND p.later_reason IS NULL AND p.restructured_on IS NULL AND p.no_eff = 0
+  AND NOT ({_wide(WIDE["pre"], "p")})
+  AND (NOT p.needs_detail OR p.loan_id NOT IN (SELECT x.loan_id FROM kept_di_rows x WHERE {_wide(WIDE["di"], "x")}))"""
 
 
 def pid_map_sql() -> str:
