@@ -57,8 +57,18 @@ def catalogue_tables(loans: pa.Table, catalog: Catalog) -> dict[str, pa.Table]:
     eod_grades, eod_levels and eod_names."""
     distinct = loans.select(["product_code", "annual_rate"]).group_by(["product_code", "annual_rate"]).aggregate([])
     pairs = sorted({(row["product_code"] or "", row["annual_rate"] or "") for row in distinct.to_pylist()})
-    return {"eod_params": catalogue.params_table(pairs, catalog), "eod_grades": catalogue.grades_table(catalog),
-            "eod_levels": catalogue.levels_table(catalog), "eod_names": catalogue.names_table(catalog)}
+    return {"eod_params": catalogue.params_table(pairs, catalog), **_levels_of(catalog)}
+
+
+_LEVELS: list = [None, {}]  # the last catalogue's level tables: every range and date of a run has the same one
+
+
+def _levels_of(catalog: Catalog) -> dict[str, pa.Table]:
+    """eod_grades, eod_levels and eod_names of ``catalog`` (the grades are a loop over products × days: made once)."""
+    if _LEVELS[0] is not catalog:
+        _LEVELS[:] = [catalog, {"eod_grades": catalogue.grades_table(catalog), "eod_levels": catalogue.levels_table(catalog),
+                                "eod_names": catalogue.names_table(catalog)}]
+    return _LEVELS[1]
 
 
 def decode_outputs(raw: dict[str, pa.Table], catalog: Catalog) -> dict[str, pa.Table]:
