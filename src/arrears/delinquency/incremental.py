@@ -289,8 +289,8 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     for step in steps[:front]:
         if step.name != "eod_due":  # made once for the selection, from every due date
             engine.execute(con, step)
-    con.execute(f"CREATE TEMP VIEW eod_di_new AS {steps[front].sql}")  # over the recomputed loans' eod_pre
-    con.execute(carry_sql.keep_di_rows("eod_di_new"))
+    # the recomputed loans' eod_di rows without the date's columns: what is kept of them, and what the pass reads
+    con.execute(f"CREATE TEMP TABLE kept_di_rows AS {detail.di_base_sql()}")
     con.execute("ALTER TABLE eod_pre RENAME TO eod_pre_new")
     new = {name: con.sql(query).to_arrow_table() for name, query in carry_sql.keep_sql(d, "eod_pre_new").items()}
     con.register("carry_di", carry.di)
@@ -349,15 +349,15 @@ def _later_steps(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], st
         if rest == 0:
             return {name: schema.empty_table() for name, schema in engine.OUTPUT_SCHEMAS.items()}
         con.execute("CREATE OR REPLACE TEMP VIEW eod_pre AS SELECT * FROM eod_pre_rest")
-        con.execute("CREATE OR REPLACE TEMP VIEW eod_di AS SELECT * FROM kept_di_rows k "
-                    "ANTI JOIN eod_passed s ON s.loan_id = k.loan_id")
+        con.execute("CREATE OR REPLACE TEMP VIEW eod_di AS " + detail.dated_sql(
+            d, "(SELECT * FROM kept_di_rows k ANTI JOIN eod_passed s ON s.loan_id = k.loan_id)"))
         previous = _rows_of(tables["eod_previous"], redo)
         if previous is not None:
             con.register("eod_previous_sub", previous)
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE eod_pre_all AS SELECT * FROM eod_pre_new UNION ALL {tail_pre}")
         con.execute("CREATE OR REPLACE TEMP VIEW eod_pre AS SELECT * FROM eod_pre_all")
-        con.execute("CREATE OR REPLACE TEMP VIEW eod_di AS SELECT * FROM kept_di_rows")  # the recomputed loans'
+        con.execute("CREATE OR REPLACE TEMP VIEW eod_di AS " + detail.dated_sql(d, "kept_di_rows"))  # recomputed
         previous = None
     con.execute("CREATE OR REPLACE TEMP VIEW eod_previous AS SELECT * FROM "
                 + ("eod_previous_sub" if previous is not None else "eod_previous_all"))

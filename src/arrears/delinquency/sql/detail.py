@@ -95,9 +95,33 @@ def di_sql(d: str, only: str = "") -> str:
     each instalment only a settlement seen one by one names; E, past-due, the loan's parameters and the
     penalty's bases — the principal and interest weights W (late settled chunks, plus the unsettled rest if
     past due) and the card's unpaid minimum. ``only``: a query of the loan_ids to keep, applied before the join."""
+    return dated_sql(d, f"({di_base_sql(only)})")
+
+
+def di_base_sql(only: str = "") -> str:
+    """``di_sql``'s rows without the columns that depend on the date: what the incremental run keeps of them
+    (``carry.keep_sql``)."""
     dsel, ds = (f"(SELECT * FROM {t} WHERE loan_id IN ({only}))" if only else t for t in ("eod_dsel", "eod_ds"))
-    late_days = f"date_diff('day', i.eff, {d})"
     amounts = ("pd", "id_", "fd", "cd", "sp", "si", "sf", "sc", "spen")
+    return f"""
+SELECT u.loan_id, u.seq, u.due_on, {", ".join(f"u.{a}" for a in amounts)}, u.wsp, u.wsi, u.pi_after_grace,
+       coalesce(u.pi_after_due, 0) AS pi_after_due, q.g, q.kind, q.compound, p.pid, p.restructured_on,
+       CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END AS eff
+FROM (
+    SELECT coalesce(i.loan_id, s.loan_id) AS loan_id, coalesce(i.seq, s.seq) AS seq,
+           coalesce(i.due_on, s.due_on) AS due_on, {", ".join(f"coalesce(i.{a}, 0) AS {a}" for a in amounts)},
+           s.wsp, s.wsi, s.pi_after_grace, s.pi_after_due
+    FROM {dsel} i FULL JOIN {ds} s ON s.loan_id = i.loan_id AND s.seq = i.seq
+) u
+JOIN eod_pre p ON p.loan_id = u.loan_id AND p.needs_detail
+JOIN eod_prm q ON q.pid = p.pid
+LEFT JOIN eod_due x ON x.due_on = u.due_on"""
+
+
+def dated_sql(d: str, base: str) -> str:
+    """``di_sql``'s columns of the date D — E, past-due, the weights W and the card's unpaid minimum — added to
+    ``base``, a query of ``di_base_sql``'s rows."""
+    late_days = f"date_diff('day', i.eff, {d})"
     return f"""
 SELECT i.*, coalesce(i.wsp, 0) + CASE WHEN i.past_due AND i.pd - i.sp > 0
            THEN {hugeint('i.pd - i.sp')} * {late_days} ELSE 0 END AS w_p,
@@ -107,20 +131,7 @@ SELECT i.*, coalesce(i.wsp, 0) + CASE WHEN i.past_due AND i.pd - i.sp > 0
             ELSE 0 END AS card_base
 FROM (
     SELECT t.*, coalesce(t.eff, t.due_on) AS e, coalesce(date_diff('day', t.eff, {d}) > t.g, FALSE) AS past_due
-    FROM (
-        SELECT u.loan_id, u.seq, u.due_on, {", ".join(f"u.{a}" for a in amounts)}, u.wsp, u.wsi, u.pi_after_grace,
-               coalesce(u.pi_after_due, 0) AS pi_after_due, q.g, q.kind, q.compound, p.pid, p.restructured_on,
-               CASE WHEN q.nbd THEN x.e_nbd ELSE x.e_none END AS eff
-        FROM (
-            SELECT coalesce(i.loan_id, s.loan_id) AS loan_id, coalesce(i.seq, s.seq) AS seq,
-                   coalesce(i.due_on, s.due_on) AS due_on, {", ".join(f"coalesce(i.{a}, 0) AS {a}" for a in amounts)},
-                   s.wsp, s.wsi, s.pi_after_grace, s.pi_after_due
-            FROM {dsel} i FULL JOIN {ds} s ON s.loan_id = i.loan_id AND s.seq = i.seq
-        ) u
-        JOIN eod_pre p ON p.loan_id = u.loan_id AND p.needs_detail
-        JOIN eod_prm q ON q.pid = p.pid
-        LEFT JOIN eod_due x ON x.due_on = u.due_on
-    ) t
+    FROM {base} t
 ) i"""
 
 
