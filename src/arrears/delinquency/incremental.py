@@ -311,10 +311,19 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
         con.execute(f"CREATE TEMP TABLE eod_passed AS {carry_sql.passed_sql()}")
         prepared = continued.prepare(con, pa.concat_tables([carry.di, new["di"]]), tables, catalogue_tables, top, d)
     later = (con, tables, steps[front + 1:], d, redo, tail_pre, catalog)
-    with ThreadPoolExecutor(1) as pool:  # the continued loans' pass beside the recomputed loans' SQL
+    with ThreadPoolExecutor(1) as pool:  # the pass beside the other recomputed loans' SQL and the kept rows' keeping
         pending = pool.submit(continued.compute, prepared, business_date) if prepared is not None else None
         done("front")
         redone = _later_steps(*later, alone=pending is not None)
+        next_carry = Carry(business_date, pre=pa.concat_tables([
+            con.sql("SELECT * EXCLUDE (tail) FROM kept_pre_raw").to_arrow_table(), new["pre"]]),
+            di=_next_di(con, carry.di, new["di"]), params=con.sql("SELECT * FROM eod_params").to_arrow_table(),
+            due=con.sql("SELECT * FROM eod_due").to_arrow_table())
+        con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL "
+                    "SELECT loan_id FROM eod_keep WHERE tail")
+        fell_due = con.sql("SELECT loan_id, owed FROM eod_fell_due ORDER BY loan_id").to_arrow_table()
+        (tail,), = con.sql("SELECT count(*) FROM eod_keep WHERE tail").fetchall()
+        done("keep")
         compiled = pending.result() if pending is not None else None
     if pending is not None and compiled is None:  # the pass declined (an amount beyond int64): the SQL for them too
         redone = _later_steps(*later, alone=False)
@@ -323,17 +332,8 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
         for name in ("snapshot", "transitions"):
             redone[name] = continued.merged_by_loan(redone[name], compiled[name])
     done("engine")
-    next_carry = Carry(business_date, pre=pa.concat_tables([
-        con.sql("SELECT * EXCLUDE (tail) FROM kept_pre_raw").to_arrow_table(), new["pre"]]),
-        di=_next_di(con, carry.di, new["di"]),
-        params=con.sql("SELECT * FROM eod_params").to_arrow_table(), due=con.sql("SELECT * FROM eod_due").to_arrow_table())
-    done("keep")
-    con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL "
-                "SELECT loan_id FROM eod_keep WHERE tail")
-    fell_due = con.sql("SELECT loan_id, owed FROM eod_fell_due ORDER BY loan_id").to_arrow_table()
     snapshot = _merge(con, tables, redone["snapshot"], d, same, fell_due)
     done("carry")
-    (tail,), = con.sql("SELECT count(*) FROM eod_keep WHERE tail").fetchall()
     return Incremental(EngineOutputs(snapshot=snapshot, penalties=redone["penalties"],
                                      transitions=redone["transitions"], rejected=redone["rejected"],
                                      carry=next_carry), recomputed, tail, fell_due.num_rows)
