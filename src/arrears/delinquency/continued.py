@@ -1,12 +1,13 @@
-"""The continued loans' penalties and sums on D, compiled (docs/eod.md, Incremental run).
+"""The continued loans' penalties, sums and outputs on D, compiled (docs/eod.md, Incremental run).
 
 A loan continued from its kept rows (``sql/carry.py``) changes only by the days passed, but its ≈ 8 instalment
 rows still go through the penalty's arithmetic every day: at 1M loans ≈ 1.4M rows, which DuckDB's statements
 (``carry.di_sql``, ``detail.unc_sql``, ``dl_sql``, ``room_sql``, ``over_sql``, ``pen_sql``, ``plo_sql``) read, join
-and store in ≈ 0.35 s. ``evaluate`` computes the same integers in one compiled pass over the kept rows — the rules of
-docs/eod.md (Penalty, Caps, Floor, dpd and the overdue amounts), expression for expression — and hands back, for
-these loans, ``eod_dl``'s rows with the penalty sums after the cap (the state, levels and transitions read them with
-the recomputed loans' own) and their rows of the penalties output.
+and store in ≈ 0.35 s. ``compute`` does the same integers in one compiled pass over the kept rows — the rules of
+docs/eod.md (Penalty, Caps, Floor, dpd and the overdue amounts), expression for expression — and from its per-loan
+sums ``continued_state`` gives the loans' snapshot rows and transitions. It also takes the loans recomputed today
+that it can (``carry.passed_sql``), from the rows kept for them today. ``prepare`` reads what it needs from the run's
+connection; ``compute`` reads none, and cuts the loans in ``PARTS`` ranges evaluated on threads side by side.
 
 Exact integers in int64: where a product, a sum or a rounding might not fit (the engine's HUGEINT cases, or a ratio
 beyond int64) it returns None and the run takes the SQL path, which ``tests/delinquency/test_incremental_carry.py``
