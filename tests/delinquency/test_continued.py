@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.delinquency.continued import SMALL, _fits_product, _owners, _round, merged_penalties
+from arrears.delinquency.continued import SMALL, _fits_product, _owners, _round, merged_by_loan
 from arrears.delinquency.model import PENALTIES
 from arrears.loans.schedules_sql import MODE_CODES
 from arrears.money import round_fen
@@ -64,6 +64,6 @@ def test_the_penalties_placed_by_loan_equal_one_sort(loans):
                               "seq": pa.array([r[1] for r in rows], pa.int32()),
                               "penalty_due_fen": pa.array([r[2] for r in rows], pa.int64())}, schema=PENALTIES)
               for side, rows in sides.items()}
-    merged = merged_penalties(tables[True], tables[False])
+    merged = merged_by_loan(tables[True], tables[False])
     expected = pa.concat_tables([tables[True], tables[False]]).sort_by([("loan_id", "ascending"), ("seq", "ascending")])
     assert merged.equals(expected)

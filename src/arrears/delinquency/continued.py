@@ -146,24 +146,6 @@ def _all_small(column: pa.ChunkedArray) -> bool:
     return bool(np.all((values > -SMALL) & (values < SMALL)))
 
 
-def merged_penalties(recomputed: pa.Table, continued: pa.Table) -> pa.Table:
-    """The penalties output from the recomputed loans' (the SQL's) and the continued loans' (``compute``'s), each
-    ordered by loan_id and seq and of different loans: placed by binary search, not sorted again (≈ 1M rows)."""
-    if not recomputed.num_rows or not continued.num_rows:
-        return recomputed if continued.num_rows == 0 else continued
-    ids = continued.column("loan_id").to_numpy()
-    at = np.searchsorted(ids, recomputed.column("loan_id").to_numpy()) + np.arange(recomputed.num_rows)
-    rest = np.ones(recomputed.num_rows + continued.num_rows, np.bool_)
-    rest[at] = False
-    columns = []
-    for name in PENALTIES.names:
-        values = np.empty(len(rest), PENALTIES.field(name).type.to_pandas_dtype())
-        values[at] = recomputed.column(name).to_numpy()
-        values[rest] = continued.column(name).to_numpy()
-        columns.append(pa.array(values))
-    return pa.table(columns, schema=PENALTIES)
-
-
 def _looked_up(con: duckdb.DuckDBPyConnection, tail: pa.Table, table: pa.Table, registered: str,
                wanted: dict[str, str]) -> pa.Table:
     """``tail`` (ordered by loan_id) with ``wanted`` columns of its loans' rows in ``table`` (as their aliases; null

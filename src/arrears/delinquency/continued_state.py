@@ -16,10 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrears.delinquency.model import SNAPSHOT, TRANSITIONS
+from arrears.delinquency.model import SNAPSHOT, TRANSITION_KINDS, TRANSITIONS
 
 # The transitions' kinds in their output order within a loan (alphabetical, as ``outputs.TRANSITIONS`` sorts them).
-KINDS = ("became_overdue", "bucket_down", "bucket_up", "class_changed", "cured", "fully_paid")
+KINDS = tuple(sorted(TRANSITION_KINDS))
 
 
 def outputs(tail: pa.Table, sums: np.ndarray, catalogue: dict[str, pa.Table], top: int,

@@ -292,8 +292,7 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     for step in steps[:front]:
         if step.name != "eod_due":  # made once for the selection, from every due date
             engine.execute(con, step)
-    # the recomputed loans' eod_di rows without the date's columns: what is kept of them, and what the pass reads
-    con.execute(f"CREATE TEMP TABLE kept_di_rows AS {detail.di_base_sql()}")
+    con.execute(carry_sql.keep_di_rows())  # the recomputed loans': what is kept of them, and what the pass reads
     con.execute("ALTER TABLE eod_pre RENAME TO eod_pre_new")
     new = {name: con.sql(query).to_arrow_table() for name, query in carry_sql.keep_sql(d, "eod_pre_new").items()}
     con.register("carry_di", carry.di)
@@ -328,8 +327,7 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     if pending is not None and compiled is None:  # the pass declined (an amount beyond int64): the SQL for them too
         redone = _later_steps(*later, alone=False)
     if compiled is not None:  # the SQL's outputs are the recomputed loans'; a continued loan is never rejected
-        redone["penalties"] = continued.merged_penalties(redone["penalties"], compiled["penalties"])
-        for name in ("snapshot", "transitions"):
+        for name in ("snapshot", "penalties", "transitions"):
             redone[name] = continued.merged_by_loan(redone[name], compiled[name])
     done("engine")
     snapshot = _merge(con, tables, redone["snapshot"], d, same, fell_due)

@@ -20,6 +20,8 @@ back. So what ``eod_unc`` reads of it on D is the kept row with the date columns
 
 from __future__ import annotations
 
+from arrears.delinquency.sql import detail
+
 # The kept columns of a detail instalment (``keep_sql``), from which ``di_sql`` gives ``detail.UNC_INPUT`` on D.
 KEPT_DI = ("loan_id", "seq", "spen", "kind", "compound", "pid", "eff", "g", "open_p", "open_i", "open_f",
            "card_owed", "wsp", "wsi", "as_of")
@@ -57,9 +59,10 @@ FROM kept_di_rows x""",
     }
 
 
-def keep_di_rows(di: str = "eod_di") -> str:
-    """eod_di (a view in the engine) stored once, for ``keep_sql`` to read twice."""
-    return f"CREATE OR REPLACE TEMP TABLE kept_di_rows AS SELECT * FROM {di}"
+def keep_di_rows() -> str:
+    """eod_di's rows without the date's columns (``detail.di_base_sql``, over eod_pre), stored once for ``keep_sql``
+    to read twice."""
+    return f"CREATE OR REPLACE TEMP TABLE kept_di_rows AS {detail.di_base_sql()}"
 
 
 def di_sql(d: str, kept: str) -> str:
