@@ -38,16 +38,19 @@ _ROW_COLUMNS = ("loan_id", "seq", "spen", "kind", "compound", "eff", "g", "open_
                 "wsp", "wsi", "as_of")
 _RATIOS = ("pen_num", "pen_den", "fee_num", "fee_den", "cap_num", "cap_den")
 
-# The loans the pass evaluates: those continued (``tail``) and those recomputed today that it can (``carry.passed_sql``,
-# their kept rows of today), with what the cap's room and their snapshot row read of their pre row: today's pid, the
-# as_of of their kept rows, what is used of the cap, their outstanding principal, what is owed, ...
-def tail_sql(d: str) -> str:
-    return f"""
+# The loans the pass evaluates, with what the cap's room and their snapshot row read of their pre row: today's pid, the
+# as_of of their kept rows, what is used of the cap, their outstanding principal, what is owed, ... The continued
+# loans (``tail``; their kept rows of P) are evaluated while the recomputed loans' first steps run; then those
+# recomputed today that the pass can take (``carry.passed_sql``; their kept rows of today).
+CONTINUED_SQL = """
 SELECT loan_id, pid, as_of, used, borrower_id, prod_no, outstanding_principal, owed, all_settled
-FROM kept_pre_raw WHERE tail
-UNION ALL
-SELECT p.loan_id, p.pid, {d} AS as_of, CAST(p.used AS BIGINT), p.borrower_id, p.prod_no,
-       CAST(p.outstanding_principal AS BIGINT), CAST(p.owed AS BIGINT), p.all_settled
+FROM kept_pre_raw WHERE tail ORDER BY loan_id"""
+
+
+def passed_sql(d: str) -> str:
+    return f"""
+SELECT p.loan_id, p.pid, {d} AS as_of, CAST(p.used AS BIGINT) AS used, p.borrower_id, p.prod_no,
+       CAST(p.outstanding_principal AS BIGINT) AS outstanding_principal, CAST(p.owed AS BIGINT) AS owed, p.all_settled
 FROM eod_pre_new p SEMI JOIN eod_passed s ON s.loan_id = p.loan_id
 ORDER BY loan_id"""
 
@@ -71,12 +74,13 @@ class Prepared:
     top: int
 
 
-def prepare(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, tables: dict[str, pa.Table],
-            catalogue: dict[str, pa.Table], top: int, d: str) -> Prepared | None:
-    """What ``compute`` reads for the loans of ``tail_sql``: their pre rows, their loans' and their rows of P's
-    snapshot (``tables``, the inputs; none for a new loan), the parameters; ``kept_di`` holds their di rows. None when a
-    ratio or an amount may not fit int64 as the pass needs (the caller then runs the SQL)."""
-    tail = con.sql(tail_sql(d)).to_arrow_table()
+def prepare(con: duckdb.DuckDBPyConnection, loans: str, kept_di: pa.Table, tables: dict[str, pa.Table],
+            catalogue: dict[str, pa.Table], top: int) -> Prepared | None:
+    """What ``compute`` reads for the loans of the query ``loans`` (``CONTINUED_SQL`` or ``passed_sql``): their pre
+    rows, their loans' and their rows of P's snapshot (``tables``, the inputs; none for a new loan), the parameters;
+    ``kept_di`` holds their di rows. None when a ratio or an amount may not fit int64 as the pass needs (the caller
+    then runs the SQL)."""
+    tail = con.sql(loans).to_arrow_table()
     for name, wanted in _LOOKED_UP.items():
         tail = _looked_up(con, tail, tables[name], f"{name}_all", wanted)
     params = con.sql("SELECT pid, mode, has_cap, " + ", ".join(_RATIOS) + " FROM eod_params ORDER BY pid"
@@ -98,18 +102,18 @@ def prepare(con: duckdb.DuckDBPyConnection, kept_di: pa.Table, tables: dict[str,
 PARTS = min(4, os.cpu_count() or 1)
 
 
-def compute(prepared: Prepared, business_date: date) -> dict[str, pa.Table] | None:
+def compute(prepared: Prepared, business_date: date, parts: int = PARTS) -> dict[str, pa.Table] | None:
     """The pass's loans' rows of the snapshot, the penalties and the transitions outputs, each ordered by loan_id (and
     seq, kind), from their kept di rows (those of their pre row's ``as_of``). None when an amount may not fit int64
     (the caller then runs the SQL). Reads no connection: the run may call it on a thread of its own; it cuts the
-    loans in ``PARTS`` ranges evaluated side by side."""
+    loans in ``parts`` ranges evaluated side by side."""
     kept_di = prepared.kept_di
-    cuts = np.linspace(0, prepared.tail.num_rows, PARTS + 1).astype(np.int64)
-    parts = [prepared.tail.slice(lo, hi - lo) for lo, hi in pairwise(cuts)]
-    with ThreadPoolExecutor(PARTS) as pool:  # the columns joined side by side too (numpy copies without the GIL)
+    cuts = np.linspace(0, prepared.tail.num_rows, parts + 1).astype(np.int64)
+    ranges = [prepared.tail.slice(lo, hi - lo) for lo, hi in pairwise(cuts)]
+    with ThreadPoolExecutor(parts) as pool:  # the columns joined side by side too (numpy copies without the GIL)
         rows = dict(zip(_ROW_COLUMNS, pool.map(lambda c: _ints(kept_di.column(c)), _ROW_COLUMNS)))
         valid = {c: _valid(kept_di.column(c)) for c in ("eff", "card_owed", "wsp", "wsi")}
-        done = list(pool.map(lambda tail: _part(prepared, tail, rows, valid, business_date), parts))
+        done = list(pool.map(lambda tail: _part(prepared, tail, rows, valid, business_date), ranges))
     if any(part is None for part in done):
         return None
     return {name: pa.concat_tables([part[name] for part in done]) for name in ("snapshot", "penalties", "transitions")}

@@ -162,6 +162,8 @@ class Incremental:
 # The continued loans' outputs by the compiled pass (``continued.py``); False: by the SQL (tests run both).
 COMPILED = True
 FRONT_END = "eod_di"  # the step whose rows ``sql/carry.py`` keeps; the steps before it read the inputs
+# The continued loans' pass runs beside the recomputed loans' first steps, which take a core: cut in this many ranges.
+TAIL_PARTS = 1
 
 
 def run_incremental(inputs: EngineInputs, business_date: date, catalog: Catalog, *, changed: pa.Array,
@@ -269,12 +271,31 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, same is not None)}")
     con.execute(f"CREATE TEMP TABLE eod_fell_due AS {_fell_due_sql(p)}")
     con.execute(f"CREATE TEMP TABLE eod_keep AS {_keep_sql(same is not None)}")
+    # P's kept rows of the loans kept, with today's pid: pre's, and di's of the same as_of
+    con.execute("""CREATE TEMP TABLE kept_pre_raw AS SELECT c.* REPLACE (k.pid AS pid), k.tail
+                   FROM carry_pre c JOIN eod_keep k ON k.loan_id = c.loan_id""")
     done("select")
+    with ThreadPoolExecutor(2) as pool:  # the compiled pass on threads beside the recomputed loans' SQL
+        return _continue_kept(con, pool, tables, catalogue_tables, business_date, catalog, p, d, carry, same, done)
+
+
+def _continue_kept(con: duckdb.DuckDBPyConnection, pool: ThreadPoolExecutor, tables: dict[str, pa.Table],
+                   catalogue_tables: dict[str, pa.Table], business_date: date, catalog: Catalog, p: str, d: str,
+                   carry: Carry, same: np.ndarray | None, done: Callable[[str], None]) -> Incremental:
+    """``_continue`` once the loans are sorted: the continued loans go through the compiled pass on a thread (from
+    P's kept rows alone) while the recomputed loans' first steps run; then the recomputed loans the pass can take go
+    through it too (from today's kept rows), and the others through the engine's later steps."""
+    top = catalogue.top_dpd(catalog)
+    pending = []  # the pass's runs: the continued loans', then the recomputed loans' it takes
+    if COMPILED:
+        prepared = continued.prepare(con, continued.CONTINUED_SQL, carry.di, tables, catalogue_tables, top)
+        if prepared is not None:
+            pending.append(pool.submit(continued.compute, prepared, business_date, TAIL_PARTS))
     redo = np.sort(con.sql("SELECT loan_id FROM eod_redo").to_arrow_table().column("loan_id").to_numpy())
     recomputed = 0
     names = ("eod_loans", "eod_instalments", "eod_settlements")
-    with ThreadPoolExecutor(2) as pool:  # the takes release the GIL: the three subsets side by side
-        subsets = dict(zip(names, pool.map(lambda name: _rows_of(tables[name], redo), names)))
+    with ThreadPoolExecutor(2) as takes:  # the takes release the GIL: the three subsets side by side
+        subsets = dict(zip(names, takes.map(lambda name: _rows_of(tables[name], redo), names)))
     for name in names:
         rows = subsets[name]
         if rows is not None:
@@ -287,7 +308,7 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
             (recomputed,), = [(rows.num_rows,)] if rows is not None else con.sql(
                 "SELECT count(*) FROM eod_loans_sub").fetchall()
     done("subset")
-    steps = sql.steps(business_date, catalog.restructuring, catalogue.top_dpd(catalog))
+    steps = sql.steps(business_date, catalog.restructuring, top)
     front = next(k for k, step in enumerate(steps) if step.name == FRONT_END)
     for step in steps[:front]:
         if step.name != "eod_due":  # made once for the selection, from every due date
@@ -296,39 +317,35 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     con.execute("ALTER TABLE eod_pre RENAME TO eod_pre_new")
     new = {name: con.sql(query).to_arrow_table() for name, query in carry_sql.keep_sql(d, "eod_pre_new").items()}
     con.register("carry_di", carry.di)
-    # P's kept rows of the loans kept, with today's pid: pre's, and di's of the same as_of
-    con.execute("""CREATE TEMP TABLE kept_pre_raw AS SELECT c.* REPLACE (k.pid AS pid), k.tail
-                   FROM carry_pre c JOIN eod_keep k ON k.loan_id = c.loan_id""")
     con.execute("""CREATE TEMP VIEW kept_di_raw AS SELECT k.* REPLACE (p.pid AS pid), p.tail
                    FROM carry_di k JOIN kept_pre_raw p ON p.loan_id = k.loan_id AND p.as_of = k.as_of""")
     pre_columns = [c for (c, *_) in con.sql("DESCRIBE SELECT * FROM eod_pre_new").fetchall()]
     tail_pre = carry_sql.hugeint_view("pre", pre_columns, "kept_pre_raw WHERE tail")
     con.execute("CREATE OR REPLACE TEMP VIEW eod_loans AS SELECT * FROM eod_loans_all")
-    top = catalogue.top_dpd(catalog)
-    prepared = None
-    if COMPILED:  # the pass takes the continued loans and the recomputed loans it can (with today's kept rows)
+    if pending:  # the recomputed loans the pass can take (with today's kept rows)
         con.execute(f"CREATE TEMP TABLE eod_passed AS {carry_sql.passed_sql()}")
-        prepared = continued.prepare(con, pa.concat_tables([carry.di, new["di"]]), tables, catalogue_tables, top, d)
+        prepared = continued.prepare(con, continued.passed_sql(d), new["di"], tables, catalogue_tables, top)
+        pending.append(pool.submit(continued.compute, prepared, business_date, 1) if prepared is not None else None)
     later = (con, tables, steps[front + 1:], d, redo, tail_pre, catalog)
-    with ThreadPoolExecutor(1) as pool:  # the pass beside the other recomputed loans' SQL and the kept rows' keeping
-        pending = pool.submit(continued.compute, prepared, business_date) if prepared is not None else None
-        done("front")
-        redone = _later_steps(*later, alone=pending is not None)
-        next_carry = Carry(business_date, pre=pa.concat_tables([
-            con.sql("SELECT * EXCLUDE (tail) FROM kept_pre_raw").to_arrow_table(), new["pre"]]),
-            di=_next_di(con, carry.di, new["di"]), params=con.sql("SELECT * FROM eod_params").to_arrow_table(),
-            due=con.sql("SELECT * FROM eod_due").to_arrow_table())
-        con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL "
-                    "SELECT loan_id FROM eod_keep WHERE tail")
-        fell_due = con.sql("SELECT loan_id, owed FROM eod_fell_due ORDER BY loan_id").to_arrow_table()
-        (tail,), = con.sql("SELECT count(*) FROM eod_keep WHERE tail").fetchall()
-        done("keep")
-        compiled = pending.result() if pending is not None else None
-    if pending is not None and compiled is None:  # the pass declined (an amount beyond int64): the SQL for them too
+    alone = bool(pending) and pending[-1] is not None
+    done("front")
+    redone = _later_steps(*later, alone=alone)
+    next_carry = Carry(business_date, pre=pa.concat_tables([
+        con.sql("SELECT * EXCLUDE (tail) FROM kept_pre_raw").to_arrow_table(), new["pre"]]),
+        di=_next_di(con, carry.di, new["di"]), params=con.sql("SELECT * FROM eod_params").to_arrow_table(),
+        due=con.sql("SELECT * FROM eod_due").to_arrow_table())
+    con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL "
+                "SELECT loan_id FROM eod_keep WHERE tail")
+    fell_due = con.sql("SELECT loan_id, owed FROM eod_fell_due ORDER BY loan_id").to_arrow_table()
+    (tail,), = con.sql("SELECT count(*) FROM eod_keep WHERE tail").fetchall()
+    done("keep")
+    compiled = [run.result() if run is not None else None for run in pending]
+    if alone and any(part is None for part in compiled):  # the pass declined (an amount beyond int64): the SQL for all
         redone = _later_steps(*later, alone=False)
-    if compiled is not None:  # the SQL's outputs are the recomputed loans'; a continued loan is never rejected
+    elif alone:  # the SQL's outputs are the recomputed loans'; a continued loan is never rejected
         for name in ("snapshot", "penalties", "transitions"):
-            redone[name] = continued.merged_by_loan(redone[name], compiled[name])
+            redone[name] = continued.merged_by_loan(redone[name], continued.merged_by_loan(
+                compiled[1][name], compiled[0][name]))
     done("engine")
     snapshot = _merge(con, tables, redone["snapshot"], d, same, fell_due)
     done("carry")
