@@ -111,7 +111,7 @@ def compute(prepared: Prepared, business_date: date, parts: int = PARTS) -> dict
     cuts = np.linspace(0, prepared.tail.num_rows, parts + 1).astype(np.int64)
     ranges = [prepared.tail.slice(lo, hi - lo) for lo, hi in pairwise(cuts)]
     with ThreadPoolExecutor(parts) as pool:  # the columns joined side by side too (numpy copies without the GIL)
-        rows = dict(zip(_ROW_COLUMNS, pool.map(lambda c: _ints(kept_di.column(c)), _ROW_COLUMNS)))
+        rows = dict(zip(_ROW_COLUMNS, pool.map(lambda c: ints(kept_di.column(c)), _ROW_COLUMNS)))
         valid = {c: _valid(kept_di.column(c)) for c in ("eff", "card_owed", "wsp", "wsi")}
         done = list(pool.map(lambda tail: _part(prepared, tail, rows, valid, business_date), ranges))
     if any(part is None for part in done):
@@ -123,12 +123,12 @@ def _part(prepared: Prepared, tail: pa.Table, rows: dict[str, np.ndarray], valid
           business_date: date) -> dict[str, pa.Table] | None:
     """``compute`` for the loans of ``tail``, a range of them (every kept row is read: the others' are passed over)."""
     params = prepared.params
-    loan_ids = _ints(tail.column("loan_id"))
+    loan_ids = ints(tail.column("loan_id"))
     out = _kernel(
         np.int32((business_date - EPOCH).days),
-        loan_ids, _ints(tail.column("as_of")), _ints(tail.column("pid")),
-        _ints(tail.column("used")), _ints(tail.column("principal_fen")), _valid(tail.column("principal_fen")),
-        _ints(tail.column("disbursed_on")), _valid(tail.column("disbursed_on")),
+        loan_ids, ints(tail.column("as_of")), ints(tail.column("pid")),
+        ints(tail.column("used")), ints(tail.column("principal_fen")), _valid(tail.column("principal_fen")),
+        ints(tail.column("disbursed_on")), _valid(tail.column("disbursed_on")),
         rows["loan_id"], rows["seq"], rows["spen"], rows["kind"], rows["compound"], rows["eff"], valid["eff"],
         rows["g"], rows["open_p"], rows["open_i"], rows["open_f"], rows["card_owed"], valid["card_owed"],
         rows["wsp"], valid["wsp"], rows["wsi"], valid["wsi"], rows["as_of"],
@@ -146,7 +146,7 @@ def _part(prepared: Prepared, tail: pa.Table, rows: dict[str, np.ndarray], valid
 
 
 def _all_small(column: pa.ChunkedArray) -> bool:
-    values = _ints(column)
+    values = ints(column)
     return bool(np.all((values > -SMALL) & (values < SMALL)))
 
 
@@ -156,7 +156,7 @@ def _looked_up(con: duckdb.DuckDBPyConnection, tail: pa.Table, table: pa.Table, 
     for a loan without one): found by one merge of the two orders when ``table`` is ordered by loan_id (the inputs
     and P's snapshot usually are: a join would read every row of it), else by a join of ``registered``, the table
     registered in ``con``."""
-    ids, loans = _ints(table.column("loan_id")), _ints(tail.column("loan_id"))
+    ids, loans = ints(table.column("loan_id")), ints(tail.column("loan_id"))
     if len(ids) and table.column("loan_id").null_count == 0 and columns.ordered(ids):
         at = np.minimum(_owners(ids, loans), len(ids) - 1)
         found = ids[at] == loans
@@ -188,15 +188,24 @@ def merged_by_loan(recomputed: pa.Table, continued: pa.Table) -> pa.Table:
         return recomputed if continued.num_rows == 0 else continued
     n = recomputed.num_rows
     at = np.searchsorted(continued.column("loan_id").to_numpy(), recomputed.column("loan_id").to_numpy()) + np.arange(n)
-    index = np.empty(n + continued.num_rows, np.int64)
-    rest = np.ones(len(index), np.bool_)
+    rest = np.ones(n + continued.num_rows, np.bool_)
     rest[at] = False
+    index = np.empty(len(rest), np.int64)
     index[at] = np.arange(n)
     index[rest] = n + np.arange(continued.num_rows)
-    return pa.concat_tables([recomputed, continued]).take(pa.array(index)).combine_chunks()
+
+    def column(ours: pa.ChunkedArray, theirs: pa.ChunkedArray) -> pa.Array:
+        if pa.types.is_integer(ours.type) and not ours.null_count and not theirs.null_count:
+            mine = ints(ours)
+            values = np.empty(len(rest), mine.dtype)  # scattered by numpy: a take resolves each row's chunk
+            values[at], values[rest] = mine, ints(theirs)
+            return pa.array(values, ours.type)
+        return pa.chunked_array(ours.chunks + theirs.chunks, ours.type).take(pa.array(index)).combine_chunks()
+
+    return pa.table([column(a, b) for a, b in zip(recomputed.columns, continued.columns)], schema=recomputed.schema)
 
 
-def _ints(column: pa.ChunkedArray) -> np.ndarray:
+def ints(column: pa.ChunkedArray) -> np.ndarray:
     """A column's values as one numpy array of its own width (dates as days since 1970, booleans as bytes), the
     null slots' values unspecified (``_valid`` says which are null): one copy, the chunks' buffers read in place."""
     if pa.types.is_date32(column.type):

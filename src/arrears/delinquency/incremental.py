@@ -486,9 +486,11 @@ def _patched(previous: pa.Table, redone: pa.Table, at: np.ndarray, added: np.nda
             return day
         if not pa.types.is_integer(field.type) or before.null_count or after.null_count:
             return _spliced(before, after, at)
-        # one fresh copy of P's column (P's table is left as it was), then the scatter
-        values = np.concatenate([chunk.to_numpy() for chunk in before.chunks] or [np.empty(0, np.int64)])
-        values[at] = after.to_numpy()
+        values, replacing = continued.ints(before), after.to_numpy()
+        if field.name != "total_outstanding_fen" and np.array_equal(values[at], replacing):
+            return before  # none differs (the loan and borrower ids, always): P's column as it is, no copy
+        values = values.copy() if before.num_chunks == 1 else values  # P's table is left as it was
+        values[at] = replacing
         if field.name == "total_outstanding_fen":
             total = values + added  # int64 wraps silently: checked as the engine's BIGINT arithmetic is
             if np.any(((values ^ total) & (added ^ total)) < 0):
