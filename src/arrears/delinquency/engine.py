@@ -7,6 +7,7 @@ The same statements run on Spark through sqlglot (``arrears.delinquency.spark``)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date
 from itertools import pairwise
@@ -88,6 +89,16 @@ def missing_due_dates(loan_id: int) -> InvalidInput:
                                "the business date", field="due_dates", rule="due_dates_complete")
 
 
+@functools.cache
+def database() -> duckdb.DuckDBPyConnection:
+    """The in-memory DuckDB the runs work in, one per process: a run opens a cursor on it (≈ 0.02 ms; its temp and
+    registered tables are its own and go when it closes) instead of a database of its own (≈ 10 ms to open, 1–2 to
+    close: paid by every range of a large portfolio, and its memory taken from the system again each time)."""
+    db = duckdb.connect()
+    db.execute("SET preserve_insertion_order = false")  # every output has its ORDER BY
+    return db
+
+
 def execute(db: duckdb.DuckDBPyConnection, step: sql.Step) -> tuple[str, str]:
     """Stores one step as a temp table (or view); returns (kind, name) for the clean-up."""
     kind = "VIEW" if step.view else "TABLE"
@@ -124,15 +135,13 @@ def run(inputs: EngineInputs, business_date: date, catalog: Catalog, *,
 
     Loans are taken in loan_id ranges of about ``chunk_loans`` (every output is per loan, so the ranges'
     outputs simply follow each other): memory stays bounded by the chunk, not the portfolio. On a connection
-    of the caller's the run's temp tables and views are dropped afterwards; without one it uses its own
-    in-memory DuckDB. ``on_step`` is called with each step's name when it is done (profiling). With ``keep`` the
+    of the caller's the run's temp tables and views are dropped afterwards; without one it uses a cursor of its own
+    on ``database()``. ``on_step`` is called with each step's name when it is done (profiling). With ``keep`` the
     outputs carry what the next date's incremental run continues from (``model.Carry``, ``sql/carry.py``)."""
     check_business_date(business_date, today)
     own = con is None
-    db = duckdb.connect() if own else con
+    db = database().cursor() if own else con
     assert db is not None
-    if own:
-        db.execute("SET preserve_insertion_order = false")  # every output has its ORDER BY
     created: list[tuple[str, str]] = []
     sources = [f"{name}_all" for name in INPUT_SCHEMAS]
     try:

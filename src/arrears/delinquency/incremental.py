@@ -186,9 +186,8 @@ def run_incremental(inputs: EngineInputs, business_date: date, catalog: Catalog,
         raise ValueError("the previous snapshot must be of one date before the business date")
     p_date = next(iter(p_dates))
     p, d = date_literal(p_date), date_literal(business_date)
-    con = duckdb.connect()
+    con = engine.database().cursor()  # its temp and registered tables are its own, dropped when it closes
     try:
-        con.execute("SET preserve_insertion_order = false")
         tables = engine.input_tables(inputs)
         for name, table in tables.items():
             con.register(f"{name}_all", table)
