@@ -153,6 +153,30 @@ def test_the_overdue_loans_are_continued_not_recomputed():
     assert result.recomputed < p.inputs.loans.num_rows // 2
 
 
+@pytest.mark.parametrize("cuts", [(), (0.1,), (0.6,), (0.6, 0.7, 0.9), (0.2, 0.4, 0.6, 0.8)])
+def test_the_pass_reads_the_kept_rows_in_any_chunks(cuts):
+    """The pass reads the kept di rows' first chunk in place and joins the others (``continued._two_parts``), or
+    joins them all when the first is the smaller part: however the rows are cut, the continued loans' outputs are a
+    full run's, and the first chunk is read where it lies."""
+    p, quiet, run, first = _overdue_setup()
+    d = first + timedelta(days=1)
+    di = run.carry.di
+    assert di.column("loan_id").num_chunks == 1  # the full run keeps one chunk
+    bounds = [0, *(int(cut * di.num_rows) for cut in cuts), di.num_rows]
+    cut = pa.Table.from_batches([batch for lo, hi in zip(bounds, bounds[1:])
+                                 for batch in di.slice(lo, hi - lo).to_batches()], schema=di.schema)
+    assert cut.column("loan_id").num_chunks == len(cuts) + 1
+    first_part, rest = continued._two_parts(cut.column("open_p"), continued.ints)
+    in_place = not cuts or cuts[0] >= 0.5
+    assert len(first_part) == (bounds[1] if in_place else di.num_rows) and len(first_part) + len(rest) == di.num_rows
+    assert np.shares_memory(first_part, np.frombuffer(cut.column("open_p").chunks[0].buffers()[1], np.int64)) \
+        == in_place
+    inputs = quiet.on(d, previous=run.snapshot)
+    result = run_incremental(inputs, d, p.catalog, changed=pa.array([], pa.int64()), carry=replace(run.carry, di=cut))
+    assert result.continued > 10
+    same_as_full(inputs, d, p.catalog, result)
+
+
 @pytest.mark.parametrize("shuffled", [False, True])
 def test_continued_loans_compare_with_odd_levels_of_p_as_a_full_run_does(shuffled):
     """P's row of a continued loan with a bucket no scheme knows, another product's bucket, a null or unknown class,

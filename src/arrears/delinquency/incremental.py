@@ -403,12 +403,16 @@ def _same_loans(tables: dict[str, pa.Table]) -> np.ndarray | None:
 
 
 def _next_di(con: duckdb.DuckDBPyConnection, kept: pa.Table, new: pa.Table) -> pa.Table:
-    """The di rows kept for the next date: P's, with the recomputed loans' added (no copy); the rows no pre row
-    names any more (recomputed or gone loans) dropped once they are a third of the whole."""
+    """The di rows kept for the next date: P's, with the recomputed loans' added; the rows no pre row names any more
+    (recomputed or gone loans) dropped once they are a third of the whole. The pass reads the first chunk in place
+    and joins the others (``continued._two_parts``): they are added to it, in one copy, once they are a quarter of
+    the whole — not every day."""
     (live,), = con.sql("SELECT coalesce(sum(rows), 0) FROM kept_pre_raw").fetchall()
     if 2 * (kept.num_rows - live) > live:
-        kept = con.sql(carry_sql.compact_sql()).to_arrow_table()
-    return pa.concat_tables([kept, new])
+        kept = con.sql(carry_sql.compact_sql()).to_arrow_table().combine_chunks()
+    rows = pa.concat_tables([kept, new])
+    chunks = rows.column("loan_id").chunks
+    return rows.combine_chunks() if chunks and 4 * (rows.num_rows - len(chunks[0])) > rows.num_rows else rows
 
 
 def _rows_of(table: pa.Table, ids: np.ndarray) -> pa.Table | None:

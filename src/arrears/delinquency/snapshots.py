@@ -68,7 +68,8 @@ class SnapshotStore:
         paths = {part: self.carry_path(business_date, part) for part in CARRY_PARTS}
         if not all(path.exists() for path in paths.values()):
             return None
-        return Carry(business_date, **{part: pq.read_table(path) for part, path in paths.items()})
+        tables = {part: pq.read_table(path) for part, path in paths.items()}  # the kept rows in one chunk: the pass
+        return Carry(business_date, **tables | {"di": tables["di"].combine_chunks()})  # reads them in place
 
     def inputs_path(self, business_date: date, part: str) -> Path:
         return self.path(business_date).with_name(f"inputs_{part}.arrow")
