@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.delinquency.continued import SMALL, _fits_product, _owners, _round, merged_by_loan
+from arrears.delinquency.continued import SMALL, _fits_product, _round, merged_by_loan, owners
 from arrears.delinquency.model import PENALTIES
 from arrears.loans.schedules_sql import MODE_CODES
 from arrears.money import round_fen
@@ -46,7 +46,7 @@ def test_each_row_finds_its_loan_by_either_lookup(loans, rows, spread):
     # spread 1: the loans span little more than the rows (a table of the span); 10**9: binary search
     t_loan = np.array(sorted(loans), np.int64) * spread
     r_loan = np.array(rows, np.int64) * spread
-    owner = _owners(t_loan, r_loan)
+    owner = owners(t_loan, r_loan)
     for loan, t in zip(r_loan, owner):
         found = 0 <= t < len(t_loan) and t_loan[t] == loan
         assert found == (loan in set(t_loan.tolist()))

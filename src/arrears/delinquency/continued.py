@@ -175,7 +175,7 @@ def _looked_up(con: duckdb.DuckDBPyConnection, tail: pa.Table, table: pa.Table, 
     registered in ``con``."""
     ids, loans = ints(table.column("loan_id")), ints(tail.column("loan_id"))
     if len(ids) and table.column("loan_id").null_count == 0 and columns.ordered(ids):
-        at = np.minimum(_owners(ids, loans), len(ids) - 1)
+        at = np.minimum(owners(ids, loans), len(ids) - 1)
         found = ids[at] == loans
         for name, alias in wanted.items():
             tail = tail.append_column(alias, _taken(table.column(name), at, found))
@@ -319,7 +319,7 @@ def _by_loan_and_seq(owner, chosen, seq, n_loans):  # noqa: ANN001, ANN202
 
 
 @numba.njit(cache=True, nogil=True)
-def _owners(t_loan, r_loan):  # noqa: ANN001, ANN202
+def owners(t_loan, r_loan):  # noqa: ANN001, ANN202
     """Each row's place in the sorted ``t_loan`` (where it would be, if it is not there): by a table over t_loan's
     span when that is not much more than the rows (a range of loans, as usual: one read a row), else by binary search
     (≈ 18 random reads a row)."""
@@ -352,7 +352,7 @@ def _kernel(d, t_loan, t_as_of, t_pid, t_used, t_principal, t_principal_ok, t_di
     (-1: not a continued loan's), uncapped, capped, penalty_due and seq."""
     n_loans, n_first = len(t_loan), len(r_loan[0])
     n_rows = n_first + len(r_loan[1])
-    owner = np.concatenate((_owners(t_loan, r_loan[0]), _owners(t_loan, r_loan[1])))
+    owner = np.concatenate((owners(t_loan, r_loan[0]), owners(t_loan, r_loan[1])))
     row_seq = np.empty(n_rows, np.int64)
     count = np.zeros(n_loans, np.int64)
     per_loan = np.zeros((n_loans, 8), np.int64)  # dpd, op, oi, of, total_unc, lowest, pen_due, pen_open

@@ -452,11 +452,11 @@ def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: 
     if same is not None:
         (recomputed,), = con.sql("SELECT count(*) FROM eod_redone").fetchall()
         ids = redone.column("loan_id").to_numpy()
-        at = np.searchsorted(same, ids)
+        at = continued.owners(same, ids)  # a table over P's loans' span: one read a loan, not a binary search
         if recomputed == redone.num_rows and np.array_equal(same[np.minimum(at, len(same) - 1)], ids):
             added = np.zeros(len(same), dtype=np.int64)
             if fell_due is not None and fell_due.num_rows:
-                where = np.searchsorted(same, fell_due.column("loan_id").to_numpy())
+                where = continued.owners(same, fell_due.column("loan_id").to_numpy())
                 added[where] = fell_due.column("owed").to_numpy()
             return _patched(tables["eod_previous"], redone, at, added, d)
     con.register("redone", redone)
