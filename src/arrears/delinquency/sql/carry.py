@@ -124,9 +124,9 @@ SELECT count(*) FROM (
 
 
 def old_sql() -> str:
-    """The kept detail loans the later steps can continue, with today's pid."""
+    """The kept detail loans the later steps can continue, with today's pid and the place of their kept row."""
     return f"""
-SELECT c.loan_id, m.pid, m.has_cap FROM carry_pre c JOIN carry_pid m ON m.old_pid = c.pid WHERE {CONTINUABLE}"""
+SELECT c.loan_id, m.pid, m.has_cap, c.row FROM carry_pre c JOIN carry_pid m ON m.old_pid = c.pid WHERE {CONTINUABLE}"""
 
 
 def compact_sql() -> str:
