@@ -177,6 +177,30 @@ def test_the_pass_reads_the_kept_rows_in_any_chunks(cuts):
     same_as_full(inputs, d, p.catalog, result)
 
 
+@pytest.mark.parametrize("layout", ["one chunk", "and an empty one", "numpy's memory"])
+def test_the_patch_replaces_only_the_rows_given_and_leaves_p_as_it_was(layout):
+    """P's integer columns are read in place (one chunk, or one and an empty one, or a buffer numpy owns and would
+    let us write) and copied only when a value changes: the replaced rows take the new values, the others keep P's,
+    and P's table itself is never written."""
+    _, _, run, first = _overdue_setup()
+    previous = run.snapshot
+    if layout == "and an empty one":
+        previous = pa.concat_tables([previous, previous.slice(0, 0)])
+    if layout == "numpy's memory":
+        previous = previous.set_column(previous.schema.get_field_index("dpd"), "dpd",
+                                       pa.array(np.array(previous["dpd"].to_pylist(), np.int32)))
+    before = previous.column("dpd").to_pylist()
+    at = np.array([3, 4])
+    redone = run.snapshot.take(pa.array(at))
+    redone = redone.set_column(redone.schema.get_field_index("dpd"), "dpd", pc.add(redone["dpd"], 1))
+    out = incremental._patched(previous, redone, at, np.zeros(previous.num_rows, np.int64),
+                               date_literal(first + timedelta(days=1)))
+    expected = [value + 1 if k in (3, 4) else value for k, value in enumerate(before)]
+    assert out.column("dpd").to_pylist() == expected
+    assert out.column("loan_id").to_pylist() == previous.column("loan_id").to_pylist()
+    assert previous.column("dpd").to_pylist() == before
+
+
 @pytest.mark.parametrize("shuffled", [False, True])
 def test_continued_loans_compare_with_odd_levels_of_p_as_a_full_run_does(shuffled):
     """P's row of a continued loan with a bucket no scheme knows, another product's bucket, a null or unknown class,

@@ -333,8 +333,9 @@ def _continue_kept(con: duckdb.DuckDBPyConnection, pool: ThreadPoolExecutor, tab
     done("front")
     redone = _later_steps(*later, alone=alone)
     next_carry = Carry(business_date, pre=pa.concat_tables([kept_pre.drop_columns(["tail"]), new["pre"]]),
-        di=_next_di(con, carry.di, new["di"]), params=con.sql("SELECT * FROM eod_params").to_arrow_table(),
-        due=con.sql("SELECT * FROM eod_due").to_arrow_table())
+                       di=_next_di(con, carry.di, new["di"]),
+                       params=con.sql("SELECT * FROM eod_params").to_arrow_table(),
+                       due=con.sql("SELECT * FROM eod_due").to_arrow_table())
     con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL "
                 "SELECT loan_id FROM eod_keep WHERE tail")
     fell_due = con.sql("SELECT loan_id, owed FROM eod_fell_due ORDER BY loan_id").to_arrow_table()
@@ -505,7 +506,8 @@ def _patched(previous: pa.Table, redone: pa.Table, at: np.ndarray, added: np.nda
         values, replacing = continued.ints(before), after.to_numpy()
         if field.name != "total_outstanding_fen" and np.array_equal(values[at], replacing):
             return before  # none differs (the loan and borrower ids, always): P's column as it is, no copy
-        values = values.copy() if before.num_chunks == 1 else values  # P's table is left as it was
+        if values.base is not None:  # P's own buffer, read in place (``ints``: one chunk): P is left as it was
+            values = values.copy()
         values[at] = replacing
         if field.name == "total_outstanding_fen":
             total = values + added  # int64 wraps silently: checked as the engine's BIGINT arithmetic is
