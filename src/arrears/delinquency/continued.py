@@ -7,7 +7,7 @@ and store in ≈ 0.35 s. ``compute`` does the same integers in one compiled pass
 docs/eod.md (Penalty, Caps, Floor, dpd and the overdue amounts), expression for expression — and from its per-loan
 sums ``continued_state`` gives the loans' snapshot rows and transitions. It also takes the loans recomputed today
 that it can (``carry.passed_sql``), from the rows kept for them today. ``prepare`` reads what it needs from the run's
-connection; ``compute`` reads none, and cuts the loans in ``PARTS`` ranges evaluated on threads side by side.
+connection; ``compute`` reads none, and can cut the loans in ranges evaluated on threads side by side.
 
 Exact integers in int64: where a product, a sum or a rounding might not fit (the engine's HUGEINT cases, or a ratio
 beyond int64) it returns None and the run takes the SQL path, which ``tests/delinquency/test_incremental_carry.py``
@@ -16,7 +16,6 @@ runs too. Those tests compare both paths with full runs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -99,15 +98,11 @@ def prepare(con: duckdb.DuckDBPyConnection, loans: str, kept_di: pa.Table, table
     return Prepared(tail, params, ratios, kept_di, catalogue, top)
 
 
-# The loans are cut in this many parts, each evaluated on a thread of its own (the kernels release the GIL).
-PARTS = min(4, os.cpu_count() or 1)
-
-
-def compute(prepared: Prepared, business_date: date, parts: int = PARTS) -> dict[str, pa.Table] | None:
+def compute(prepared: Prepared, business_date: date, parts: int) -> dict[str, pa.Table] | None:
     """The pass's loans' rows of the snapshot, the penalties and the transitions outputs, each ordered by loan_id (and
     seq, kind), from their kept di rows (those of their pre row's ``as_of``). None when an amount may not fit int64
     (the caller then runs the SQL). Reads no connection: the run may call it on a thread of its own; it cuts the
-    loans in ``parts`` ranges evaluated side by side."""
+    loans in ``parts`` ranges evaluated side by side (the kernels release the GIL)."""
     kept_di = prepared.kept_di
     cuts = np.linspace(0, prepared.tail.num_rows, parts + 1).astype(np.int64)
     ranges = [prepared.tail.slice(lo, hi - lo) for lo, hi in pairwise(cuts)]
@@ -120,11 +115,20 @@ def compute(prepared: Prepared, business_date: date, parts: int = PARTS) -> dict
     return {name: pa.concat_tables([part[name] for part in done]) for name in ("snapshot", "penalties", "transitions")}
 
 
+def laid_out(kept_di: pa.Table) -> pa.Table:
+    """The kept di rows as the pass reads them (``_two_parts``): its first chunk in place, the others joined every
+    day — so all are joined into one chunk, once, when the others are more than a quarter of the rows (a full run's
+    chunks, a compaction's, a store's row groups, or a few days' recomputed loans added)."""
+    chunks = kept_di.column("loan_id").chunks
+    rest = kept_di.num_rows - (len(chunks[0]) if chunks else 0)
+    return kept_di.combine_chunks() if 4 * rest > kept_di.num_rows else kept_di
+
+
 def _two_parts(column: pa.ChunkedArray, values: Callable[[pa.ChunkedArray], np.ndarray]) -> tuple[np.ndarray, ...]:
     """A kept row column's ``values`` (``ints`` or ``_valid``) in two parts for the kernel: its first chunk, read in
     place, and the other chunks joined — the rows kept since the first were, a few days' recomputed loans
-    (``incremental._next_di`` joins them all once they are a quarter of the whole); all joined in the first when it
-    is not the larger part (a copy of every row: 40 ms a day at 1M loans, on top of the pass)."""
+    (``laid_out`` joins them all once they are a quarter of the whole); all joined in the first when it is not the
+    larger part (a copy of every row: 40 ms a day at 1M loans, on top of the pass)."""
     chunks = [chunk for chunk in column.chunks if len(chunk)]
     if chunks and 2 * len(chunks[0]) >= len(column):
         first, rest = values(pa.chunked_array(chunks[:1], column.type)), values(pa.chunked_array(chunks[1:], column.type))

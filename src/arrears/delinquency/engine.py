@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from arrears.delinquency import sql
+from arrears.delinquency import continued, sql
 from arrears.delinquency.model import (
     DUE_DATES,
     INSTALMENTS,
@@ -171,9 +171,8 @@ def run(inputs: EngineInputs, business_date: date, catalog: Catalog, *,
                 kept.append({name: db.sql(query).to_arrow_table() for name, query in carry.keep_sql(sql.date_literal(business_date)).items()})
         kept_run = None
         if keep:
-            # one chunk each: the next date's pass reads the kept rows in place (``continued._two_parts``)
-            kept_run = Carry(business_date, **{name: pa.concat_tables([k[name] for k in kept]).combine_chunks()
-                                               for name in ("pre", "di")},
+            kept_run = Carry(business_date, pre=pa.concat_tables([k["pre"] for k in kept]),
+                             di=continued.laid_out(pa.concat_tables([k["di"] for k in kept])),
                              params=db.sql("SELECT * FROM eod_params").to_arrow_table(),
                              due=db.sql("SELECT * FROM eod_due").to_arrow_table())
         return EngineOutputs(**{name: pa.concat_tables([part[name] for part in parts]) for name in OUTPUT_SCHEMAS},

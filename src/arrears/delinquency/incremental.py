@@ -284,7 +284,7 @@ def _continue_kept(con: duckdb.DuckDBPyConnection, pool: ThreadPoolExecutor, tab
                    catalogue_tables: dict[str, pa.Table], business_date: date, catalog: Catalog, p: str, d: str,
                    carry: Carry, kept_pre: pa.Table, same: np.ndarray | None,
                    done: Callable[[str], None]) -> Incremental:
-    """``_continue`` once the loans are sorted: the continued loans go through the compiled pass on a thread (from
+    """``_continue`` once the loans are chosen: the continued loans go through the compiled pass on a thread (from
     P's kept rows alone) while the recomputed loans' first steps run; then the recomputed loans the pass can take go
     through it too (from today's kept rows), and the others through the engine's later steps."""
     top = catalogue.top_dpd(catalog)
@@ -417,16 +417,13 @@ def _kept_pre(con: duckdb.DuckDBPyConnection, pre: pa.Table) -> pa.Table:
 
 
 def _next_di(con: duckdb.DuckDBPyConnection, kept: pa.Table, new: pa.Table) -> pa.Table:
-    """The di rows kept for the next date: P's, with the recomputed loans' added; the rows no pre row names any more
-    (recomputed or gone loans) dropped once they are a third of the whole. The pass reads the first chunk in place
-    and joins the others (``continued._two_parts``): they are added to it, in one copy, once they are a quarter of
-    the whole — not every day."""
+    """The di rows kept for the next date: P's, with the recomputed loans' added as a chunk of their own (joined to
+    the rest only now and then: ``continued.laid_out``); the rows no pre row names any more (recomputed or gone
+    loans) dropped once they are a third of the whole."""
     (live,), = con.sql("SELECT coalesce(sum(rows), 0) FROM kept_pre_raw").fetchall()
     if 2 * (kept.num_rows - live) > live:
-        kept = con.sql(carry_sql.compact_sql()).to_arrow_table().combine_chunks()
-    rows = pa.concat_tables([kept, new])
-    chunks = rows.column("loan_id").chunks
-    return rows.combine_chunks() if chunks and 4 * (rows.num_rows - len(chunks[0])) > rows.num_rows else rows
+        kept = con.sql(carry_sql.compact_sql()).to_arrow_table()
+    return continued.laid_out(pa.concat_tables([kept, new]))
 
 
 def _rows_of(table: pa.Table, ids: np.ndarray) -> pa.Table | None:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
+from arrears.delinquency import continued
 from arrears.delinquency.model import SNAPSHOT, Carry, EngineOutputs, conform
 
 ROW_GROUP = 100_000  # sorted by loan_id: row-group statistics let a one-loan query skip the rest
@@ -68,8 +69,8 @@ class SnapshotStore:
         paths = {part: self.carry_path(business_date, part) for part in CARRY_PARTS}
         if not all(path.exists() for path in paths.values()):
             return None
-        tables = {part: pq.read_table(path) for part, path in paths.items()}  # the kept rows in one chunk: the pass
-        return Carry(business_date, **tables | {"di": tables["di"].combine_chunks()})  # reads them in place
+        tables = {part: pq.read_table(path) for part, path in paths.items()}
+        return Carry(business_date, **tables | {"di": continued.laid_out(tables["di"])})  # its row groups joined
 
     def inputs_path(self, business_date: date, part: str) -> Path:
         return self.path(business_date).with_name(f"inputs_{part}.arrow")
