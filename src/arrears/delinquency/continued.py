@@ -345,39 +345,30 @@ def owners(t_loan, r_loan):  # noqa: ANN001, ANN202
 
 
 @numba.njit(cache=True, nogil=True)
-def _kernel(d, t_loan, t_as_of, t_pid, t_used, t_principal, t_principal_ok, t_disbursed, t_disbursed_ok,
-            r_loan, r_seq, r_spen, r_kind, r_compound, r_eff, r_eff_ok, r_g, r_open_p, r_open_i, r_open_f,
-            r_card, r_card_ok, r_wsp, r_wsp_ok, r_wsi, r_wsi_ok, r_as_of,
-            q_mode, q_has_cap, q_pen_num, q_pen_den, q_fee_num, q_fee_den, q_cap_num,
-            q_cap_den):  # noqa: ANN001, ANN202
-    """Rows in their stored order (sequential reads), each row column in two parts (``_two_parts``: row r is the
-    first part's r-th, or the second's r - n_first-th); the per-loan sums by the row's loan. Returns ok, each loan's
-    row count, the per-loan sums (dpd, op, oi, of, Σ uncapped, lowest, pen_due, pen_open) and per row its loan
-    (-1: not a continued loan's), uncapped, capped, penalty_due and seq."""
-    n_loans, n_first = len(t_loan), len(r_loan[0])
-    n_rows = n_first + len(r_loan[1])
-    owner = np.concatenate((owners(t_loan, r_loan[0]), owners(t_loan, r_loan[1])))
-    row_seq = np.empty(n_rows, np.int64)
-    count = np.zeros(n_loans, np.int64)
-    per_loan = np.zeros((n_loans, 8), np.int64)  # dpd, op, oi, of, total_unc, lowest, pen_due, pen_open
-    uncapped = np.zeros(n_rows, np.int64)
-    ok = True
-    for r in range(n_rows):  # the uncapped penalty (detail.unc_sql), dpd and the overdue amounts (dl_sql)
-        p, i = (0, r) if r < n_first else (1, r - n_first)
-        row_seq[r] = r_seq[p][i]
+def _rows(d, first, t_loan, t_as_of, t_pid, owner, row_seq, count, per_loan, uncapped,
+          r_loan, r_seq, r_kind, r_compound, r_eff, r_eff_ok, r_g, r_open_p, r_open_i, r_open_f, r_card, r_card_ok,
+          r_wsp, r_wsp_ok, r_wsi, r_wsi_ok, r_as_of, q_mode, q_pen_num, q_pen_den, q_fee_num,
+          q_fee_den):  # noqa: ANN001, ANN202
+    """``_kernel``'s first loop over the rows of one part (plain arrays: an array taken from a tuple by an index known
+    only at run time costs a reference count a read, ≈ 10 × the row's arithmetic), row r of the part being row
+    ``first + r`` of the whole: the uncapped penalty (detail.unc_sql), dpd and the overdue amounts (dl_sql)."""
+    n_loans, ok = len(t_loan), True
+    for i in range(len(r_loan)):
+        r = first + i
+        row_seq[r] = r_seq[i]
         t = owner[r]
-        if not (t < n_loans and t_loan[t] == r_loan[p][i] and r_as_of[p][i] == t_as_of[t]):
+        if not (t < n_loans and t_loan[t] == r_loan[i] and r_as_of[i] == t_as_of[t]):
             owner[r] = -1
             continue
         pid = t_pid[t]
         mode = q_mode[pid]
-        late = d - r_eff[p][i]
-        past_due = r_eff_ok[p][i] and late > r_g[p][i]
-        open_p, open_i, open_f = r_open_p[p][i], r_open_i[p][i], r_open_f[p][i]
+        late = d - r_eff[i]
+        past_due = r_eff_ok[i] and late > r_g[i]
+        open_p, open_i, open_f = r_open_p[i], r_open_i[i], r_open_f[i]
         if not (_small(open_p) and _small(open_i) and _small(open_f)):
             ok = False
-        w_p = r_wsp[p][i] if r_wsp_ok[p][i] else 0
-        w_i = r_wsi[p][i] if r_wsi_ok[p][i] else 0
+        w_p = r_wsp[i] if r_wsp_ok[i] else 0
+        w_i = r_wsi[i] if r_wsi_ok[i] else 0
         if past_due and open_p > 0:
             if not _fits_product(open_p, late):
                 ok = False
@@ -388,7 +379,7 @@ def _kernel(d, t_loan, t_as_of, t_pid, t_used, t_principal, t_principal_ok, t_di
             w_i += open_i * late
         if not (_small(w_p) and _small(w_i)):
             ok = False
-        kind, compound = r_kind[p][i], r_compound[p][i]
+        kind, compound = r_kind[i], r_compound[i]
         value = 0
         if kind == 1:
             if not _fits_product(w_p, q_pen_num[pid]) or (compound and not _fits_product(w_i, q_pen_num[pid])):
@@ -398,9 +389,9 @@ def _kernel(d, t_loan, t_as_of, t_pid, t_used, t_principal, t_principal_ok, t_di
                 if compound:
                     value += _round(w_i * q_pen_num[pid], q_pen_den[pid], mode)
         elif kind == 2 and past_due:
-            if not r_card_ok[p][i]:
+            if not r_card_ok[i]:
                 ok = False
-            base = max(0, r_card[p][i])
+            base = max(0, r_card[i])
             if not _fits_product(base, q_fee_num[pid]):
                 ok = False
             if base != 0:
@@ -418,6 +409,33 @@ def _kernel(d, t_loan, t_as_of, t_pid, t_used, t_principal, t_principal_ok, t_di
         for k in range(1, 5):
             if not _small(per_loan[t, k]):
                 ok = False
+    return ok
+
+
+@numba.njit(cache=True, nogil=True)
+def _kernel(d, t_loan, t_as_of, t_pid, t_used, t_principal, t_principal_ok, t_disbursed, t_disbursed_ok,
+            r_loan, r_seq, r_spen, r_kind, r_compound, r_eff, r_eff_ok, r_g, r_open_p, r_open_i, r_open_f,
+            r_card, r_card_ok, r_wsp, r_wsp_ok, r_wsi, r_wsi_ok, r_as_of,
+            q_mode, q_has_cap, q_pen_num, q_pen_den, q_fee_num, q_fee_den, q_cap_num,
+            q_cap_den):  # noqa: ANN001, ANN202
+    """Rows in their stored order (sequential reads), each row column in two parts (``_two_parts``: row r is the
+    first part's r-th, or the second's r - n_first-th); the per-loan sums by the row's loan. Returns ok, each loan's
+    row count, the per-loan sums (dpd, op, oi, of, Σ uncapped, lowest, pen_due, pen_open) and per row its loan
+    (-1: not a continued loan's), uncapped, capped, penalty_due and seq."""
+    n_loans, n_first = len(t_loan), len(r_loan[0])
+    n_rows = n_first + len(r_loan[1])
+    owner = np.concatenate((owners(t_loan, r_loan[0]), owners(t_loan, r_loan[1])))
+    row_seq = np.empty(n_rows, np.int64)
+    count = np.zeros(n_loans, np.int64)
+    per_loan = np.zeros((n_loans, 8), np.int64)  # dpd, op, oi, of, total_unc, lowest, pen_due, pen_open
+    uncapped = np.zeros(n_rows, np.int64)
+    ok = True
+    for p in range(2):
+        first = 0 if p == 0 else n_first
+        ok &= _rows(d, first, t_loan, t_as_of, t_pid, owner, row_seq, count, per_loan, uncapped,
+                    r_loan[p], r_seq[p], r_kind[p], r_compound[p], r_eff[p], r_eff_ok[p], r_g[p], r_open_p[p],
+                    r_open_i[p], r_open_f[p], r_card[p], r_card_ok[p], r_wsp[p], r_wsp_ok[p], r_wsi[p], r_wsi_ok[p],
+                    r_as_of[p], q_mode, q_pen_num, q_pen_den, q_fee_num, q_fee_den)
     over = np.zeros(n_loans, np.bool_)  # the loans whose cap bites (room_sql, over_sql)
     room = np.zeros(n_loans, np.int64)
     for t in range(n_loans):
