@@ -1,8 +1,10 @@
 """Arrow columns edited by compiled loops over their buffers, where pyarrow's kernels would rebuild or resolve every
-value (docs/eod.md, Incremental run): a text column with a few values replaced, and the check that a column of
-loan_ids is ordered. Both are loops over values in numba, never Python loops over loans."""
+value (docs/eod.md, Incremental run): a text column with a few values replaced, the check that a column of
+loan_ids is ordered, and a column of one date. Loops over values in numba or numpy, never Python loops over loans."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import numba
 import numpy as np
@@ -82,6 +84,11 @@ def _splice(offsets, data, where, new_offsets, new_data, differ, size):  # noqa:
                 out[b + base] = new_data[b]
             start = stop + 1
     return out_offsets, out
+
+
+def one_date(day: date, n: int) -> pa.Array:
+    """``n`` times ``day`` as date32, made as its days since 1970 (numpy's datetime64 converted ≈ 20 × slower)."""
+    return pa.array(np.full(n, (day - date(1970, 1, 1)).days, np.int32)).view(pa.date32())
 
 
 @numba.njit(cache=True, nogil=True)

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from arrears.delinquency import columns
 from arrears.delinquency.model import SNAPSHOT, TRANSITION_KINDS, TRANSITIONS
 
 # The transitions' kinds in their output order within a loan (alphabetical, as ``outputs.TRANSITIONS`` sorts them).
@@ -41,7 +42,7 @@ def outputs(tail: pa.Table, sums: np.ndarray, catalogue: dict[str, pa.Table], to
     total = principal + owed + pen_open
     fully_paid = tail.column("all_settled").to_numpy(zero_copy_only=False) & (pen_open == 0)
     n = tail.num_rows
-    day = pa.array(np.full(n, np.datetime64(business_date, "D")), pa.date32())
+    day = columns.one_date(business_date, n)
     snapshot = pa.table([
         day, tail.column("loan_id"), tail.column("borrower_id"), names.take(pa.array(prod)),
         pa.array(dpd.astype(np.int32)), pa.array(sums[:, 1]), pa.array(sums[:, 2]), pa.array(sums[:, 3]),

@@ -492,7 +492,7 @@ def _patched(previous: pa.Table, redone: pa.Table, at: np.ndarray, added: np.nda
     """``previous`` with the rows at the increasing positions ``at`` replaced by ``redone``'s, ``added`` added to the
     total outstanding, and every date D. Fixed-width columns by numpy (a copy and a scatter); a column of text (or
     booleans) by ``_spliced``: only the values that differ."""
-    day = pa.array(np.full(previous.num_rows, np.datetime64(d.split("'")[1], "D")), pa.date32())
+    day = columns.one_date(date.fromisoformat(d.split("'")[1]), previous.num_rows)
 
     def column(field: pa.Field) -> pa.Array | pa.ChunkedArray:
         before, after = previous.column(field.name), redone.column(field.name)
