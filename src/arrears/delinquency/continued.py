@@ -6,8 +6,9 @@ rows still go through the penalty's arithmetic every day: at 1M loans ≈ 1.4M r
 and store in ≈ 0.35 s. ``compute`` does the same integers in one compiled pass over the kept rows — the rules of
 docs/eod.md (Penalty, Caps, Floor, dpd and the overdue amounts), expression for expression — and from its per-loan
 sums ``continued_state`` gives the loans' snapshot rows and transitions. It also takes the loans recomputed today
-that it can (``carry.passed_sql``), from the rows kept for them today. ``prepare`` reads what it needs from the run's
-connection; ``compute`` reads none, and can cut the loans in ranges evaluated on threads side by side.
+that it can (``carry.passed_sql``), from the rows kept for them today. Neither ``prepare`` nor ``compute`` reads the
+run's connection: the run calls them on a thread of its own (``evaluate``), and ``compute`` can cut the loans in
+ranges evaluated on threads side by side.
 
 Exact integers in int64: where a product, a sum or a rounding might not fit (the engine's HUGEINT cases, or a ratio
 beyond int64) it returns None and the run takes the SQL path, which ``tests/delinquency/test_incremental_carry.py``
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
 
-import duckdb
 import numba
 import numpy as np
 import pyarrow as pa
@@ -40,11 +40,15 @@ _RATIOS = ("pen_num", "pen_den", "fee_num", "fee_den", "cap_num", "cap_den")
 
 # The loans the pass evaluates, with what the cap's room and their snapshot row read of their pre row: today's pid, the
 # as_of of their kept rows, what is used of the cap, their outstanding principal, what is owed, ... The continued
-# loans (``tail``; their kept rows of P) are evaluated while the recomputed loans' first steps run; then those
-# recomputed today that the pass can take (``carry.passed_sql``; their kept rows of today).
-CONTINUED_SQL = """
-SELECT loan_id, pid, as_of, used, borrower_id, prod_no, outstanding_principal, owed, all_settled
-FROM kept_pre_raw WHERE tail ORDER BY loan_id"""
+# loans (``continued_tail``; their kept rows of P) are evaluated while the recomputed loans' first steps run; then
+# those recomputed today that the pass can take (``passed_sql``; their kept rows of today).
+TAIL = ("loan_id", "pid", "as_of", "used", "borrower_id", "prod_no", "outstanding_principal", "owed", "all_settled")
+
+
+def continued_tail(kept_pre: pa.Table) -> pa.Table:
+    """The continued loans' ``TAIL``, by loan_id: P's kept pre rows of the loans kept, those marked ``tail``."""
+    tail = kept_pre.filter(kept_pre.column("tail")).select(list(TAIL))
+    return tail if columns.ordered(ints(tail.column("loan_id"))) else tail.sort_by("loan_id")
 
 
 def passed_sql(d: str) -> str:
@@ -64,8 +68,8 @@ _LOOKED_UP = {"eod_loans": {"principal_fen": "principal_fen", "disbursed_on": "d
 
 @dataclass(frozen=True)
 class Prepared:
-    """What the pass reads, taken from the run's connection (``prepare``): the continued loans with what they read
-    of other tables, the parameters and their ratios, the kept rows."""
+    """What the pass reads (``prepare``): its loans with what they read of other tables, the parameters and their
+    ratios, the kept rows."""
     tail: pa.Table
     params: pa.Table
     ratios: list[np.ndarray]
@@ -74,21 +78,25 @@ class Prepared:
     top: int
 
 
-def prepare(con: duckdb.DuckDBPyConnection, loans: str, kept_di: pa.Table, tables: dict[str, pa.Table],
-            catalogue: dict[str, pa.Table], top: int) -> Prepared | None:
-    """What ``compute`` reads for the loans of the query ``loans`` (``CONTINUED_SQL`` or ``passed_sql``): their pre
-    rows, their loans' and their rows of P's snapshot (``tables``, the inputs; none for a new loan), the parameters;
-    ``kept_di`` holds their di rows. None when a ratio or an amount may not fit int64 as the pass needs (the caller
-    then runs the SQL)."""
-    tail = con.sql(loans).to_arrow_table()
+def evaluate(tail: pa.Table, kept_di: pa.Table, tables: dict[str, pa.Table], catalogue: dict[str, pa.Table],
+             top: int, business_date: date, parts: int) -> dict[str, pa.Table] | None:
+    """``compute`` of what ``prepare`` gives, or None when either declines. Reads no connection: the run calls it on a
+    thread of its own, beside its SQL."""
+    prepared = prepare(tail, kept_di, tables, catalogue, top)
+    return compute(prepared, business_date, parts) if prepared is not None else None
+
+
+def prepare(tail: pa.Table, kept_di: pa.Table, tables: dict[str, pa.Table], catalogue: dict[str, pa.Table],
+            top: int) -> Prepared | None:
+    """What ``compute`` reads for the loans of ``tail`` (``TAIL``, by loan_id: ``continued_tail`` or ``passed_sql``'s
+    rows): with their loans' and their rows of P's snapshot (``tables``, the inputs; none for a new loan), the
+    parameters (``catalogue``); ``kept_di`` holds their di rows. None when a ratio or an amount may not fit int64 as
+    the pass needs (the caller then runs the SQL)."""
     for name, wanted in _LOOKED_UP.items():
-        tail = _looked_up(con, tail, tables[name], f"{name}_all", wanted)
-    params = con.sql("SELECT pid, mode, has_cap, " + ", ".join(_RATIOS) + " FROM eod_params ORDER BY pid"
-                     ).to_arrow_table()
+        tail = _looked_up(tail, tables[name], wanted)
+    params = catalogue["eod_params"].select(["pid", "mode", "has_cap", *_RATIOS]).sort_by("pid")
     ratios = _ratios(params)
-    if ratios is None or any(tail.column(c).null_count for c in ("loan_id", "pid", "as_of", "used", "borrower_id",
-                                                                "prod_no", "outstanding_principal", "owed",
-                                                                "all_settled")):
+    if ratios is None or any(tail.column(c).null_count for c in TAIL):
         return None
     if not all(_all_small(tail.column(c)) for c in ("outstanding_principal", "owed")):  # their sum with the penalty
         return None
@@ -171,12 +179,10 @@ def _all_small(column: pa.ChunkedArray) -> bool:
     return bool(np.all((values > -SMALL) & (values < SMALL)))
 
 
-def _looked_up(con: duckdb.DuckDBPyConnection, tail: pa.Table, table: pa.Table, registered: str,
-               wanted: dict[str, str]) -> pa.Table:
+def _looked_up(tail: pa.Table, table: pa.Table, wanted: dict[str, str]) -> pa.Table:
     """``tail`` (ordered by loan_id) with ``wanted`` columns of its loans' rows in ``table`` (as their aliases; null
     for a loan without one): found by one merge of the two orders when ``table`` is ordered by loan_id (the inputs
-    and P's snapshot usually are: a join would read every row of it), else by a join of ``registered``, the table
-    registered in ``con``."""
+    and P's snapshot usually are: a join would read every row of it), else by a join."""
     ids, loans = ints(table.column("loan_id")), ints(tail.column("loan_id"))
     if len(ids) and table.column("loan_id").null_count == 0 and columns.ordered(ids):
         at = np.minimum(owners(ids, loans), len(ids) - 1)
@@ -184,10 +190,8 @@ def _looked_up(con: duckdb.DuckDBPyConnection, tail: pa.Table, table: pa.Table, 
         for name, alias in wanted.items():
             tail = tail.append_column(alias, _taken(table.column(name), at, found))
         return tail
-    con.register("continued_tail", tail)
-    listed = ", ".join(f"v.{name} AS {alias}" for name, alias in wanted.items())
-    return con.sql(f"SELECT t.*, {listed} FROM continued_tail t LEFT JOIN {registered} v ON v.loan_id = t.loan_id "
-                   "ORDER BY t.loan_id").to_arrow_table()
+    found = table.select(["loan_id", *wanted]).rename_columns(["loan_id", *wanted.values()])
+    return tail.join(found, "loan_id", join_type="left outer").sort_by("loan_id")
 
 
 def _taken(column: pa.ChunkedArray, at: np.ndarray, found: np.ndarray) -> pa.ChunkedArray:

@@ -289,10 +289,9 @@ def _continue_kept(con: duckdb.DuckDBPyConnection, pool: ThreadPoolExecutor, tab
     through it too (from today's kept rows), and the others through the engine's later steps."""
     top = catalogue.top_dpd(catalog)
     pending = []  # the pass's runs: the continued loans', then the recomputed loans' it takes
-    if COMPILED:
-        prepared = continued.prepare(con, continued.CONTINUED_SQL, carry.di, tables, catalogue_tables, top)
-        if prepared is not None:
-            pending.append(pool.submit(continued.compute, prepared, business_date, TAIL_PARTS))
+    if COMPILED:  # its inputs prepared on its thread too: they are P's kept rows and the inputs, not the connection's
+        pending.append(pool.submit(continued.evaluate, continued.continued_tail(kept_pre), carry.di, tables,
+                                   catalogue_tables, top, business_date, TAIL_PARTS))
     redo = np.sort(con.sql("SELECT loan_id FROM eod_redo").to_arrow_table().column("loan_id").to_numpy())
     recomputed = 0
     names = ("eod_loans", "eod_instalments", "eod_settlements")
@@ -326,7 +325,8 @@ def _continue_kept(con: duckdb.DuckDBPyConnection, pool: ThreadPoolExecutor, tab
     con.execute("CREATE OR REPLACE TEMP VIEW eod_loans AS SELECT * FROM eod_loans_all")
     if pending:  # the recomputed loans the pass can take (with today's kept rows)
         con.execute(f"CREATE TEMP TABLE eod_passed AS {carry_sql.passed_sql()}")
-        prepared = continued.prepare(con, continued.passed_sql(d), new["di"], tables, catalogue_tables, top)
+        prepared = continued.prepare(con.sql(continued.passed_sql(d)).to_arrow_table(), new["di"], tables,
+                                     catalogue_tables, top)
         pending.append(pool.submit(continued.compute, prepared, business_date, 1) if prepared is not None else None)
     later = (con, tables, steps[front + 1:], d, redo, tail_pre, catalog)
     alone = bool(pending) and pending[-1] is not None
