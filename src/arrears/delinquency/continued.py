@@ -328,12 +328,20 @@ def _by_loan_and_seq(owner, chosen, seq, n_loans):  # noqa: ANN001, ANN202
 
 @numba.njit(cache=True, nogil=True)
 def owners(t_loan, r_loan):  # noqa: ANN001, ANN202
-    """Each row's place in the sorted ``t_loan`` (where it would be, if it is not there): by a table over t_loan's
-    span when that is not much more than the rows (a range of loans, as usual: one read a row), else by binary search
-    (≈ 18 random reads a row)."""
+    """Each row's place in the sorted ``t_loan`` (where it would be, if it is not there): ``owners_into`` a new array."""
+    owner = np.empty(len(r_loan), np.int64)
+    owners_into(t_loan, r_loan, owner)
+    return owner
+
+
+@numba.njit(cache=True, nogil=True)
+def owners_into(t_loan, r_loan, owner):  # noqa: ANN001, ANN202
+    """``owners`` written into ``owner``: by a table over t_loan's span when that is not much more than the rows (a
+    range of loans, as usual: one read a row), else by binary search (≈ 18 random reads a row)."""
     n = len(t_loan)
     if n == 0 or t_loan[-1] - t_loan[0] > 4 * (n + len(r_loan)) + 1024:
-        return np.searchsorted(t_loan, r_loan)
+        owner[:] = np.searchsorted(t_loan, r_loan)
+        return
     low, high = t_loan[0], t_loan[-1]
     place = np.empty(high - low + 1, np.int32)
     t = 0
@@ -341,11 +349,9 @@ def owners(t_loan, r_loan):  # noqa: ANN001, ANN202
         while t_loan[t] < loan:
             t += 1
         place[loan - low] = t
-    owner = np.empty(len(r_loan), np.int64)
     for r in range(len(r_loan)):
         loan = r_loan[r]
         owner[r] = 0 if loan < low else (n if loan > high else place[loan - low])
-    return owner
 
 
 @numba.njit(cache=True, nogil=True)
@@ -430,7 +436,9 @@ def _kernel(d, t_loan, t_as_of, t_pid, t_used, t_principal, t_principal_ok, t_di
     each at 1M loans took ≈ 40 ms on a virtual machine whose faults are slow)."""
     n_loans, n_first = len(t_loan), len(r_loan[0])
     n_rows = n_first + len(r_loan[1])
-    owner = np.concatenate((owners(t_loan, r_loan[0]), owners(t_loan, r_loan[1])))
+    owner = np.empty(n_rows, np.int64)  # one array for both parts, not two joined
+    owners_into(t_loan, r_loan[0], owner[:n_first])
+    owners_into(t_loan, r_loan[1], owner[n_first:])
     row_seq = np.empty(n_rows, np.int64)
     count = np.zeros(n_loans, np.int64)
     per_loan = np.zeros((n_loans, 8), np.int64)  # dpd, op, oi, of, total_unc, lowest, pen_due, pen_open
