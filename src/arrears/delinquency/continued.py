@@ -328,7 +328,7 @@ def _by_loan_and_seq(owner, chosen, seq, n_loans):  # noqa: ANN001, ANN202
 
 @numba.njit(cache=True, nogil=True)
 def owners(t_loan, r_loan):  # noqa: ANN001, ANN202
-    """Each row's place in the sorted ``t_loan`` (where it would be, if it is not there): ``owners_into`` a new array."""
+    """Each row's place in the sorted ``t_loan`` (where it would be, if it is not there), in a new array."""
     owner = np.empty(len(r_loan), np.int64)
     owners_into(t_loan, r_loan, owner)
     return owner

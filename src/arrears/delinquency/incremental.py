@@ -113,9 +113,9 @@ def _redo_sql(p: str, d: str, kept_apart: str | None = None) -> str:
     snapshot's, loan for loan (no new loan to look for), and this table holds the loans of P's kept rows and P's
     moving loans that ``eod_old`` does not, found by arrays (``_SameLoans``) instead of the two anti-joins. A superset
     is always safe."""
-    apart = f"UNION SELECT loan_id FROM {kept_apart}" if kept_apart else f"""UNION SELECT c.loan_id FROM carry_pre c ANTI JOIN eod_old o ON o.loan_id = c.loan_id
-UNION SELECT v.loan_id FROM eod_previous_all v ANTI JOIN eod_old o ON o.loan_id = v.loan_id
-      WHERE {_MOVING}"""
+    apart = f"UNION SELECT loan_id FROM {kept_apart}" if kept_apart else f"""
+UNION SELECT c.loan_id FROM carry_pre c ANTI JOIN eod_old o ON o.loan_id = c.loan_id
+UNION SELECT v.loan_id FROM eod_previous_all v ANTI JOIN eod_old o ON o.loan_id = v.loan_id WHERE {_MOVING}"""
     return f"""
 SELECT loan_id FROM eod_loans_all WHERE restructured_on IS NOT NULL
 UNION SELECT loan_id FROM eod_changed
@@ -278,7 +278,8 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     arrays = None if same is None else _SameLoans.of(con, same, tables["eod_previous"], carry.pre)
     if arrays is not None:  # P's loans, loan for loan: the kept and the moving loans placed among them by arrays
         con.register("eod_kept_apart", arrays.kept_apart())
-    con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, 'eod_kept_apart' if arrays is not None else None)}")
+    apart = "eod_kept_apart" if arrays is not None else None
+    con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, apart)}")
     con.execute(f"CREATE TEMP TABLE eod_fell_due AS {_fell_due_sql(p)}")
     if arrays is not None:
         keep = arrays.keep(con)
