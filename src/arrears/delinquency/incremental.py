@@ -278,11 +278,11 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     arrays = None if same is None else _SameLoans.of(con, same, tables["eod_previous"], carry.pre)
     if arrays is not None:  # P's loans, loan for loan: the kept and the moving loans placed among them by arrays
         con.register("eod_kept_apart", arrays.kept_apart())
-    apart = "eod_kept_apart" if arrays is not None else None
-    con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, apart)}")
+    con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, 'eod_kept_apart' if arrays else None)}")
     con.execute(f"CREATE TEMP TABLE eod_fell_due AS {_fell_due_sql(p)}")
+    redo = _sorted_ids(con, "SELECT loan_id FROM eod_redo")
     if arrays is not None:
-        keep = arrays.keep(con)
+        keep = arrays.keep(con, redo)
         con.register("eod_keep", keep)
     else:
         con.execute(f"CREATE TEMP TABLE eod_keep AS {_keep_sql()}")
@@ -292,12 +292,12 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     done("select")
     with ThreadPoolExecutor(2) as pool:  # the compiled pass on threads beside the recomputed loans' SQL
         return _continue_kept(con, pool, tables, catalogue_tables, business_date, catalog, p, d, carry, kept_pre,
-                              same, done)
+                              same, redo, done)
 
 
 def _continue_kept(con: duckdb.DuckDBPyConnection, pool: ThreadPoolExecutor, tables: dict[str, pa.Table],
                    catalogue_tables: dict[str, pa.Table], business_date: date, catalog: Catalog, p: str, d: str,
-                   carry: Carry, kept_pre: pa.Table, same: np.ndarray | None,
+                   carry: Carry, kept_pre: pa.Table, same: np.ndarray | None, redo: np.ndarray,
                    done: Callable[[str], None]) -> Incremental:
     """``_continue`` once the loans are chosen: the continued loans go through the compiled pass on a thread (from
     P's kept rows alone) while the recomputed loans' first steps run; then the recomputed loans the pass can take go
@@ -307,7 +307,6 @@ def _continue_kept(con: duckdb.DuckDBPyConnection, pool: ThreadPoolExecutor, tab
     if COMPILED:  # its inputs prepared on its thread too: they are P's kept rows and the inputs, not the connection's
         pending.append(pool.submit(continued.evaluate, continued.continued_tail(kept_pre), carry.di, tables,
                                    catalogue_tables, top, business_date, TAIL_PARTS))
-    redo = np.sort(con.sql("SELECT loan_id FROM eod_redo").to_arrow_table().column("loan_id").to_numpy())
     recomputed = 0
     names = ("eod_loans", "eod_instalments", "eod_settlements")
     with ThreadPoolExecutor(2) as takes:  # the takes release the GIL: the three subsets side by side
@@ -457,14 +456,11 @@ class _SameLoans:
         apart = np.concatenate([self.pre_ids[~_among(self.pre_ids, ids)], self.same[self.moving & ~is_old]])
         return pa.table({"loan_id": pa.array(apart, pa.int64())})
 
-    def keep(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
-        """eod_keep (``_keep_sql``): the old loans of P not recomputed, with ``tail``, by row."""
+    def keep(self, con: duckdb.DuckDBPyConnection, redo: np.ndarray) -> pa.Table:
+        """eod_keep (``_keep_sql``): the old loans of P not recomputed (``redo``: eod_redo's, sorted), with ``tail``,
+        by row."""
         ids = self.old.column("loan_id").to_numpy()
-        def sorted_ids(query: str) -> np.ndarray:
-            return np.sort(con.sql(query).to_arrow_table().column("loan_id").to_numpy())
-
-        redo = sorted_ids("SELECT loan_id FROM eod_redo WHERE loan_id IS NOT NULL")
-        judged = sorted_ids("SELECT loan_id FROM eod_judged WHERE moves AND loan_id IS NOT NULL")
+        judged = _sorted_ids(con, "SELECT loan_id FROM eod_judged WHERE moves")
         has_cap = pc.fill_null(self.old.column("has_cap"), False).to_numpy(zero_copy_only=False)
         tail = self.moving[self.at] | has_cap | _among(ids, judged)
         kept = np.flatnonzero(self.in_p & ~_among(ids, redo))
@@ -472,6 +468,12 @@ class _SameLoans:
         kept = kept[np.argsort(rows, kind="stable")]
         return pa.table({"loan_id": self.old.column("loan_id").take(kept), "pid": self.old.column("pid").take(kept),
                          "row": self.old.column("row").take(kept), "tail": pa.array(tail[kept])})
+
+
+def _sorted_ids(con: duckdb.DuckDBPyConnection, query: str) -> np.ndarray:
+    """The loan_ids ``query`` gives, sorted; a null one, which joins nothing, left out."""
+    return np.sort(con.sql(f"SELECT loan_id FROM ({query}) WHERE loan_id IS NOT NULL").to_arrow_table()
+                   .column("loan_id").to_numpy())
 
 
 def _among(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
