@@ -347,13 +347,12 @@ def _continue_kept(con: duckdb.DuckDBPyConnection, pool: ThreadPoolExecutor, tab
     done("front")
     redone = _later_steps(*later, alone=alone)
     next_carry = Carry(business_date, pre=pa.concat_tables([kept_pre.drop_columns(["tail"]), new["pre"]]),
-                       di=_next_di(con, carry.di, new["di"]),
-                       params=con.sql("SELECT * FROM eod_params").to_arrow_table(),
+                       di=_next_di(con, kept_pre, carry.di, new["di"]), params=catalogue_tables["eod_params"],
                        due=con.sql("SELECT * FROM eod_due").to_arrow_table())
     con.execute("CREATE TEMP VIEW eod_redone AS SELECT loan_id FROM eod_redo UNION ALL "
                 "SELECT loan_id FROM eod_keep WHERE tail")
     fell_due = con.sql("SELECT loan_id, owed FROM eod_fell_due ORDER BY loan_id").to_arrow_table()
-    (tail,), = con.sql("SELECT count(*) FROM eod_keep WHERE tail").fetchall()
+    tail = pc.sum(pc.fill_null(kept_pre.column("tail"), False)).as_py() or 0  # eod_keep's, as kept_pre has them
     done("keep")
     compiled = [run.result() if run is not None else None for run in pending]
     if alone and any(part is None for part in compiled):  # the pass declined (an amount beyond int64): the SQL for all
@@ -493,11 +492,11 @@ def _kept_pre(keep: pa.Table, pre: pa.Table) -> pa.Table:
     return kept.append_column("tail", keep.column("tail"))
 
 
-def _next_di(con: duckdb.DuckDBPyConnection, kept: pa.Table, new: pa.Table) -> pa.Table:
+def _next_di(con: duckdb.DuckDBPyConnection, kept_pre: pa.Table, kept: pa.Table, new: pa.Table) -> pa.Table:
     """The di rows kept for the next date: P's, with the recomputed loans' added as a chunk of their own (joined to
     the rest only now and then: ``continued.laid_out``); the rows no pre row names any more (recomputed or gone
     loans) dropped once they are a third of the whole."""
-    (live,), = con.sql("SELECT coalesce(sum(rows), 0) FROM kept_pre_raw").fetchall()
+    live = pc.sum(kept_pre.column("rows")).as_py() or 0  # kept_pre_raw's
     if 2 * (kept.num_rows - live) > live:
         kept = con.sql(carry_sql.compact_sql()).to_arrow_table()
     return continued.laid_out(pa.concat_tables([kept, new]))
@@ -513,10 +512,13 @@ def _rows_of(table: pa.Table, ids: np.ndarray) -> pa.Table | None:
     if any(key.null_count for key in keys):
         return None
     keys = [key.to_numpy() for key in keys]  # views, not copies
-    if not all(columns.ordered(key) for key in keys) or any(
-            later[0] < earlier[-1] for earlier, later in pairwise(keys)):
+    if any(later[0] < earlier[-1] for earlier, later in pairwise(keys)):
         return None
-    def rows(batch: pa.RecordBatch, key: np.ndarray) -> pa.RecordBatch | None:
+
+    def rows(batch: pa.RecordBatch, key: np.ndarray) -> pa.RecordBatch | bool | None:
+        """The batch's rows of ``ids``; False when its loan_ids are not ordered (checked here, on the pool)."""
+        if not columns.ordered(key):
+            return False
         mine = ids[np.searchsorted(ids, key[0], "left"):np.searchsorted(ids, key[-1], "right")]
         starts, stops = np.searchsorted(key, mine, "left"), np.searchsorted(key, mine, "right")
         lengths = stops - starts
@@ -525,8 +527,11 @@ def _rows_of(table: pa.Table, ids: np.ndarray) -> pa.Table | None:
         return batch.take(pa.array(np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths),
                                                                              lengths)))
 
-    with ThreadPoolExecutor(2) as pool:  # a loop over batches, not loans, two at a time (the takes release the GIL)
-        taken = [batch for batch in pool.map(rows, batches, keys) if batch is not None]
+    with ThreadPoolExecutor(2) as pool:  # a loop over batches, not loans, two at a time (numba and takes free the GIL)
+        taken = list(pool.map(rows, batches, keys))
+    if any(batch is False for batch in taken):
+        return None
+    taken = [batch for batch in taken if batch is not None]
     return pa.Table.from_batches(taken, schema=table.schema)
 
 
@@ -598,16 +603,33 @@ def _spliced(before: pa.ChunkedArray, after: pa.ChunkedArray, at: np.ndarray) ->
     """``before`` with the values at the positions ``at`` replaced by ``after``'s, for a column of text (or
     booleans): only the few values that differ are appended and taken into place (a day changes the level of a
     few loans of every thousand; a replacement under a mask rebuilt every value, twice as slow); text without nulls
-    by ``columns.splice_text``, one copy of its bytes (≈ 4 ms for 1M levels against ≈ 18 ms). ``before`` itself when
-    none differs."""
-    whole = before.combine_chunks()  # a take from chunks resolves every index's chunk: several times slower
-    spliced = columns.splice_text(whole, at, after.combine_chunks())  # text without nulls: compiled, one copy
+    by ``columns.splice_text`` chunk by chunk (``_spliced_text``). ``before`` itself when none differs."""
+    after = after.combine_chunks()
+    spliced = _spliced_text(before, after, at)
     if spliced is not None:
         return spliced
+    whole = before.combine_chunks()  # a take from chunks resolves every index's chunk: several times slower
     moved = pc.fill_null(pc.not_equal(after, whole.take(pa.array(at))), True).to_numpy(zero_copy_only=False)
     if not moved.any():
         return before
     where = at[moved]
     index = np.arange(len(whole))
     index[where] = len(whole) + np.arange(len(where))
-    return pc.take(pa.concat_arrays([whole, after.filter(pa.array(moved)).combine_chunks()]), pa.array(index))
+    return pc.take(pa.concat_arrays([whole, after.filter(pa.array(moved))]), pa.array(index))
+
+
+def _spliced_text(before: pa.ChunkedArray, after: pa.Array, at: np.ndarray) -> pa.ChunkedArray | None:
+    """``_spliced`` for text without nulls: each chunk of ``before`` spliced with the positions that fall in it (a loop
+    over chunks, not values), one copy of the bytes of a chunk where a value differs and none of the others (joining
+    the chunks first copied every value of the column, ≈ 3 ms for 1M levels, even of one chunk); None when
+    ``columns.splice_text`` cannot take a chunk."""
+    starts = np.cumsum([0] + [len(chunk) for chunk in before.chunks])
+    cuts = np.searchsorted(at, starts)
+    chunks = []
+    for k, chunk in enumerate(before.chunks):
+        lo, hi = cuts[k], cuts[k + 1]
+        spliced = chunk if lo == hi else columns.splice_text(chunk, at[lo:hi] - starts[k], after.slice(lo, hi - lo))
+        if spliced is None:
+            return None
+        chunks.append(spliced)
+    return pa.chunked_array(chunks, before.type)
