@@ -450,6 +450,45 @@ def test_new_removed_and_rejected_loans_take_the_general_merge():
     assert result.outputs.snapshot.num_rows == inputs.loans.num_rows - result.outputs.rejected.num_rows
 
 
+def _without(inputs, loans: set[int]):
+    """The inputs without the rows of ``loans`` (P's snapshot left as it is)."""
+    drop = pa.array(sorted(loans), pa.int64())
+    return replace(inputs, **{name: getattr(inputs, name).filter(pc.invert(pc.is_in(getattr(inputs, name)["loan_id"],
+                                                                                    value_set=drop)))
+                              for name in ("loans", "instalments", "settlements")})
+
+
+# Production's usual next date: some of P's loans gone (paid off and closed), new ones disbursed, the loans read in
+# loan_id order. The loans are found among P's by arrays and the snapshot is P's patched (without the loans gone)
+# with the new loans' rows placed among it (after it, or between its rows), not merged by a join and a sort.
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32), st.integers(40, 120), st.dates(date(2024, 4, 1), LAST_DAY - timedelta(days=20)),
+       st.integers(1, 5), st.data())
+def test_gone_and_new_loans_in_loan_id_order_are_placed_by_arrays(seed, n, first, gap, data):
+    p = generate_portfolio(seed, n, first, previous="none")
+    ids = sorted(p.inputs.loans["loan_id"].to_pylist())
+    new = set(data.draw(st.lists(st.sampled_from(ids), max_size=4)))
+    if data.draw(st.booleans()):
+        new.add(ids[-1])  # the newest loan_id too: its row after P's
+    gone = set(data.draw(st.lists(st.sampled_from(ids), max_size=4))) - new
+    run = engine.run(_without(p.on(first), new), first, p.catalog, keep=True)
+    d = first + timedelta(days=gap)
+    dates = p.history["value_date"]
+    paid = p.history.filter(pc.and_(pc.greater(dates, pa.scalar(first, pa.date32())),
+                                    pc.less_equal(dates, pa.scalar(d, pa.date32()))))
+    inputs = _without(p.on(d, previous=run.snapshot), gone)
+    inputs = replace(inputs, loans=inputs.loans.sort_by("loan_id"))
+    placed = []
+    real = incremental._patched_in_order
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(incremental, "_patched_in_order", lambda *a: placed.append(real(*a)) or placed[-1])
+        result = run_incremental(inputs, d, p.catalog, changed=pc.unique(paid["loan_id"]), carry=run.carry)
+    same_as_full(inputs, d, p.catalog, result)
+    assert result.continued > 0 or not run.carry.pre.num_rows
+    if not result.outputs.rejected.num_rows:
+        assert placed and placed[-1] is not None
+
+
 def live(kept: Carry) -> dict[str, pa.Table]:
     """The kept rows that count: pre's, and di's with their loan's pre row's as_of; without as_of (the date each
     was computed), ordered."""

@@ -111,7 +111,7 @@ def _redo_sql(p: str, d: str, kept_apart: str | None = None) -> str:
     only by the days passed is recomputed only if it is not in ``eod_old``; and a loan of ``eod_old`` with any
     instalment falling due in (P, D] is (what is used of the cap counts it). ``kept_apart``: the portfolio is P's
     snapshot's, loan for loan (no new loan to look for), and this table holds the loans of P's kept rows and P's
-    moving loans that ``eod_old`` does not, found by arrays (``_SameLoans``) instead of the two anti-joins. A superset
+    moving loans that ``eod_old`` does not, found by arrays (``_Selection``) instead of the two anti-joins. A superset
     is always safe."""
     apart = f"UNION SELECT loan_id FROM {kept_apart}" if kept_apart else f"""
 UNION SELECT c.loan_id FROM carry_pre c ANTI JOIN eod_old o ON o.loan_id = c.loan_id
@@ -138,7 +138,7 @@ LEFT JOIN eod_due x ON x.due_on = u.due_on
 WHERE x.e_none IS NULL OR x.e_nbd IS NULL"""
 
 
-# P's rows that can change by the days passed (SQL over eod_previous_all as v; ``_SameLoans.moving`` as arrays).
+# P's rows that can change by the days passed (SQL over eod_previous_all as v; ``_Selection.moving`` as arrays).
 _MOVING = "v.dpd > 0 OR v.penalty_due_fen <> 0 OR v.overdue_penalty_fen <> 0 OR v.in_observation"
 
 
@@ -147,7 +147,7 @@ def _keep_sql() -> str:
     days passed (overdue, a penalty, in observation on P, or under a cap: its room grows by the day) or an
     instalment of theirs passes its grace in (P, D] (it is in the kept rows, which ``carry.di_sql`` judges on D).
     The others (dpd 0, no penalty, no cap, no grace ending) keep P's row: no instalment of theirs started to weigh,
-    so nothing of theirs moves. (``_SameLoans.keep`` does the same by arrays when the portfolio is P's.)"""
+    so nothing of theirs moves. (``_Selection.keep`` does the same by arrays when the loans are in order.)"""
     return f"""
 SELECT o.loan_id, o.pid, o.row,
        {_MOVING} OR o.has_cap OR o.loan_id IN (SELECT loan_id FROM eod_judged WHERE moves) AS tail
@@ -274,9 +274,9 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     _window(con, tables["eod_loans"], p, d)
     con.execute(f"CREATE TEMP TABLE eod_missing AS {_missing_sql(p)}")
     con.execute(f"CREATE TEMP TABLE eod_judged AS {_judged_sql(p, d)}")
-    same = _same_loans(tables)
-    arrays = None if same is None else _SameLoans.of(con, same, tables["eod_previous"], carry.pre)
-    if arrays is not None:  # P's loans, loan for loan: the kept and the moving loans placed among them by arrays
+    order = _order(tables)
+    arrays = None if order is None else _Selection.of(con, order, tables["eod_previous"], carry.pre)
+    if arrays is not None:  # the loans in order: the kept, the moving and the new loans found among them by arrays
         con.register("eod_kept_apart", arrays.kept_apart())
     con.execute(f"CREATE TEMP TABLE eod_redo AS {_redo_sql(p, d, 'eod_kept_apart' if arrays else None)}")
     con.execute(f"CREATE TEMP TABLE eod_fell_due AS {_fell_due_sql(p)}")
@@ -292,12 +292,12 @@ def _continue(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], catal
     done("select")
     with ThreadPoolExecutor(2) as pool:  # the compiled pass on threads beside the recomputed loans' SQL
         return _continue_kept(con, pool, tables, catalogue_tables, business_date, catalog, p, d, carry, kept_pre,
-                              same, redo, done)
+                              order, redo, done)
 
 
 def _continue_kept(con: duckdb.DuckDBPyConnection, pool: ThreadPoolExecutor, tables: dict[str, pa.Table],
                    catalogue_tables: dict[str, pa.Table], business_date: date, catalog: Catalog, p: str, d: str,
-                   carry: Carry, kept_pre: pa.Table, same: np.ndarray | None, redo: np.ndarray,
+                   carry: Carry, kept_pre: pa.Table, order: _Order | None, redo: np.ndarray,
                    done: Callable[[str], None]) -> Incremental:
     """``_continue`` once the loans are chosen: the continued loans go through the compiled pass on a thread (from
     P's kept rows alone) while the recomputed loans' first steps run; then the recomputed loans the pass can take go
@@ -362,7 +362,8 @@ def _continue_kept(con: duckdb.DuckDBPyConnection, pool: ThreadPoolExecutor, tab
             redone[name] = continued.merged_by_loan(redone[name], continued.merged_by_loan(
                 compiled[1][name], compiled[0][name]))
     done("engine")
-    snapshot = _merge(con, tables, redone["snapshot"], d, same, fell_due)
+    expected = tail + (int(np.count_nonzero(_among(redo, order.today))) if order is not None else 0)
+    snapshot = _merge(con, tables, redone["snapshot"], d, order, fell_due, expected)
     done("carry")
     return Incremental(EngineOutputs(snapshot=snapshot, penalties=redone["penalties"],
                                      transitions=redone["transitions"], rejected=redone["rejected"],
@@ -408,24 +409,51 @@ def _later_steps(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], st
                                  catalog)
 
 
-def _same_loans(tables: dict[str, pa.Table]) -> np.ndarray | None:
-    """The loan_ids when the portfolio is P's snapshot's, loan for loan in the same (increasing) order; else None."""
-    previous, loans = tables["eod_previous"], tables["eod_loans"]
-    if previous.num_rows != loans.num_rows or loans.column("loan_id").null_count:
+@dataclass(frozen=True)
+class _Order:
+    """P's snapshot's loan_ids and today's loans', each increasing: the loans found among them by arrays."""
+    before: np.ndarray  # P's snapshot's
+    today: np.ndarray  # today's loans'
+    here: np.ndarray  # each of P's: still one of today's (a loan paid off and closed since is not)
+
+    @property
+    def new(self) -> np.ndarray:
+        """Today's loans P's snapshot lacks (new, or rejected on P)."""
+        return self.today[~_in(self.today, self.before)]
+
+
+def _order(tables: dict[str, pa.Table]) -> _Order | None:
+    """The loan_ids of P's snapshot and of today's loans when each is in increasing loan_id order; else None."""
+    previous, loans = tables["eod_previous"].column("loan_id"), tables["eod_loans"].column("loan_id")
+    if previous.null_count or loans.null_count:
         return None
-    before = previous.column("loan_id").to_numpy()
-    same = np.array_equal(before, loans.column("loan_id").to_numpy()) and bool(np.all(before[1:] > before[:-1]))
-    return before if same else None
+    before, today = continued.ints(previous), continued.ints(loans)
+    if not (_increasing(before) and _increasing(today)):
+        return None
+    if np.array_equal(before, today):  # P's loans, loan for loan
+        return _Order(before, today, np.ones(len(before), np.bool_))
+    return _Order(before, today, _in(before, today))
+
+
+def _in(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which of the increasing ``values`` are in the increasing ``ids``: ``_among`` by ``continued.owners``, a table
+    over the span of the ids (one read a value, where a binary search of 1M ids for 1M values took ≈ 40 ms)."""
+    if not len(ids):
+        return np.zeros(len(values), np.bool_)
+    return ids[np.minimum(continued.owners(ids, values), len(ids) - 1)] == values
+
+
+def _increasing(ids: np.ndarray) -> bool:
+    return len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1]))
 
 
 @dataclass(frozen=True)
-class _SameLoans:
-    """``_redo_sql``'s anti-joins with eod_old and ``_keep_sql`` as arrays in P's order, when the portfolio is P's
-    snapshot's loan for loan (``same``, its loan_ids, increasing): the kept loans (``eod_old``) placed among P's by
-    ``continued.owners`` instead of hash joins of P's 1M rows (at 1M loans ≈ 65 ms instead of ≈ 125 for the SQL's
-    statements). A portfolio with new or gone loans takes the SQL; ``test_incremental_carry.py`` compares both with
-    full runs."""
-    same: np.ndarray
+class _Selection:
+    """``_redo_sql``'s anti-joins with eod_old and P's snapshot and ``_keep_sql`` as arrays, when P's loans and today's
+    are each in loan_id order (``order``): the kept loans (``eod_old``) placed among P's by ``continued.owners``
+    instead of hash joins of P's 1M rows (at 1M loans ≈ 65 ms instead of ≈ 125 for the SQL's statements). Loans out of
+    order take the SQL; ``test_incremental_carry.py`` compares both with full runs."""
+    order: _Order
     moving: np.ndarray  # each P row: overdue, penalised or in observation (``_MOVING``; a null as false)
     old: pa.Table  # eod_old: loan_id, pid, has_cap, row
     at: np.ndarray  # each old loan's place in P
@@ -433,36 +461,39 @@ class _SameLoans:
     pre_ids: np.ndarray  # the loan_ids of P's kept pre rows
 
     @classmethod
-    def of(cls, con: duckdb.DuckDBPyConnection, same: np.ndarray, previous: pa.Table, pre: pa.Table) -> _SameLoans:
+    def of(cls, con: duckdb.DuckDBPyConnection, order: _Order, previous: pa.Table, pre: pa.Table) -> _Selection:
         """A null loan_id of the kept rows joins nothing: left out."""
         old = con.sql("SELECT loan_id, pid, has_cap, row FROM eod_old WHERE loan_id IS NOT NULL").to_arrow_table()
-        ids = old.column("loan_id").to_numpy()
-        at = np.minimum(continued.owners(same, ids), len(same) - 1)
+        ids, before = old.column("loan_id").to_numpy(), order.before
+        at = np.minimum(continued.owners(before, ids), max(len(before) - 1, 0))
+        in_p = before[at] == ids if len(before) else np.zeros(len(ids), np.bool_)
 
         def filled(name: str, value: object) -> np.ndarray:
             return pc.fill_null(previous.column(name), value).to_numpy(zero_copy_only=False)
 
         moving = ((filled("dpd", 0) > 0) | (filled("penalty_due_fen", 0) != 0)
                   | (filled("overdue_penalty_fen", 0) != 0) | filled("in_observation", False))
-        return cls(same, moving, old, at, same[at] == ids, pc.drop_null(pre.column("loan_id")).to_numpy())
+        return cls(order, moving, old, at, in_p, pc.drop_null(pre.column("loan_id")).to_numpy())
 
     def kept_apart(self) -> pa.Table:
-        """The loans of P's kept pre rows that eod_old does not hold, and P's moving loans it does not hold."""
+        """The loans of P's kept pre rows that eod_old does not hold, P's moving loans it does not hold, and today's
+        loans P's snapshot lacks."""
         old = self.at[self.in_p]
-        is_old = np.zeros(len(self.same), np.bool_)
+        is_old = np.zeros(len(self.order.before), np.bool_)
         is_old[old] = True
         ids = np.sort(self.old.column("loan_id").to_numpy())
-        apart = np.concatenate([self.pre_ids[~_among(self.pre_ids, ids)], self.same[self.moving & ~is_old]])
+        apart = np.concatenate([self.pre_ids[~_among(self.pre_ids, ids)], self.order.before[self.moving & ~is_old],
+                                self.order.new])
         return pa.table({"loan_id": pa.array(apart, pa.int64())})
 
     def keep(self, con: duckdb.DuckDBPyConnection, redo: np.ndarray) -> pa.Table:
-        """eod_keep (``_keep_sql``): the old loans of P not recomputed (``redo``: eod_redo's, sorted), with ``tail``,
-        by row."""
+        """eod_keep (``_keep_sql``): the old loans of P still in the portfolio and not recomputed (``redo``: eod_redo's,
+        sorted), with ``tail``, by row."""
         ids = self.old.column("loan_id").to_numpy()
         judged = _sorted_ids(con, "SELECT loan_id FROM eod_judged WHERE moves")
         has_cap = pc.fill_null(self.old.column("has_cap"), False).to_numpy(zero_copy_only=False)
         tail = self.moving[self.at] | has_cap | _among(ids, judged)
-        kept = np.flatnonzero(self.in_p & ~_among(ids, redo))
+        kept = np.flatnonzero(self.in_p & self.order.here[self.at] & ~_among(ids, redo))
         rows = self.old.column("row").to_numpy()[kept]
         kept = kept[np.argsort(rows, kind="stable")]
         return pa.table({"loan_id": self.old.column("loan_id").take(kept), "pid": self.old.column("pid").take(kept),
@@ -536,22 +567,17 @@ def _rows_of(table: pa.Table, ids: np.ndarray) -> pa.Table | None:
 
 
 def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: pa.Table, d: str,
-           same: np.ndarray | None = None, fell_due: pa.Table | None = None) -> pa.Table:
+           order: _Order | None = None, fell_due: pa.Table | None = None, expected: int = -1) -> pa.Table:
     """The snapshot: P's rows of the loans still in the portfolio and not recomputed, with D as their date, and the
     recomputed rows, by loan_id; the loans of ``fell_due`` (``loan_id, owed``, by loan_id) with what fell due added
-    to their total outstanding. When the portfolio is P's, loan for loan in P's order (``same``), and no loan was
-    rejected, that is P's snapshot with the recomputed rows put in their places (found by binary search: both are
-    ordered by loan_id) — no sort of the whole snapshot."""
-    if same is not None:
-        (recomputed,), = con.sql("SELECT count(*) FROM eod_redone").fetchall()
-        ids = redone.column("loan_id").to_numpy()
-        at = continued.owners(same, ids)  # a table over P's loans' span: one read a loan, not a binary search
-        if recomputed == redone.num_rows and np.array_equal(same[np.minimum(at, len(same) - 1)], ids):
-            added = np.zeros(len(same), dtype=np.int64)
-            if fell_due is not None and fell_due.num_rows:
-                where = continued.owners(same, fell_due.column("loan_id").to_numpy())
-                added[where] = fell_due.column("owed").to_numpy()
-            return _patched(tables["eod_previous"], redone, at, added, d)
+    to their total outstanding. When P's loans and today's are each in loan_id order (``order``) and no loan was
+    rejected (``redone`` has the ``expected`` rows: one for each recomputed loan of today's and each continued one),
+    that is P's snapshot without the loans gone (``_patched``) with the recomputed rows put in their places, found
+    by arrays, and the new loans' rows placed among them — no join or sort of the whole snapshot."""
+    if order is not None and expected == redone.num_rows:
+        patched = _patched_in_order(tables["eod_previous"], order, redone, fell_due, d)
+        if patched is not None:
+            return patched
     con.register("redone", redone)
     con.register("fell_due", fell_due if fell_due is not None else pa.table({"loan_id": pa.array([], pa.int64()),
                                                                               "owed": pa.array([], pa.int64())}))
@@ -570,22 +596,55 @@ def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: 
     return conform(snapshot, SNAPSHOT)
 
 
-def _patched(previous: pa.Table, redone: pa.Table, at: np.ndarray, added: np.ndarray, d: str) -> pa.Table:
+def _patched_in_order(previous: pa.Table, order: _Order, redone: pa.Table, fell_due: pa.Table | None,
+                      d: str) -> pa.Table | None:
+    """``_merge`` by arrays: ``_patched`` (with P's rows still here only, when a loan is gone) with the rows of P's
+    loans redone and what fell due, then the new loans' rows (after the others, as new loan_ids
+    usually are, or placed by ``continued.merged_by_loan``). None when a loan of ``fell_due`` is not among P's."""
+    here = None if order.here.all() else order.here  # P's rows still here; a filter of every column otherwise
+    ids = order.before if here is None else order.before[here]
+    redone_ids = continued.ints(redone.column("loan_id")) if redone.num_rows else np.empty(0, np.int64)
+    at = np.minimum(continued.owners(ids, redone_ids), max(len(ids) - 1, 0))  # a table over the span: one read a loan
+    found = ids[at] == redone_ids if len(ids) else np.zeros(len(redone_ids), np.bool_)
+    added = np.zeros(len(ids), dtype=np.int64)
+    if fell_due is not None and fell_due.num_rows:
+        owed_ids = fell_due.column("loan_id").to_numpy()
+        where = np.minimum(continued.owners(ids, owed_ids), max(len(ids) - 1, 0))
+        if not len(ids) or not np.array_equal(ids[where], owed_ids):
+            return None
+        added[where] = fell_due.column("owed").to_numpy()
+    if found.all():
+        return _patched(previous, redone, at, added, d, here)
+    mask = pa.array(found)
+    patched = _patched(previous, redone.filter(mask), at[found], added, d, here)
+    new = conform(redone.filter(pc.invert(mask)), SNAPSHOT)
+    if not len(ids) or redone_ids[~found][0] > ids[-1]:  # the new loans' ids after P's
+        return pa.concat_tables([patched, new])
+    return continued.merged_by_loan(new, patched)
+
+
+def _patched(previous: pa.Table, redone: pa.Table, at: np.ndarray, added: np.ndarray, d: str,
+             here: np.ndarray | None = None) -> pa.Table:
     """``previous`` with the rows at the increasing positions ``at`` replaced by ``redone``'s, ``added`` added to the
-    total outstanding, and every date D. Fixed-width columns by numpy (a copy and a scatter); a column of text (or
-    booleans) by ``_spliced``: only the values that differ."""
-    day = columns.one_date(date.fromisoformat(d.split("'")[1]), previous.num_rows)
+    total outstanding, and every date D; ``here``: the rows kept (``at`` and ``added`` count those only), none dropped
+    if None. Fixed-width columns by numpy (a copy, or the kept rows, and a scatter); a column of text (or booleans) by
+    ``_spliced``: only the values that differ."""
+    kept = previous.num_rows if here is None else int(np.count_nonzero(here))
+    day = columns.one_date(date.fromisoformat(d.split("'")[1]), kept)
+    mask = None if here is None else pa.array(here)
 
     def column(field: pa.Field) -> pa.Array | pa.ChunkedArray:
         before, after = previous.column(field.name), redone.column(field.name)
         if field.name == "business_date":
             return day
         if not pa.types.is_integer(field.type) or before.null_count or after.null_count:
-            return _spliced(before, after, at)
+            return _spliced(before if mask is None else before.filter(mask), after, at)
         values, replacing = continued.ints(before), after.to_numpy()
-        if field.name != "total_outstanding_fen" and np.array_equal(values[at], replacing):
+        if here is not None:
+            values = values[here]  # the kept rows: a new array
+        elif field.name != "total_outstanding_fen" and np.array_equal(values[at], replacing):
             return before  # none differs (the loan and borrower ids, always): P's column as it is, no copy
-        if values.base is not None:  # P's own buffer, read in place (``ints``: one chunk): P is left as it was
+        elif values.base is not None:  # P's own buffer, read in place (``ints``: one chunk): P is left as it was
             values = values.copy()
         values[at] = replacing
         if field.name == "total_outstanding_fen":
