@@ -1,6 +1,7 @@
 """`arrears bench eod`: the end-of-day engine on a generated portfolio, against its floor (DuckDB
 scanning and grouping the same instalment columns once) and the per-loan reference (timed on a
-sample and scaled to N); optionally the next business date as an incremental run, and the PostgreSQL
+sample and scaled to N); optionally the next business date as an incremental run (with the loans closed and
+the new ones production sees from one date to the next: ``NEW_ONE_IN``, ``CLOSED_ONE_IN``), and the PostgreSQL
 round trip (``eod_pg.py``).
 
 A portfolio above ``RANGE_LOANS`` is generated and run range by range of loan_ids (every result is per
@@ -30,6 +31,9 @@ RANGE_LOANS = 1_000_000
 # The first floor of this bench took the due columns only; it is still printed, as floor_due_columns_s.
 ENGINE_COLUMNS = tuple(INSTALMENTS.names[1:])
 DUE_COLUMNS = ("due_on", "principal_due_fen", "interest_due_fen", "fee_due_fen", "cost_due_fen")
+# The next business date as production sees it: the newest loans of each range, 1 in NEW_ONE_IN (their ids after
+# P's), are first seen then, and 1 in CLOSED_ONE_IN of P's loans were paid off and closed (no longer read).
+NEW_ONE_IN, CLOSED_ONE_IN = 500, 1000
 
 
 CPU = {}  # CPU seconds (all threads of the process) of the last _timed call: on a shared machine the wall
@@ -105,20 +109,27 @@ def run_eod_bench(n: int, *, sample: int = 2000, incremental: bool = False, data
 
                 say("PostgreSQL round trip …")
                 figures.update(pg_round_trip(con, database_url, BUSINESS_DATE, cat, progress))
-        if incremental:  # P's run again, keeping what the next date continues from: its cost, apart
-            kept, seconds = _timed(engine.run, inputs, BUSINESS_DATE, cat, keep=True)
+        if incremental:  # P's run again, keeping what the next date continues from (its cost, apart), without the
+            # loans first seen on the next date
+            newest = first + size - max(1, size // NEW_ONE_IN)
+            kept, seconds = _timed(engine.run, as_inputs(con, BUSINESS_DATE, where=f"loan_id < {newest}"),
+                                   BUSINESS_DATE, cat, keep=True)
             _add(figures, "engine_keep_s", seconds)
             _add(figures, "engine_keep_cpu_s", CPU["last"])
-            carry = kept.carry
+            carry, previous = kept.carry, kept.snapshot
             del kept
-        del inputs
+        del inputs, outputs
         if incremental:
             say("next business date: incremental, then full …")
             next_day_payments(con, nxt)
             settle(con, nxt)
-            follow = replace(as_inputs(con, nxt), previous=outputs.snapshot)
+            closed = f"loan_id % {CLOSED_ONE_IN} = 3"
+            follow = replace(as_inputs(con, nxt, where=f"NOT ({closed})"), previous=previous)
+            _add(figures, "incremental_new_loans", first + size - newest)
+            _add(figures, "incremental_closed_loans", con.sql(f"SELECT count(*) FROM bench_loans WHERE {closed} "
+                                                              f"AND loan_id < {newest}").fetchall()[0][0])
             changed = changed_on(con, nxt)
-            del outputs
+            del previous
             result, first_s, seconds, cpu = _best(runs, run_incremental, follow, nxt, cat, changed=changed, carry=carry)
             _add(figures, "incremental_s", seconds)
             _add(figures, "incremental_first_s", first_s)
