@@ -599,8 +599,8 @@ def _merge(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], redone: 
 def _patched_in_order(previous: pa.Table, order: _Order, redone: pa.Table, fell_due: pa.Table | None,
                       d: str) -> pa.Table | None:
     """``_merge`` by arrays: ``_patched`` (with P's rows still here only, when a loan is gone) with the rows of P's
-    loans redone and what fell due, then the new loans' rows (after the others, as new loan_ids
-    usually are, or placed by ``continued.merged_by_loan``). None when a loan of ``fell_due`` is not among P's."""
+    loans redone and what fell due, then the new loans' rows: after the others, as new loan_ids usually are, or placed
+    by ``continued.merged_by_loan``. None when a loan of ``fell_due`` is not among P's."""
     here = None if order.here.all() else order.here  # P's rows still here; a filter of every column otherwise
     ids = order.before if here is None else order.before[here]
     redone_ids = continued.ints(redone.column("loan_id")) if redone.num_rows else np.empty(0, np.int64)
