@@ -109,10 +109,9 @@ def _redo_sql(p: str, d: str, kept_apart: str | None = None) -> str:
     """The loans the run recomputes from their inputs when it has P's kept rows (``eod_old``: the detail loans it
     can continue): as ``_recompute_sql`` for what reached a loan or moved its dates, but a loan that can change
     only by the days passed is recomputed only if it is not in ``eod_old``; and a loan of ``eod_old`` with any
-    instalment falling due in (P, D] is (what is used of the cap counts it). ``kept_apart``: the portfolio is P's
-    snapshot's, loan for loan (no new loan to look for), and this table holds the loans of P's kept rows and P's
-    moving loans that ``eod_old`` does not, found by arrays (``_Selection``) instead of the two anti-joins. A superset
-    is always safe."""
+    instalment falling due in (P, D] is (what is used of the cap counts it). ``kept_apart``: a table of the loans of
+    P's kept rows and P's moving loans that ``eod_old`` does not hold, and of today's loans P's snapshot lacks, found
+    by arrays (``_Selection``) instead of the anti-joins. A superset is always safe."""
     apart = f"UNION SELECT loan_id FROM {kept_apart}" if kept_apart else f"""
 UNION SELECT c.loan_id FROM carry_pre c ANTI JOIN eod_old o ON o.loan_id = c.loan_id
 UNION SELECT v.loan_id FROM eod_previous_all v ANTI JOIN eod_old o ON o.loan_id = v.loan_id WHERE {_MOVING}"""
@@ -419,7 +418,7 @@ class _Order:
     @property
     def new(self) -> np.ndarray:
         """Today's loans P's snapshot lacks (new, or rejected on P)."""
-        return self.today[~_in(self.today, self.before)]
+        return self.today[~_among(self.today, self.before)]
 
 
 def _order(tables: dict[str, pa.Table]) -> _Order | None:
@@ -432,15 +431,7 @@ def _order(tables: dict[str, pa.Table]) -> _Order | None:
         return None
     if np.array_equal(before, today):  # P's loans, loan for loan
         return _Order(before, today, np.ones(len(before), np.bool_))
-    return _Order(before, today, _in(before, today))
-
-
-def _in(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Which of the increasing ``values`` are in the increasing ``ids``: ``_among`` by ``continued.owners``, a table
-    over the span of the ids (one read a value, where a binary search of 1M ids for 1M values took ≈ 40 ms)."""
-    if not len(ids):
-        return np.zeros(len(values), np.bool_)
-    return ids[np.minimum(continued.owners(ids, values), len(ids) - 1)] == values
+    return _Order(before, today, _among(before, today))
 
 
 def _increasing(ids: np.ndarray) -> bool:
@@ -465,8 +456,7 @@ class _Selection:
         """A null loan_id of the kept rows joins nothing: left out."""
         old = con.sql("SELECT loan_id, pid, has_cap, row FROM eod_old WHERE loan_id IS NOT NULL").to_arrow_table()
         ids, before = old.column("loan_id").to_numpy(), order.before
-        at = np.minimum(continued.owners(before, ids), max(len(before) - 1, 0))
-        in_p = before[at] == ids if len(before) else np.zeros(len(ids), np.bool_)
+        at, in_p = _places(before, ids)
 
         def filled(name: str, value: object) -> np.ndarray:
             return pc.fill_null(previous.column(name), value).to_numpy(zero_copy_only=False)
@@ -506,11 +496,19 @@ def _sorted_ids(con: duckdb.DuckDBPyConnection, query: str) -> np.ndarray:
                    .column("loan_id").to_numpy())
 
 
-def _among(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Which ``values`` are in the sorted ``ids``."""
+def _places(ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each of ``values``'s place in the increasing ``ids`` (a valid index), and whether it is there: by
+    ``continued.owners``, a table over the ids' span when it is not much more than them (one read a value, where a
+    binary search of 1M ids for 1M values took ≈ 40 ms), else by binary search."""
     if not len(ids):
-        return np.zeros(len(values), np.bool_)
-    return ids[np.minimum(np.searchsorted(ids, values), len(ids) - 1)] == values
+        return np.zeros(len(values), np.int64), np.zeros(len(values), np.bool_)
+    at = np.minimum(continued.owners(ids, values), len(ids) - 1)
+    return at, ids[at] == values
+
+
+def _among(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which ``values`` are in the increasing ``ids``."""
+    return _places(ids, values)[1]
 
 
 def _kept_pre(keep: pa.Table, pre: pa.Table) -> pa.Table:
@@ -604,13 +602,11 @@ def _patched_in_order(previous: pa.Table, order: _Order, redone: pa.Table, fell_
     here = None if order.here.all() else order.here  # P's rows still here; a filter of every column otherwise
     ids = order.before if here is None else order.before[here]
     redone_ids = continued.ints(redone.column("loan_id")) if redone.num_rows else np.empty(0, np.int64)
-    at = np.minimum(continued.owners(ids, redone_ids), max(len(ids) - 1, 0))  # a table over the span: one read a loan
-    found = ids[at] == redone_ids if len(ids) else np.zeros(len(redone_ids), np.bool_)
+    at, found = _places(ids, redone_ids)
     added = np.zeros(len(ids), dtype=np.int64)
     if fell_due is not None and fell_due.num_rows:
-        owed_ids = fell_due.column("loan_id").to_numpy()
-        where = np.minimum(continued.owners(ids, owed_ids), max(len(ids) - 1, 0))
-        if not len(ids) or not np.array_equal(ids[where], owed_ids):
+        where, owed = _places(ids, fell_due.column("loan_id").to_numpy())
+        if not owed.all():
             return None
         added[where] = fell_due.column("owed").to_numpy()
     if found.all():
