@@ -180,7 +180,7 @@ def test_the_pass_reads_the_kept_rows_in_any_chunks(cuts):
 @pytest.mark.parametrize("layout", ["one chunk", "and an empty one", "numpy's memory"])
 def test_the_patch_replaces_only_the_rows_given_and_leaves_p_as_it_was(layout):
     """P's integer columns are read in place (one chunk, or one and an empty one, or a buffer numpy owns and would
-    let us write) and copied only when a value changes: the replaced rows take the new values, the others keep P's,
+    let us write) and copied before the rows are written: the replaced rows take the new values, the others keep P's,
     and P's table itself is never written."""
     _, _, run, first = _overdue_setup()
     previous = run.snapshot

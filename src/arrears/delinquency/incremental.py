@@ -367,7 +367,8 @@ def _continue_kept(con: duckdb.DuckDBPyConnection, pool: ThreadPoolExecutor, tab
         redone = _later_steps(*later, alone=False)
     elif alone:  # the SQL's outputs are the recomputed loans'; a continued loan is never rejected
         def merged(name: str) -> pa.Table:
-            return continued.merged_by_loan(redone[name], continued.merged_by_loan(compiled[1][name], compiled[0][name]))
+            ours = continued.merged_by_loan(compiled[1][name], compiled[0][name])
+            return continued.merged_by_loan(redone[name], ours)
 
         merging = {name: pool.submit(merged, name) for name in ("penalties", "transitions")}
         redone["snapshot"] = merged("snapshot")

@@ -4,7 +4,7 @@ DuckDB's scan filtered every one of the 15M instalment rows at 1M loans (≈ 80 
 filter on the due date slices all ten columns it reads) to keep the ≈ 125,000 due in the window's few days. This scan
 reads the due dates alone and the amounts of those few rows only, batch by batch (a loop over batches, not loans)
 on two threads. The rule is the SQL's, expression for expression; where the SQL's checked BIGINT arithmetic could fail,
-or a value is null, it returns None and the run takes the SQL (which ``test_incremental_carry.py`` runs too).
+or a value is null, it returns None and the run takes the SQL. ``tests/delinquency/test_window.py`` compares the two.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-EPOCH = date(1970, 1, 1)
+from arrears.delinquency.continued import EPOCH
+
 WINDOW = pa.schema([("loan_id", pa.int64()), ("due_on", pa.date32()), ("owes", pa.bool_()), ("owed", pa.int64())])
 _AMOUNTS = ("principal_due_fen", "principal_settled_fen", "interest_due_fen", "interest_settled_fen", "fee_due_fen",
             "fee_settled_fen", "cost_due_fen", "cost_settled_fen")
